@@ -1,0 +1,172 @@
+//! The Postgres data API (`/client/v11/...`): database info, wait status, backups, restores,
+//! schedules, reset.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::models::{AddonId, DatabaseInfo, PublicUrl, Schedule, Transfer, WaitStatus};
+use super::{ApiClient, ApiError, Host, Request, seg};
+
+/// A daily backup schedule: the hour (0-23) in a time zone.
+#[derive(Debug, Clone)]
+pub struct BackupSchedule {
+    pub hour: u8,
+    pub timezone: String,
+    /// The config var the schedule is for, e.g. `DATABASE_URL`.
+    pub schedule_name: String,
+}
+
+fn db_path(addon: &AddonId, rest: &str) -> String {
+    format!("/client/v11/databases/{}{rest}", seg(addon.as_str()))
+}
+
+/// Lower-cases, trims and sorts an extension list as the official CLI does.
+pub fn normalize_extensions(extensions: &[String]) -> Vec<String> {
+    let mut list: Vec<String> = extensions
+        .iter()
+        .flat_map(|e| e.split(','))
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect();
+    list.sort();
+    list.dedup();
+    list
+}
+
+impl ApiClient {
+    /// `GET /client/v11/databases/{id}`; 404 means "not provisioned yet".
+    pub async fn database_info(&self, addon: &AddonId) -> Result<DatabaseInfo, ApiError> {
+        self.send(Request::new(Method::GET, Host::Data, db_path(addon, "")).subject(format!("database {addon}")))
+            .await
+    }
+
+    /// `GET /client/v11/databases/{id}/wait_status`.
+    pub async fn wait_status(&self, addon: &AddonId) -> Result<WaitStatus, ApiError> {
+        self.send(
+            Request::new(Method::GET, Host::Data, db_path(addon, "/wait_status"))
+                .subject(format!("database {addon}")),
+        )
+        .await
+    }
+
+    /// `POST /client/v11/databases/{id}/backups` with no body: starts a backup.
+    pub async fn capture_backup(&self, addon: &AddonId) -> Result<Transfer, ApiError> {
+        self.send(
+            Request::new(Method::POST, Host::Data, db_path(addon, "/backups"))
+                .subject(format!("database {addon}")),
+        )
+        .await
+    }
+
+    /// `GET /client/v11/apps/{app}/transfers`.
+    pub async fn transfers(&self, app: &str) -> Result<Vec<Transfer>, ApiError> {
+        self.send_list(
+            Request::new(Method::GET, Host::Data, format!("/client/v11/apps/{}/transfers", seg(app)))
+                .subject(format!("app {app}")),
+        )
+        .await
+    }
+
+    /// `GET /client/v11/apps/{app}/transfers/{uuid_or_num}`, with its logs when `verbose`.
+    pub async fn transfer(&self, app: &str, id: &str, verbose: bool) -> Result<Transfer, ApiError> {
+        let mut req = Request::new(
+            Method::GET,
+            Host::Data,
+            format!("/client/v11/apps/{}/transfers/{}", seg(app), seg(id)),
+        )
+        .subject(format!("backup {id} of app {app}"));
+        if verbose {
+            req = req.query("verbose", "true");
+        }
+        self.send(req).await
+    }
+
+    /// `POST /client/v11/apps/{app}/transfers/{num}/actions/public-url`: a signed, expiring URL.
+    pub async fn public_url(&self, app: &str, num: u64) -> Result<PublicUrl, ApiError> {
+        self.send(
+            Request::new(
+                Method::POST,
+                Host::Data,
+                format!("/client/v11/apps/{}/transfers/{num}/actions/public-url", seg(app)),
+            )
+            .idempotent()
+            .subject(format!("backup {num} of app {app}")),
+        )
+        .await
+    }
+
+    /// `POST /client/v11/databases/{id}/restores`: overwrites the database from a backup URL.
+    pub async fn restore(&self, addon: &AddonId, backup_url: &str, extensions: &[String]) -> Result<Transfer, ApiError> {
+        let mut body = json!({ "backup_url": backup_url });
+        let extensions = normalize_extensions(extensions);
+        if !extensions.is_empty() {
+            body["extensions"] = json!(extensions);
+        }
+        self.send(
+            Request::new(Method::POST, Host::Data, db_path(addon, "/restores"))
+                .json(body)
+                .subject(format!("database {addon}")),
+        )
+        .await
+    }
+
+    /// `PUT /client/v11/databases/{id}/reset`: Heroku's own reset, which drops everything.
+    pub async fn reset_database(&self, addon: &AddonId, extensions: &[String]) -> Result<(), ApiError> {
+        let extensions = normalize_extensions(extensions);
+        self.send_empty(
+            Request::new(Method::PUT, Host::Data, db_path(addon, "/reset"))
+                .json(json!({ "extensions": extensions }))
+                .subject(format!("database {addon}")),
+        )
+        .await
+    }
+
+    /// `GET /client/v11/databases/{id}/transfer-schedules`.
+    pub async fn schedules(&self, addon: &AddonId) -> Result<Vec<Schedule>, ApiError> {
+        self.send_list(
+            Request::new(Method::GET, Host::Data, db_path(addon, "/transfer-schedules"))
+                .subject(format!("database {addon}")),
+        )
+        .await
+    }
+
+    /// `POST /client/v11/databases/{id}/transfer-schedules`. The hour is sent as a string, as
+    /// the official CLI does.
+    pub async fn create_schedule(&self, addon: &AddonId, schedule: &BackupSchedule) -> Result<(), ApiError> {
+        self.send_empty(
+            Request::new(Method::POST, Host::Data, db_path(addon, "/transfer-schedules"))
+                .json(json!({
+                    "hour": format!("{:02}", schedule.hour),
+                    "timezone": schedule.timezone,
+                    "schedule_name": schedule.schedule_name,
+                }))
+                .idempotent()
+                .subject(format!("database {addon}")),
+        )
+        .await
+    }
+
+    /// `DELETE /client/v11/databases/{id}/transfer-schedules/{uuid}`.
+    pub async fn delete_schedule(&self, addon: &AddonId, uuid: &str) -> Result<(), ApiError> {
+        self.send_empty(
+            Request::new(
+                Method::DELETE,
+                Host::Data,
+                db_path(addon, &format!("/transfer-schedules/{}", seg(uuid))),
+            )
+            .subject(format!("database {addon}")),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_extensions;
+
+    #[test]
+    fn extensions_are_normalized() {
+        let given = vec![" PostGIS,uuid-ossp".to_string(), "hstore".to_string(), "postgis".to_string()];
+        assert_eq!(normalize_extensions(&given), vec!["hstore", "postgis", "uuid-ossp"]);
+    }
+}

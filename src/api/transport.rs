@@ -1,0 +1,410 @@
+//! Sending one logical request: headers, the rate-limit pause, bounded retries with backoff,
+//! `Retry-After`, error decoding and `Next-Range` pagination.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use reqwest::header::HeaderMap;
+#[cfg(test)]
+use reqwest::header::HeaderValue;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::{ApiClient, ApiError, HttpFailure};
+
+const ACCEPT_V3: &str = "application/vnd.heroku+json; version=3";
+/// A page-following loop stops here even if the server keeps sending `Next-Range`.
+const MAX_PAGES: usize = 1000;
+
+/// Which API a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    Platform,
+    Data,
+}
+
+/// How often and how long to retry. Every loop is bounded by `max_retries`.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// The longest `Retry-After` we honour; longer ones are cut to this.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.base_delay.saturating_mul(1u32 << attempt.min(16));
+        let capped = exp.min(self.max_delay);
+        // Full jitter over the upper half keeps concurrent clients from retrying in step.
+        let jitter = rand::rng().random_range(0.5..=1.0);
+        capped.mul_f64(jitter)
+    }
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    None,
+    Json(serde_json::Value),
+}
+
+/// Whether a request may be sent again after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Safe to repeat: reads, and writes whose repetition changes nothing more.
+    Idempotent,
+    /// Creates something: repeated only when Heroku certainly did not act (429).
+    RateLimitOnly,
+}
+
+/// One request under construction.
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    host: Host,
+    path: String,
+    body: Body,
+    headers: Vec<(&'static str, String)>,
+    retry: Retry,
+    subject: Option<String>,
+    range: Option<String>,
+    query: Vec<(&'static str, String)>,
+}
+
+impl Request {
+    pub fn new(method: Method, host: Host, path: impl Into<String>) -> Self {
+        let retry = if method == Method::POST {
+            Retry::RateLimitOnly
+        } else {
+            Retry::Idempotent
+        };
+        Request {
+            method,
+            host,
+            path: path.into(),
+            body: Body::None,
+            headers: Vec::new(),
+            retry,
+            subject: None,
+            range: None,
+            query: Vec::new(),
+        }
+    }
+
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.body = Body::Json(body);
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+
+    /// Marks a POST that only reads (e.g. the resolve actions) as safe to retry.
+    pub fn idempotent(mut self) -> Self {
+        self.retry = Retry::Idempotent;
+        self
+    }
+
+    /// Names what the request is about, for error messages (`app tmi-server`).
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    pub fn range(mut self, range: impl Into<String>) -> Self {
+        self.range = Some(range.into());
+        self
+    }
+
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+/// A successful answer.
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl ApiClient {
+    fn url_for(&self, req: &Request) -> Result<url::Url, ApiError> {
+        let base = match req.host {
+            Host::Platform => &self.endpoints.platform,
+            Host::Data => &self.endpoints.data,
+        };
+        let mut url = base
+            .join(req.path.trim_start_matches('/'))
+            .map_err(|e| ApiError::Decode {
+                method: req.method.to_string(),
+                path: req.path.clone(),
+                detail: format!("bad path: {e}"),
+            })?;
+        if !req.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in &req.query {
+                pairs.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    fn host_label(&self, req: &Request) -> String {
+        let base = match req.host {
+            Host::Platform => &self.endpoints.platform,
+            Host::Data => &self.endpoints.data,
+        };
+        base.host_str().unwrap_or("?").to_string()
+    }
+
+    /// Sends the request, retrying as its kind allows; returns the first 2xx answer.
+    pub(crate) async fn execute(
+        &self,
+        req: &Request,
+        range: Option<&str>,
+    ) -> Result<Answer, ApiError> {
+        let url = self.url_for(req)?;
+        let mut attempt: u32 = 0;
+        loop {
+            let pause = self.budget.pause();
+            if !pause.is_zero() {
+                tracing::debug!(
+                    "rate limit low ({:?} left): pausing {:?}",
+                    self.budget.remaining(),
+                    pause
+                );
+                tokio::time::sleep(pause).await;
+            }
+            let started = Instant::now();
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let mut builder = self
+                .http
+                .request(req.method.clone(), url.clone())
+                .header("Accept", ACCEPT_V3)
+                .header("User-Agent", &self.user_agent)
+                .header("Request-Id", &request_id);
+            if let Some(token) = &self.token {
+                builder = builder.bearer_auth(token.expose());
+            }
+            for (name, value) in &req.headers {
+                builder = builder.header(*name, value);
+            }
+            if let Some(range) = range.or(req.range.as_deref()) {
+                builder = builder.header("Range", range);
+            }
+            if let Body::Json(body) = &req.body {
+                builder = builder
+                    .header("Content-Type", "application/json")
+                    .body(serde_json::to_vec(body).unwrap_or_default());
+            }
+            tracing::debug!("→ {} {} [{}]", req.method, req.path, request_id);
+            let outcome = builder.send().await;
+            let response = match outcome {
+                Ok(r) => r,
+                Err(err) => {
+                    let retryable = req.retry == Retry::Idempotent
+                        || err.is_connect() && req.retry == Retry::RateLimitOnly;
+                    if retryable && attempt < self.retry.max_retries {
+                        let delay = self.retry.backoff(attempt);
+                        tracing::debug!("  connection error, retrying in {delay:?}");
+                        attempt += 1;
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Err(ApiError::Transport {
+                        method: req.method.to_string(),
+                        host: self.host_label(req),
+                        path: req.path.clone(),
+                        source: err.without_url(),
+                    });
+                }
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            if let Some(remaining) = header_str(&headers, "ratelimit-remaining")
+                .and_then(|v| v.trim().parse::<i64>().ok())
+            {
+                self.budget.observe(remaining);
+            }
+            tracing::debug!(
+                "← {} {} in {:?} [{}]",
+                status.as_u16(),
+                req.path,
+                started.elapsed(),
+                header_str(&headers, "request-id").unwrap_or("-")
+            );
+            let body = response.bytes().await.unwrap_or_default();
+            if status.is_success() {
+                return Ok(Answer {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+            let retryable = match status.as_u16() {
+                429 => true,
+                500..=599 => req.retry == Retry::Idempotent,
+                _ => false,
+            };
+            if retryable && attempt < self.retry.max_retries {
+                let delay = retry_after(&headers)
+                    .map(|d| d.min(self.retry.max_retry_after))
+                    .unwrap_or_else(|| self.retry.backoff(attempt));
+                tracing::debug!("  HTTP {}, retrying in {delay:?}", status.as_u16());
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            return Err(ApiError::Http(Box::new(decode_failure(
+                req, status, &headers, &body,
+            ))));
+        }
+    }
+
+    /// Sends a request and decodes a JSON answer.
+    pub async fn send<T: DeserializeOwned>(&self, req: Request) -> Result<T, ApiError> {
+        let answer = self.execute(&req, None).await?;
+        decode(&req, &answer.body)
+    }
+
+    /// Sends a request whose answer body is not needed.
+    pub async fn send_empty(&self, req: Request) -> Result<(), ApiError> {
+        self.execute(&req, None).await.map(|_| ())
+    }
+
+    /// Sends a list request and follows `Next-Range` until the list is complete.
+    pub async fn send_list<T: DeserializeOwned>(&self, req: Request) -> Result<Vec<T>, ApiError> {
+        let mut items = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let answer = self.execute(&req, next.as_deref()).await?;
+            let mut page: Vec<T> = decode(&req, &answer.body)?;
+            items.append(&mut page);
+            let follow = header_str(&answer.headers, "next-range").map(str::to_string);
+            // Heroku marks a truncated list with 206 and Next-Range; the header alone decides.
+            let _ = answer.status;
+            match follow {
+                Some(range) if !range.trim().is_empty() => next = Some(range),
+                _ => return Ok(items),
+            }
+        }
+        Err(ApiError::Decode {
+            method: req.method.to_string(),
+            path: req.path.clone(),
+            detail: format!("more than {MAX_PAGES} pages of Next-Range; stopped"),
+        })
+    }
+}
+
+fn decode<T: DeserializeOwned>(req: &Request, body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.is_empty() { b"null".as_slice() } else { body };
+    serde_json::from_slice(body).map_err(|e| ApiError::Decode {
+        method: req.method.to_string(),
+        path: req.path.clone(),
+        detail: e.to_string(),
+    })
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Retry-After` in seconds (HTTP dates are rare from Heroku and fall back to backoff).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    header_str(headers, "retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+fn decode_failure(req: &Request, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> HttpFailure {
+    #[derive(serde::Deserialize)]
+    struct HerokuError {
+        id: Option<String>,
+        message: Option<String>,
+        url: Option<String>,
+    }
+    let parsed = serde_json::from_slice::<HerokuError>(body)
+        .ok()
+        .filter(|e| e.id.is_some() || e.message.is_some());
+    let (id, message, url, raw_body) = match parsed {
+        Some(e) => (e.id, e.message, e.url, None),
+        None => {
+            let text = String::from_utf8_lossy(body);
+            let mut raw: String = text.chars().take(300).collect();
+            if text.chars().count() > 300 {
+                raw.push('…');
+            }
+            let reason = status.canonical_reason().map(str::to_string);
+            (None, reason, None, Some(raw))
+        }
+    };
+    HttpFailure {
+        method: req.method.to_string(),
+        path: req.path.clone(),
+        status: status.as_u16(),
+        id,
+        message,
+        url,
+        request_id: header_str(headers, "request-id").map(str::to_string),
+        raw_body,
+        subject: req.subject.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded() {
+        let p = RetryPolicy::default();
+        for attempt in 0..40 {
+            assert!(p.backoff(attempt) <= p.max_delay);
+        }
+        assert!(p.backoff(0) >= p.base_delay / 2);
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("1"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(1)));
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn non_json_error_keeps_status_and_body() {
+        let req = Request::new(Method::GET, Host::Platform, "/apps/x");
+        let f = decode_failure(&req, StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>bad gateway</html>");
+        assert_eq!(f.status, 502);
+        assert!(f.raw_body.as_deref().unwrap().contains("bad gateway"));
+        assert!(f.to_string().contains("HTTP 502"), "{f}");
+    }
+}

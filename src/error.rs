@@ -1,0 +1,125 @@
+//! The one place where failures become an exit code and a message for the operator.
+//!
+//! Every variant renders as one actionable line (`Display`), and may add a hint naming the next
+//! command to run. The cause chain (`source()`) is printed below it by the CLI.
+
+use std::path::PathBuf;
+
+use crate::api::ApiError;
+use crate::pg::PgError;
+
+/// Exit codes, as documented in the README and DESIGN.md section 8.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const DRIFT: u8 = 3;
+    pub const NOT_AUTHENTICATED: u8 = 4;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input from the command line or the environment.
+    #[error("{0}")]
+    Usage(String),
+
+    /// A file the user gave us does not parse; carries file, line and column.
+    #[error("{path}:{line}:{column}: {message}")]
+    InputFile {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    /// A destructive command ran without a confirmation naming the app.
+    #[error(
+        "{action} on {app} needs confirmation: pass --confirm {app}, or run it at a terminal and type the app name"
+    )]
+    ConfirmationMissing { app: String, action: String },
+
+    #[error("confirmation {given:?} does not match the app {app:?}; nothing was changed")]
+    ConfirmationMismatch { app: String, given: String },
+
+    #[error("no Heroku API token found: set HEROKU_API_KEY, run `herokuops login`, or add api.heroku.com to ~/.netrc")]
+    NoToken,
+
+    #[error(transparent)]
+    Api(#[from] ApiError),
+
+    #[error(transparent)]
+    Pg(#[from] PgError),
+
+    /// Verification found differences; the report has already been rendered.
+    #[error("verification found {count} difference(s) from the expected schema")]
+    Drift { count: usize },
+
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An operation failed for a reason that is not an API or database error.
+    #[error("{message}")]
+    Failed { message: String, hint: Option<String> },
+
+    #[error("interrupted")]
+    Interrupted,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage(message.into())
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Error::Failed {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn failed_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Failed {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_)
+            | Error::InputFile { .. }
+            | Error::ConfirmationMissing { .. }
+            | Error::ConfirmationMismatch { .. } => exit::USAGE,
+            Error::NoToken => exit::NOT_AUTHENTICATED,
+            Error::Api(e) if e.is_unauthorized() => exit::NOT_AUTHENTICATED,
+            Error::Pg(e) => e.exit_code(),
+            Error::Drift { .. } => exit::DRIFT,
+            Error::Interrupted => exit::INTERRUPTED,
+            Error::Api(_) | Error::Io { .. } | Error::Failed { .. } => exit::FAILED,
+        }
+    }
+
+    /// A sentence naming what to do next, kept apart from the error itself.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Api(e) => e.hint(),
+            Error::Pg(e) => e.hint(),
+            Error::Failed { hint, .. } => hint.clone(),
+            _ => None,
+        }
+    }
+}

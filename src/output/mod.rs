@@ -1,0 +1,173 @@
+//! Everything the command layer shows: streams and their TTY state, tables, progress, prompts.
+//!
+//! Data goes to stdout, talk (progress, prompts, warnings) to stderr. With `--json` stdout
+//! carries exactly one JSON document and nothing animates.
+
+pub mod progress;
+pub mod prompt;
+pub mod table;
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+/// How the command's result is rendered on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Human,
+    Json,
+}
+
+type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// The process's streams with what we know about them.
+#[derive(Clone)]
+pub struct Io {
+    out: Sink,
+    err: Sink,
+    pub stdin_tty: bool,
+    pub stderr_tty: bool,
+    pub mode: Mode,
+    pub quiet: bool,
+    pub progress: bool,
+}
+
+impl Io {
+    /// The real terminal. `HEROKUOPS_FORCE_TTY=1` makes the TTY branches testable from outside.
+    pub fn real(mode: Mode, quiet: bool, no_progress: bool) -> Self {
+        let forced = std::env::var("HEROKUOPS_FORCE_TTY").is_ok_and(|v| v == "1");
+        let stderr_tty = forced || std::io::stderr().is_terminal();
+        Io {
+            out: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
+            err: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
+            stdin_tty: forced || std::io::stdin().is_terminal(),
+            stderr_tty,
+            mode,
+            quiet,
+            progress: stderr_tty && !no_progress && mode == Mode::Human && !quiet,
+        }
+    }
+
+    /// Streams captured in memory, for in-process tests.
+    pub fn captured(mode: Mode) -> (Self, CapturedStreams) {
+        let out = SharedBuf::default();
+        let err = SharedBuf::default();
+        let io = Io {
+            out: Arc::new(Mutex::new(Box::new(out.clone()))),
+            err: Arc::new(Mutex::new(Box::new(err.clone()))),
+            stdin_tty: false,
+            stderr_tty: false,
+            mode,
+            quiet: false,
+            progress: false,
+        };
+        (io, CapturedStreams { out, err })
+    }
+
+    pub fn json(&self) -> bool {
+        self.mode == Mode::Json
+    }
+
+    /// Writes data to stdout.
+    pub fn out(&self, text: &str) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = out.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = out.write_all(b"\n");
+        }
+        let _ = out.flush();
+    }
+
+    /// Writes a status line to stderr, unless `--quiet` or `--json`.
+    pub fn info(&self, text: &str) {
+        if self.quiet || self.json() {
+            return;
+        }
+        self.err_line(text);
+    }
+
+    /// Warnings go to stderr even with `--json`, which keeps stdout a single document.
+    pub fn warn(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        self.err_line(&format!("warning: {text}"));
+    }
+
+    pub fn err_line(&self, text: &str) {
+        let mut err = self.err.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(err, "{text}");
+        let _ = err.flush();
+    }
+
+    /// Renders a result: the JSON document with `--json`, the human text otherwise.
+    pub fn render(&self, json: &serde_json::Value, human: impl FnOnce() -> String) {
+        match self.mode {
+            Mode::Json => self.out(&serde_json::to_string_pretty(json).unwrap_or_default()),
+            Mode::Human => {
+                let text = human();
+                if !text.is_empty() {
+                    self.out(&text);
+                }
+            }
+        }
+    }
+}
+
+/// A clonable in-memory writer.
+#[derive(Clone, Default)]
+pub struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct CapturedStreams {
+    pub out: SharedBuf,
+    pub err: SharedBuf,
+}
+
+/// Shows a URL with its password and query string replaced, so it can be printed or logged.
+pub fn mask_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("********"));
+            }
+            if url.query().is_some() {
+                url.set_query(Some("…"));
+            }
+            url.to_string()
+        }
+        Err(_) => "<unparsable URL>".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_url_hides_password_and_signature() {
+        let masked = mask_url("postgres://u:s3cret@db.example.com:5432/d?sslmode=require");
+        assert!(!masked.contains("s3cret"), "{masked}");
+        assert!(masked.contains("u:********@db.example.com"), "{masked}");
+        let signed = mask_url("https://b.example/x.dump?X-Amz-Signature=abc");
+        assert!(!signed.contains("abc"), "{signed}");
+        assert_eq!(mask_url("not a url"), "<unparsable URL>");
+    }
+}

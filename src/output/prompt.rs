@@ -1,0 +1,112 @@
+//! Confirmation of destructive steps: type the app name at a terminal, or `--confirm APP`.
+
+use std::io::{BufRead, Write};
+
+use crate::error::{Error, Result};
+
+use super::Io;
+
+/// Asks the operator to type the app name. Behind a trait so tests can script the answer.
+pub trait Prompter: Send + Sync {
+    /// Returns what the operator typed (trimmed), or `None` when nobody can answer.
+    fn ask(&self, question: &str) -> Option<String>;
+}
+
+/// Reads stdin when stdin is a terminal; never blocks otherwise.
+pub struct TerminalPrompter {
+    pub stdin_tty: bool,
+}
+
+impl Prompter for TerminalPrompter {
+    fn ask(&self, question: &str) -> Option<String> {
+        if !self.stdin_tty {
+            return None;
+        }
+        let mut err = std::io::stderr();
+        let _ = write!(err, "{question}");
+        let _ = err.flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).ok()?;
+        Some(line.trim().to_string())
+    }
+}
+
+/// A prompter that answers with a fixed string, or cannot answer at all.
+pub struct ScriptedPrompter(pub Option<String>);
+
+impl Prompter for ScriptedPrompter {
+    fn ask(&self, _question: &str) -> Option<String> {
+        self.0.clone()
+    }
+}
+
+/// Checks the confirmation for a destructive action on `app` before anything changes.
+///
+/// `--confirm` must equal the app; otherwise a terminal operator must type it; without either
+/// the action is refused (exit 2) rather than waiting on a prompt nobody can answer.
+pub fn confirm_destructive(
+    io: &Io,
+    prompter: &dyn Prompter,
+    app: &str,
+    action: &str,
+    confirm_flag: Option<&str>,
+) -> Result<()> {
+    if let Some(given) = confirm_flag {
+        return if given == app {
+            Ok(())
+        } else {
+            Err(Error::ConfirmationMismatch {
+                app: app.to_string(),
+                given: given.to_string(),
+            })
+        };
+    }
+    let question = format!(
+        " !    {action} on {app} cannot be undone.\n !    To proceed, type {app} or re-run with --confirm {app}\n\n> "
+    );
+    let _ = io;
+    match prompter.ask(&question) {
+        None => Err(Error::ConfirmationMissing {
+            app: app.to_string(),
+            action: action.to_string(),
+        }),
+        Some(typed) if typed == app => Ok(()),
+        Some(typed) => Err(Error::ConfirmationMismatch {
+            app: app.to_string(),
+            given: typed,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::{Io, Mode};
+
+    #[test]
+    fn flag_must_match_app() {
+        let (io, _) = Io::captured(Mode::Human);
+        let nobody = ScriptedPrompter(None);
+        assert!(confirm_destructive(&io, &nobody, "tmi-server", "x", Some("tmi-server")).is_ok());
+        let err = confirm_destructive(&io, &nobody, "tmi-server", "x", Some("tmi")).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn no_tty_and_no_flag_refuses_with_exit_2() {
+        let (io, _) = Io::captured(Mode::Human);
+        let err = confirm_destructive(&io, &ScriptedPrompter(None), "a", "Destroy", None).unwrap_err();
+        assert!(matches!(err, Error::ConfirmationMissing { .. }));
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--confirm a"));
+    }
+
+    #[test]
+    fn typed_name_confirms() {
+        let (io, _) = Io::captured(Mode::Human);
+        let typed = ScriptedPrompter(Some("app-1".into()));
+        assert!(confirm_destructive(&io, &typed, "app-1", "Destroy", None).is_ok());
+        let wrong = ScriptedPrompter(Some("app-2".into()));
+        assert!(confirm_destructive(&io, &wrong, "app-1", "Destroy", None).is_err());
+    }
+}
