@@ -42,7 +42,9 @@ pub enum Error {
     #[error("confirmation {given:?} does not match the app {app:?}; nothing was changed")]
     ConfirmationMismatch { app: String, given: String },
 
-    #[error("no Heroku API token found: set HEROKU_API_KEY, run `herokuops login`, or add api.heroku.com to ~/.netrc")]
+    #[error(
+        "no Heroku API token found: set HEROKU_API_KEY, run `herokuops login`, or add api.heroku.com to ~/.netrc"
+    )]
     NoToken,
 
     #[error(transparent)]
@@ -64,7 +66,14 @@ pub enum Error {
 
     /// An operation failed for a reason that is not an API or database error.
     #[error("{message}")]
-    Failed { message: String, hint: Option<String> },
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// A command we ran (e.g. on a one-off dyno) exited non-zero; we exit with its status.
+    #[error("{what} exited with status {status}")]
+    Exited { what: String, status: i32 },
 
     #[error("interrupted")]
     Interrupted,
@@ -109,6 +118,10 @@ impl Error {
             Error::Pg(e) => e.exit_code(),
             Error::Drift { .. } => exit::DRIFT,
             Error::Interrupted => exit::INTERRUPTED,
+            Error::Exited { status, .. } => u8::try_from(*status)
+                .ok()
+                .filter(|s| *s != 0)
+                .unwrap_or(exit::FAILED),
             Error::Api(_) | Error::Io { .. } | Error::Failed { .. } => exit::FAILED,
         }
     }

@@ -8,3 +8,6 @@ pub mod output;
 pub mod pg;
 
 pub use error::{Error, Result};
+pub mod credentials;
+pub mod steps;
+pub mod cli;

@@ -14,7 +14,11 @@ impl ApiClient {
 
     /// `GET /account/rate-limits`: free of charge against the limit itself.
     pub async fn rate_limits(&self) -> Result<RateLimit, ApiError> {
-        self.send(Request::new(Method::GET, Host::Platform, "/account/rate-limits"))
-            .await
+        self.send(Request::new(
+            Method::GET,
+            Host::Platform,
+            "/account/rate-limits",
+        ))
+        .await
     }
 }

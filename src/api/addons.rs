@@ -39,9 +39,13 @@ impl ApiClient {
     /// `GET /apps/{app}/addons`.
     pub async fn addons(&self, app: &str) -> Result<Vec<Addon>, ApiError> {
         self.send_list(
-            Request::new(Method::GET, Host::Platform, format!("/apps/{}/addons", seg(app)))
-                .header("Accept-Expansion", "addon_service,plan")
-                .subject(format!("app {app}")),
+            Request::new(
+                Method::GET,
+                Host::Platform,
+                format!("/apps/{}/addons", seg(app)),
+            )
+            .header("Accept-Expansion", "addon_service,plan")
+            .subject(format!("app {app}")),
         )
         .await
     }
@@ -79,11 +83,15 @@ impl ApiClient {
             body["confirm"] = Value::String(confirm.clone());
         }
         self.send(
-            Request::new(Method::POST, Host::Platform, format!("/apps/{}/addons", seg(app)))
-                .json(body)
-                .header("Accept-Expansion", "plan")
-                .header("X-Heroku-Legacy-Provider-Messages", "true")
-                .subject(format!("app {app}")),
+            Request::new(
+                Method::POST,
+                Host::Platform,
+                format!("/apps/{}/addons", seg(app)),
+            )
+            .json(body)
+            .header("Accept-Expansion", "plan")
+            .header("X-Heroku-Legacy-Provider-Messages", "true")
+            .subject(format!("app {app}")),
         )
         .await
     }
@@ -103,7 +111,11 @@ impl ApiClient {
     }
 
     /// `POST /actions/addons/resolve`: an add-on by name or id, optionally within an app.
-    pub async fn resolve_addon(&self, app: Option<&str>, addon: &str) -> Result<Vec<Addon>, ApiError> {
+    pub async fn resolve_addon(
+        &self,
+        app: Option<&str>,
+        addon: &str,
+    ) -> Result<Vec<Addon>, ApiError> {
         let mut body = json!({ "addon": addon });
         if let Some(app) = app {
             body["app"] = Value::String(app.to_string());
@@ -159,13 +171,21 @@ impl ApiClient {
 
     /// `POST /actions/addon-attachments/resolve`: attachments matching a name such as
     /// `DATABASE_URL`, `HEROKU_POSTGRESQL_AMBER` or an add-on name.
-    pub async fn resolve_attachment(&self, app: &str, name: &str) -> Result<Vec<Attachment>, ApiError> {
+    pub async fn resolve_attachment(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> Result<Vec<Attachment>, ApiError> {
         self.send(
-            Request::new(Method::POST, Host::Platform, "/actions/addon-attachments/resolve")
-                .json(json!({ "addon_attachment": name, "app": app }))
-                .header("Accept-Inclusion", INCLUDE_PLAN_AND_VARS)
-                .idempotent()
-                .subject(format!("database {name} of app {app}")),
+            Request::new(
+                Method::POST,
+                Host::Platform,
+                "/actions/addon-attachments/resolve",
+            )
+            .json(json!({ "addon_attachment": name, "app": app }))
+            .header("Accept-Inclusion", INCLUDE_PLAN_AND_VARS)
+            .idempotent()
+            .subject(format!("database {name} of app {app}")),
         )
         .await
     }

@@ -36,8 +36,11 @@ pub fn normalize_extensions(extensions: &[String]) -> Vec<String> {
 impl ApiClient {
     /// `GET /client/v11/databases/{id}`; 404 means "not provisioned yet".
     pub async fn database_info(&self, addon: &AddonId) -> Result<DatabaseInfo, ApiError> {
-        self.send(Request::new(Method::GET, Host::Data, db_path(addon, "")).subject(format!("database {addon}")))
-            .await
+        self.send(
+            Request::new(Method::GET, Host::Data, db_path(addon, ""))
+                .subject(format!("database {addon}")),
+        )
+        .await
     }
 
     /// `GET /client/v11/databases/{id}/wait_status`.
@@ -61,8 +64,12 @@ impl ApiClient {
     /// `GET /client/v11/apps/{app}/transfers`.
     pub async fn transfers(&self, app: &str) -> Result<Vec<Transfer>, ApiError> {
         self.send_list(
-            Request::new(Method::GET, Host::Data, format!("/client/v11/apps/{}/transfers", seg(app)))
-                .subject(format!("app {app}")),
+            Request::new(
+                Method::GET,
+                Host::Data,
+                format!("/client/v11/apps/{}/transfers", seg(app)),
+            )
+            .subject(format!("app {app}")),
         )
         .await
     }
@@ -87,7 +94,10 @@ impl ApiClient {
             Request::new(
                 Method::POST,
                 Host::Data,
-                format!("/client/v11/apps/{}/transfers/{num}/actions/public-url", seg(app)),
+                format!(
+                    "/client/v11/apps/{}/transfers/{num}/actions/public-url",
+                    seg(app)
+                ),
             )
             .idempotent()
             .subject(format!("backup {num} of app {app}")),
@@ -96,7 +106,12 @@ impl ApiClient {
     }
 
     /// `POST /client/v11/databases/{id}/restores`: overwrites the database from a backup URL.
-    pub async fn restore(&self, addon: &AddonId, backup_url: &str, extensions: &[String]) -> Result<Transfer, ApiError> {
+    pub async fn restore(
+        &self,
+        addon: &AddonId,
+        backup_url: &str,
+        extensions: &[String],
+    ) -> Result<Transfer, ApiError> {
         let mut body = json!({ "backup_url": backup_url });
         let extensions = normalize_extensions(extensions);
         if !extensions.is_empty() {
@@ -111,7 +126,11 @@ impl ApiClient {
     }
 
     /// `PUT /client/v11/databases/{id}/reset`: Heroku's own reset, which drops everything.
-    pub async fn reset_database(&self, addon: &AddonId, extensions: &[String]) -> Result<(), ApiError> {
+    pub async fn reset_database(
+        &self,
+        addon: &AddonId,
+        extensions: &[String],
+    ) -> Result<(), ApiError> {
         let extensions = normalize_extensions(extensions);
         self.send_empty(
             Request::new(Method::PUT, Host::Data, db_path(addon, "/reset"))
@@ -124,24 +143,36 @@ impl ApiClient {
     /// `GET /client/v11/databases/{id}/transfer-schedules`.
     pub async fn schedules(&self, addon: &AddonId) -> Result<Vec<Schedule>, ApiError> {
         self.send_list(
-            Request::new(Method::GET, Host::Data, db_path(addon, "/transfer-schedules"))
-                .subject(format!("database {addon}")),
+            Request::new(
+                Method::GET,
+                Host::Data,
+                db_path(addon, "/transfer-schedules"),
+            )
+            .subject(format!("database {addon}")),
         )
         .await
     }
 
     /// `POST /client/v11/databases/{id}/transfer-schedules`. The hour is sent as a string, as
     /// the official CLI does.
-    pub async fn create_schedule(&self, addon: &AddonId, schedule: &BackupSchedule) -> Result<(), ApiError> {
+    pub async fn create_schedule(
+        &self,
+        addon: &AddonId,
+        schedule: &BackupSchedule,
+    ) -> Result<(), ApiError> {
         self.send_empty(
-            Request::new(Method::POST, Host::Data, db_path(addon, "/transfer-schedules"))
-                .json(json!({
-                    "hour": format!("{:02}", schedule.hour),
-                    "timezone": schedule.timezone,
-                    "schedule_name": schedule.schedule_name,
-                }))
-                .idempotent()
-                .subject(format!("database {addon}")),
+            Request::new(
+                Method::POST,
+                Host::Data,
+                db_path(addon, "/transfer-schedules"),
+            )
+            .json(json!({
+                "hour": format!("{:02}", schedule.hour),
+                "timezone": schedule.timezone,
+                "schedule_name": schedule.schedule_name,
+            }))
+            .idempotent()
+            .subject(format!("database {addon}")),
         )
         .await
     }
@@ -166,7 +197,14 @@ mod tests {
 
     #[test]
     fn extensions_are_normalized() {
-        let given = vec![" PostGIS,uuid-ossp".to_string(), "hstore".to_string(), "postgis".to_string()];
-        assert_eq!(normalize_extensions(&given), vec!["hstore", "postgis", "uuid-ossp"]);
+        let given = vec![
+            " PostGIS,uuid-ossp".to_string(),
+            "hstore".to_string(),
+            "postgis".to_string(),
+        ];
+        assert_eq!(
+            normalize_extensions(&given),
+            vec!["hstore", "postgis", "uuid-ossp"]
+        );
     }
 }

@@ -41,8 +41,12 @@ impl ApiClient {
     /// `GET /apps/{app}/dynos`.
     pub async fn dynos(&self, app: &str) -> Result<Vec<Dyno>, ApiError> {
         self.send_list(
-            Request::new(Method::GET, Host::Platform, format!("/apps/{}/dynos", seg(app)))
-                .subject(format!("app {app}")),
+            Request::new(
+                Method::GET,
+                Host::Platform,
+                format!("/apps/{}/dynos", seg(app)),
+            )
+            .subject(format!("app {app}")),
         )
         .await
     }
@@ -67,8 +71,10 @@ impl ApiClient {
             RestartTarget::ProcessType(t) => format!("/apps/{}/formations/{}", seg(app), seg(t)),
             RestartTarget::Dyno(d) => format!("/apps/{}/dynos/{}", seg(app), seg(d)),
         };
-        self.send_empty(Request::new(Method::DELETE, Host::Platform, path).subject(format!("app {app}")))
-            .await
+        self.send_empty(
+            Request::new(Method::DELETE, Host::Platform, path).subject(format!("app {app}")),
+        )
+        .await
     }
 
     /// `POST /apps/{app}/dynos` with `attach: false`: starts a detached one-off dyno.
@@ -84,15 +90,23 @@ impl ApiClient {
             body["time_to_live"] = json!(ttl);
         }
         self.send(
-            Request::new(Method::POST, Host::Platform, format!("/apps/{}/dynos", seg(app)))
-                .json(body)
-                .subject(format!("app {app}")),
+            Request::new(
+                Method::POST,
+                Host::Platform,
+                format!("/apps/{}/dynos", seg(app)),
+            )
+            .json(body)
+            .subject(format!("app {app}")),
         )
         .await
     }
 
     /// `POST /apps/{app}/log-sessions`. The body uses the schema's field names.
-    pub async fn create_log_session(&self, app: &str, spec: &LogSessionCreate) -> Result<LogSession, ApiError> {
+    pub async fn create_log_session(
+        &self,
+        app: &str,
+        spec: &LogSessionCreate,
+    ) -> Result<LogSession, ApiError> {
         let mut body = json!({ "tail": spec.tail });
         if let Some(dyno) = &spec.dyno_name {
             body["dyno_name"] = Value::String(dyno.clone());
@@ -104,10 +118,14 @@ impl ApiClient {
             body["source"] = Value::String(source.clone());
         }
         self.send(
-            Request::new(Method::POST, Host::Platform, format!("/apps/{}/log-sessions", seg(app)))
-                .json(body)
-                .idempotent()
-                .subject(format!("app {app}")),
+            Request::new(
+                Method::POST,
+                Host::Platform,
+                format!("/apps/{}/log-sessions", seg(app)),
+            )
+            .json(body)
+            .idempotent()
+            .subject(format!("app {app}")),
         )
         .await
     }
@@ -135,7 +153,10 @@ impl ApiClient {
             .map_err(transport)?;
         if !response.status().is_success() {
             return Err(ApiError::step(
-                format!("the log stream answered HTTP {}", response.status().as_u16()),
+                format!(
+                    "the log stream answered HTTP {}",
+                    response.status().as_u16()
+                ),
                 Some("the log session may have expired; run the command again".into()),
             ));
         }
@@ -166,10 +187,18 @@ impl ApiClient {
 /// The log text of one stream line: SSE `data:` payloads, or the line itself; SSE framing
 /// (`id:`, `event:`, comments, blank separators) is skipped.
 fn log_line(raw: &str) -> Option<&str> {
-    if raw.is_empty() || raw.starts_with(':') || raw.starts_with("id:") || raw.starts_with("event:") || raw.starts_with("retry:") {
+    if raw.is_empty()
+        || raw.starts_with(':')
+        || raw.starts_with("id:")
+        || raw.starts_with("event:")
+        || raw.starts_with("retry:")
+    {
         return None;
     }
-    let line = raw.strip_prefix("data:").map(|d| d.strip_prefix(' ').unwrap_or(d)).unwrap_or(raw);
+    let line = raw
+        .strip_prefix("data:")
+        .map(|d| d.strip_prefix(' ').unwrap_or(d))
+        .unwrap_or(raw);
     (!line.is_empty()).then_some(line)
 }
 
@@ -198,6 +227,9 @@ mod tests {
         let line = "2026-01-01T00:00:00Z heroku[run.42]: Process exited with status 3";
         assert_eq!(exit_status(line, "run.42"), Some(3));
         assert_eq!(exit_status(line, "run.4"), None);
-        assert_eq!(exit_status("app[run.42]: Process exited with status 3", "run.42"), None);
+        assert_eq!(
+            exit_status("app[run.42]: Process exited with status 3", "run.42"),
+            None
+        );
     }
 }

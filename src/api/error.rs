@@ -48,7 +48,10 @@ pub enum ApiError {
     Timeout { what: String, after: Duration },
 
     #[error("{message}")]
-    Step { message: String, hint: Option<String> },
+    Step {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl fmt::Display for HttpFailure {

@@ -23,8 +23,8 @@ use std::time::Duration;
 use url::Url;
 
 pub use addons::{AddonCreate, AttachmentCreate};
-pub use data::BackupSchedule;
-pub use dynos::{DynoCreate, LogSessionCreate, RestartTarget};
+pub use data::{BackupSchedule, normalize_extensions};
+pub use dynos::{DynoCreate, LogSessionCreate, RestartTarget, exit_status};
 
 const DEFAULT_PLATFORM: &str = "https://api.heroku.com/";
 const DEFAULT_DATA_HOST: &str = "api.data.heroku.com";

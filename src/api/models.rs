@@ -468,7 +468,8 @@ mod tests {
     #[test]
     fn wait_status_reads_question_mark_fields() {
         let w: WaitStatus =
-            serde_json::from_str(r#"{"waiting?":true,"error?":false,"message":"pending"}"#).unwrap();
+            serde_json::from_str(r#"{"waiting?":true,"error?":false,"message":"pending"}"#)
+                .unwrap();
         assert!(w.waiting && !w.error);
     }
 }

@@ -158,13 +158,13 @@ impl ApiClient {
             Host::Platform => &self.endpoints.platform,
             Host::Data => &self.endpoints.data,
         };
-        let mut url = base
-            .join(req.path.trim_start_matches('/'))
-            .map_err(|e| ApiError::Decode {
-                method: req.method.to_string(),
-                path: req.path.clone(),
-                detail: format!("bad path: {e}"),
-            })?;
+        let mut url =
+            base.join(req.path.trim_start_matches('/'))
+                .map_err(|e| ApiError::Decode {
+                    method: req.method.to_string(),
+                    path: req.path.clone(),
+                    detail: format!("bad path: {e}"),
+                })?;
         if !req.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in &req.query {
@@ -322,7 +322,11 @@ impl ApiClient {
 }
 
 fn decode<T: DeserializeOwned>(req: &Request, body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.is_empty() { b"null".as_slice() } else { body };
+    let body = if body.is_empty() {
+        b"null".as_slice()
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|e| ApiError::Decode {
         method: req.method.to_string(),
         path: req.path.clone(),
@@ -342,7 +346,12 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
-fn decode_failure(req: &Request, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> HttpFailure {
+fn decode_failure(
+    req: &Request,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> HttpFailure {
     #[derive(serde::Deserialize)]
     struct HerokuError {
         id: Option<String>,
@@ -402,7 +411,12 @@ mod tests {
     #[test]
     fn non_json_error_keeps_status_and_body() {
         let req = Request::new(Method::GET, Host::Platform, "/apps/x");
-        let f = decode_failure(&req, StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>bad gateway</html>");
+        let f = decode_failure(
+            &req,
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            b"<html>bad gateway</html>",
+        );
         assert_eq!(f.status, 502);
         assert!(f.raw_body.as_deref().unwrap().contains("bad gateway"));
         assert!(f.to_string().contains("HTTP 502"), "{f}");

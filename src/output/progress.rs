@@ -79,7 +79,12 @@ impl Progress {
             }
             Progress::Lines { .. } => {
                 let text = match total {
-                    Some(t) if t > 0 => format!("{} of {} ({}%)", human_bytes(done), human_bytes(t), done * 100 / t),
+                    Some(t) if t > 0 => format!(
+                        "{} of {} ({}%)",
+                        human_bytes(done),
+                        human_bytes(t),
+                        done * 100 / t
+                    ),
                     _ => human_bytes(done),
                 };
                 self.line(&text, false);

@@ -95,7 +95,8 @@ mod tests {
     #[test]
     fn no_tty_and_no_flag_refuses_with_exit_2() {
         let (io, _) = Io::captured(Mode::Human);
-        let err = confirm_destructive(&io, &ScriptedPrompter(None), "a", "Destroy", None).unwrap_err();
+        let err =
+            confirm_destructive(&io, &ScriptedPrompter(None), "a", "Destroy", None).unwrap_err();
         assert!(matches!(err, Error::ConfirmationMissing { .. }));
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--confirm a"));

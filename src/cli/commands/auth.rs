@@ -1,0 +1,95 @@
+//! `whoami`, `login`, `logout`.
+
+use clap::Args;
+use serde_json::json;
+
+use crate::api::{ApiClient, Token};
+use crate::cli::Ctx;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Read the token from standard input instead of prompting
+    #[arg(long)]
+    pub token_stdin: bool,
+}
+
+pub async fn whoami(ctx: &Ctx) -> Result<()> {
+    let credential = ctx.credential()?.ok_or(Error::NoToken)?;
+    let account = ctx.api()?.account().await?;
+    ctx.io.render(
+        &json!({ "email": account.email, "id": account.id, "token_source": credential.source.to_string() }),
+        || format!("{}\ntoken from: {}", account.email, credential.source),
+    );
+    Ok(())
+}
+
+pub async fn login(ctx: &Ctx, args: LoginArgs) -> Result<()> {
+    let token = if args.token_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::io("could not read the token from stdin", e))?;
+        line.trim().to_string()
+    } else if ctx.io.stdin_tty {
+        eprint!("Heroku API token (from `heroku authorizations:create`): ");
+        console::Term::stderr()
+            .read_secure_line()
+            .map_err(|e| Error::io("could not read the token", e))?
+            .trim()
+            .to_string()
+    } else {
+        return Err(Error::usage(
+            "no terminal to ask for a token: pipe it in with --token-stdin",
+        ));
+    };
+    if token.is_empty() {
+        return Err(Error::usage("the token is empty"));
+    }
+    // Check the token before keeping it.
+    let client = ApiClient::new(ctx.endpoints()?, Some(Token::new(token.clone())))?;
+    let account = client.account().await?;
+    let store = ctx.secret_store().ok_or_else(|| {
+        Error::failed_with_hint(
+            "no keyring is available on this machine to keep the token",
+            "set HEROKU_API_KEY, or add `machine api.heroku.com login EMAIL password TOKEN` to ~/.netrc",
+        )
+    })?;
+    store.set(&token).map_err(|e| {
+        Error::failed_with_hint(
+            format!("could not store the token in the {}: {e}", store.describe()),
+            "set HEROKU_API_KEY, or add `machine api.heroku.com login EMAIL password TOKEN` to ~/.netrc",
+        )
+    })?;
+    ctx.io.render(
+        &json!({ "email": account.email, "stored_in": store.describe() }),
+        || {
+            format!(
+                "Logged in as {} (token kept in the {})",
+                account.email,
+                store.describe()
+            )
+        },
+    );
+    Ok(())
+}
+
+pub fn logout(ctx: &Ctx) -> Result<()> {
+    let store = ctx
+        .secret_store()
+        .ok_or_else(|| Error::failed("no keyring is available on this machine"))?;
+    let removed = store.delete().map_err(|e| {
+        Error::failed(format!(
+            "could not remove the token from the {}: {e}",
+            store.describe()
+        ))
+    })?;
+    ctx.io.render(&json!({ "removed": removed }), || {
+        if removed {
+            format!("Removed the token from the {}", store.describe())
+        } else {
+            "No stored token to remove".to_string()
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! One file per noun. Each command parses its arguments, calls the library, and renders.
+
+pub mod addons;
+pub mod auth;
+pub mod backup;
+pub mod dynos;
+pub mod maintenance;
+pub mod pg;
+pub mod run;
+
+use std::time::Duration;
+
+/// Parses durations such as `90s`, `15m`, `1h 30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration such as 30s or 15m: {e}"))
+}

@@ -1,0 +1,324 @@
+//! The command line: clap definitions, dispatch, and the one place errors are rendered.
+
+pub mod commands;
+pub mod context;
+
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::error::{Error, Result, exit};
+use crate::output::prompt::TerminalPrompter;
+use crate::output::{Io, Mode};
+
+pub use context::Ctx;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "herokuops",
+    version,
+    about = "Database chores for Heroku apps: reset, swap, back up, restore and verify, safely",
+    long_about = None,
+    propagate_version = true,
+    after_help = "The app is given as -a APP or as the first argument: `herokuops pg info -a my-app` and `herokuops pg info my-app` are the same.\nExit codes: 0 done, 1 failed, 2 bad input or confirmation missing, 3 schema drift, 4 not authenticated, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Global {
+    /// The Heroku app (or give it as the first argument)
+    #[arg(short = 'a', long = "app", global = true, value_name = "APP")]
+    pub app: Option<String>,
+    /// Confirm a destructive action without a prompt; must equal the app name
+    #[arg(long, global = true, value_name = "APP")]
+    pub confirm: Option<String>,
+    /// Answer yes to prompts that destroy nothing
+    #[arg(long, global = true)]
+    pub yes: bool,
+    /// Show what would be done, change nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Print one JSON document on stdout instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bars or spinners
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Log each HTTP request (never its credentials) to stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Only errors on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the account behind the token and where the token came from
+    Whoami,
+    /// Store a Heroku API token in the OS keyring
+    Login(commands::auth::LoginArgs),
+    /// Remove the stored token
+    Logout,
+    /// Maintenance mode: on, off, status
+    #[command(subcommand)]
+    Maintenance(commands::maintenance::MaintenanceCommand),
+    /// Dynos: list, restart
+    #[command(subcommand)]
+    Dynos(commands::dynos::DynosCommand),
+    /// Add-ons: list, create, destroy
+    #[command(subcommand)]
+    Addons(commands::addons::AddonsCommand),
+    /// Postgres databases: info, wait, promote
+    #[command(subcommand)]
+    Pg(commands::pg::PgCommand),
+    /// Backups: capture, list, url, download, restore, schedule, unschedule
+    #[command(subcommand)]
+    Backup(commands::backup::BackupCommand),
+    /// Run a command on a one-off dyno and exit with its status
+    Run(commands::run::RunArgs),
+    /// Write shell completions to stdout
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Splits the positional words of a command into the app and the command's own arguments.
+///
+/// With `-a APP` every positional is the command's; without it the first one is the app.
+pub fn app_and_args(
+    global: &Global,
+    positionals: &[String],
+    max_args: usize,
+    usage: &str,
+) -> Result<(String, Vec<String>)> {
+    let (app, rest) = match &global.app {
+        Some(app) => (app.clone(), positionals.to_vec()),
+        None => match positionals.split_first() {
+            Some((app, rest)) => (app.clone(), rest.to_vec()),
+            None => return Err(Error::usage(format!("no app given: {usage}"))),
+        },
+    };
+    validate_app_name(&app)?;
+    if rest.len() > max_args {
+        return Err(Error::usage(format!(
+            "unexpected argument {:?}: {usage}",
+            rest[max_args]
+        )));
+    }
+    Ok((app, rest))
+}
+
+/// Heroku app names: lower-case letters, digits and dashes, starting with a letter (or a UUID).
+pub fn validate_app_name(app: &str) -> Result<()> {
+    let is_uuid = uuid::Uuid::parse_str(app).is_ok();
+    let well_formed = app.len() >= 2
+        && app.len() <= 100
+        && app.starts_with(|c: char| c.is_ascii_lowercase())
+        && app
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if is_uuid || well_formed {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{app:?} is not a Heroku app name (lower-case letters, digits and dashes, starting with a letter)"
+        )))
+    }
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    if let Command::Completions { shell } = &cli.command {
+        clap_complete::generate(
+            *shell,
+            &mut Cli::command(),
+            "herokuops",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    if cli.global.verbose {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_target(false)
+            .without_time()
+            .init();
+    }
+    let mode = if cli.global.json {
+        Mode::Json
+    } else {
+        Mode::Human
+    };
+    let io = Io::real(mode, cli.global.quiet, cli.global.no_progress);
+    let prompter = Box::new(TerminalPrompter {
+        stdin_tty: io.stdin_tty,
+    });
+    let ctx = Ctx::new(io, cli.global.clone(), prompter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = run(cli.command, &ctx) => result,
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        }
+    });
+    ExitCode::from(report(&ctx.io, result))
+}
+
+/// Runs one parsed command.
+pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
+    match command {
+        Command::Whoami => commands::auth::whoami(ctx).await,
+        Command::Login(args) => commands::auth::login(ctx, args).await,
+        Command::Logout => commands::auth::logout(ctx),
+        Command::Maintenance(cmd) => commands::maintenance::run(ctx, cmd).await,
+        Command::Dynos(cmd) => commands::dynos::run(ctx, cmd).await,
+        Command::Addons(cmd) => commands::addons::run(ctx, cmd).await,
+        Command::Pg(cmd) => commands::pg::run(ctx, cmd).await,
+        Command::Backup(cmd) => commands::backup::run(ctx, cmd).await,
+        Command::Run(args) => commands::run::run(ctx, args).await,
+        Command::Completions { .. } => Ok(()),
+    }
+}
+
+/// Renders an error once: the message, its causes, a hint; JSON on stdout with `--json`.
+pub fn report(io: &Io, result: Result<()>) -> u8 {
+    let error = match result {
+        Ok(()) => return exit::OK,
+        Err(e) => e,
+    };
+    let code = error.exit_code();
+    // Drift has already been reported as data; the summary line still goes to stderr.
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !causes.contains(&text) && text != error.to_string() {
+            causes.push(text);
+        }
+        source = cause.source();
+    }
+    let hint = error.hint();
+    if io.json() && !matches!(error, Error::Drift { .. }) {
+        io.out(
+            &serde_json::to_string_pretty(&serde_json::json!({
+                "ok": false,
+                "error": {
+                    "message": error.to_string(),
+                    "causes": causes,
+                    "hint": hint,
+                    "exit_code": code,
+                }
+            }))
+            .unwrap_or_default(),
+        );
+    }
+    io.err_line(&format!("error: {error}"));
+    for cause in &causes {
+        io.err_line(&format!("  caused by: {cause}"));
+    }
+    if let Some(hint) = hint {
+        io.err_line(&format!("hint: {hint}"));
+    }
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("herokuops").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn app_as_flag_or_first_positional() {
+        let words = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let with_flag = Global {
+            app: Some("tmi-server".into()),
+            ..Default::default()
+        };
+        let (app, rest) =
+            app_and_args(&with_flag, &words(&["HEROKU_POSTGRESQL_AMBER"]), 1, "u").unwrap();
+        assert_eq!(
+            (app.as_str(), rest),
+            ("tmi-server", words(&["HEROKU_POSTGRESQL_AMBER"]))
+        );
+        let (app, rest) = app_and_args(
+            &Global::default(),
+            &words(&["tmi-server", "HEROKU_POSTGRESQL_AMBER"]),
+            1,
+            "u",
+        )
+        .unwrap();
+        assert_eq!(
+            (app.as_str(), rest),
+            ("tmi-server", words(&["HEROKU_POSTGRESQL_AMBER"]))
+        );
+        let err = app_and_args(&Global::default(), &[], 1, "u").unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let err = app_and_args(&with_flag, &words(&["a", "b"]), 1, "u").unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn app_names_are_validated() {
+        assert!(validate_app_name("tmi-server").is_ok());
+        assert!(validate_app_name("01234567-89ab-cdef-0123-456789abcdef").is_ok());
+        for bad in ["Tmi", "-x", "a b", "x", "app_1", "../etc"] {
+            assert_eq!(validate_app_name(bad).unwrap_err().exit_code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn global_flags_anywhere() {
+        let cli = parse(&[
+            "pg",
+            "promote",
+            "-a",
+            "tmi-server",
+            "--confirm",
+            "tmi-server",
+            "X",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.app.as_deref(), Some("tmi-server"));
+        assert_eq!(cli.global.confirm.as_deref(), Some("tmi-server"));
+        let cli = parse(&["--json", "maintenance", "status", "tmi-server"]).unwrap();
+        assert!(cli.global.json);
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,334 @@
+//! Where the Heroku API token comes from, first found wins:
+//! `HEROKU_API_KEY`, then the OS keyring entry written by `herokuops login` (skipped in CI;
+//! any keyring failure means "not there"), then `~/.netrc` (`$NETRC`), `machine api.heroku.com`
+//! as the Heroku CLI writes it.
+
+mod netrc;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::api::Token;
+
+pub use netrc::netrc_password;
+
+/// The keyring entry's service and user names.
+pub const KEYRING_SERVICE: &str = "herokuops";
+pub const KEYRING_USER: &str = "api-token";
+
+/// Which source the token came from (shown by `whoami`, never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Environment,
+    Keyring,
+    Netrc(PathBuf),
+}
+
+impl fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSource::Environment => f.write_str("HEROKU_API_KEY"),
+            TokenSource::Keyring => f.write_str("keyring"),
+            TokenSource::Netrc(path) => write!(f, "netrc ({})", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub token: Token,
+    pub source: TokenSource,
+}
+
+/// A place to keep the token between runs. Errors are strings meant for a warning line.
+pub trait SecretStore: Send + Sync {
+    fn get(&self) -> Result<Option<String>, String>;
+    fn set(&self, secret: &str) -> Result<(), String>;
+    fn delete(&self) -> Result<bool, String>;
+    fn describe(&self) -> String;
+}
+
+/// The OS keyring through keyring-core: any store it offers (kernel keyutils on Linux).
+pub struct KeyringStore {
+    store: Arc<keyring_core::CredentialStore>,
+}
+
+impl KeyringStore {
+    /// The platform's store, or `None` when there is none to use.
+    pub fn platform() -> Option<Self> {
+        #[cfg(target_os = "linux")]
+        {
+            let store = linux_keyutils_keyring_store::Store::new().ok()?;
+            Some(KeyringStore { store })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            None
+        }
+    }
+
+    /// keyring-core's in-memory mock store: the real keyring API without touching the OS.
+    pub fn mock() -> Option<Self> {
+        let store = keyring_core::mock::Store::new().ok()?;
+        Some(KeyringStore { store })
+    }
+
+    fn entry(&self) -> Result<keyring_core::Entry, String> {
+        self.store
+            .build(KEYRING_SERVICE, KEYRING_USER, None)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn get(&self) -> Result<Option<String>, String> {
+        match self.entry()?.get_password() {
+            Ok(secret) => Ok(Some(secret)),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn set(&self, secret: &str) -> Result<(), String> {
+        self.entry()?
+            .set_password(secret)
+            .map_err(|e| e.to_string())
+    }
+
+    fn delete(&self) -> Result<bool, String> {
+        match self.entry()?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring_core::Error::NoEntry) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("OS keyring ({})", self.store.vendor())
+    }
+}
+
+/// A token kept in a file readable only by its owner, for machines without a usable keyring
+/// (and for tests that log in and out across processes): `HEROKUOPS_KEYRING_FILE=PATH`.
+pub struct FileStore {
+    pub path: PathBuf,
+}
+
+impl SecretStore for FileStore {
+    fn get(&self) -> Result<Option<String>, String> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => Ok(Some(text.trim().to_string()).filter(|t| !t.is_empty())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", self.path.display())),
+        }
+    }
+
+    fn set(&self, secret: &str) -> Result<(), String> {
+        use std::io::Write;
+        #[cfg(unix)]
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options
+            .open(&self.path)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        file.write_all(secret.as_bytes()).map_err(|e| e.to_string())
+    }
+
+    fn delete(&self) -> Result<bool, String> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("token file {}", self.path.display())
+    }
+}
+
+/// The environment as far as credentials are concerned, captured once so tests can set it.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialEnv {
+    pub api_key: Option<String>,
+    pub ci: bool,
+    pub netrc: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+    /// The Platform API's host name, looked up in netrc before `api.heroku.com`.
+    pub api_host: Option<String>,
+}
+
+impl CredentialEnv {
+    pub fn from_process(api_host: Option<String>) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        CredentialEnv {
+            api_key: var("HEROKU_API_KEY"),
+            ci: var("CI").is_some_and(|v| v != "false" && v != "0")
+                || var("GITHUB_ACTIONS").is_some(),
+            netrc: var("NETRC").map(PathBuf::from),
+            home: var("HOME").map(PathBuf::from),
+            api_host,
+        }
+    }
+
+    fn netrc_path(&self) -> Option<PathBuf> {
+        self.netrc
+            .clone()
+            .or_else(|| self.home.as_ref().map(|h| h.join(".netrc")))
+    }
+}
+
+/// Finds the token. `store` is consulted only outside CI; its errors are reported through
+/// `on_warning` and otherwise ignored.
+pub fn resolve(
+    env: &CredentialEnv,
+    store: Option<&dyn SecretStore>,
+    mut on_warning: impl FnMut(String),
+) -> Option<Credential> {
+    if let Some(key) = env
+        .api_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        return Some(Credential {
+            token: Token::new(key),
+            source: TokenSource::Environment,
+        });
+    }
+    if !env.ci {
+        if let Some(store) = store {
+            match store.get() {
+                Ok(Some(secret)) => {
+                    return Some(Credential {
+                        token: Token::new(secret),
+                        source: TokenSource::Keyring,
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => on_warning(format!("keyring unavailable ({e}); trying ~/.netrc")),
+            }
+        }
+    }
+    let path = env.netrc_path()?;
+    let text = read_netrc(&path)?;
+    let hosts = env
+        .api_host
+        .iter()
+        .map(String::as_str)
+        .chain(std::iter::once("api.heroku.com"));
+    for host in hosts {
+        if let Some(password) = netrc_password(&text, host) {
+            return Some(Credential {
+                token: Token::new(password),
+                source: TokenSource::Netrc(path),
+            });
+        }
+    }
+    None
+}
+
+fn read_netrc(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> CredentialEnv {
+        CredentialEnv::default()
+    }
+
+    #[test]
+    fn environment_wins() {
+        let store = KeyringStore::mock().unwrap();
+        store.set("from-keyring").unwrap();
+        let e = CredentialEnv {
+            api_key: Some("from-env".into()),
+            ..env()
+        };
+        let c = resolve(&e, Some(&store), |_| {}).unwrap();
+        assert_eq!(c.token.expose(), "from-env");
+        assert_eq!(c.source, TokenSource::Environment);
+    }
+
+    #[test]
+    fn keyring_then_netrc() {
+        let dir = tempfile::tempdir().unwrap();
+        let netrc = dir.path().join("netrc");
+        std::fs::write(
+            &netrc,
+            "machine api.heroku.com\n  login a@b.c\n  password from-netrc\n",
+        )
+        .unwrap();
+        let e = CredentialEnv {
+            netrc: Some(netrc.clone()),
+            ..env()
+        };
+        let store = KeyringStore::mock().unwrap();
+        assert_eq!(
+            resolve(&e, Some(&store), |_| {}).unwrap().source,
+            TokenSource::Netrc(netrc.clone())
+        );
+        store.set("from-keyring").unwrap();
+        let c = resolve(&e, Some(&store), |_| {}).unwrap();
+        assert_eq!(
+            (c.token.expose(), c.source),
+            ("from-keyring", TokenSource::Keyring)
+        );
+        assert!(store.delete().unwrap());
+        assert!(!store.delete().unwrap());
+    }
+
+    #[test]
+    fn keyring_is_skipped_in_ci_and_errors_are_not_fatal() {
+        struct Broken;
+        impl SecretStore for Broken {
+            fn get(&self) -> Result<Option<String>, String> {
+                Err("no session keyring".into())
+            }
+            fn set(&self, _: &str) -> Result<(), String> {
+                Err("x".into())
+            }
+            fn delete(&self) -> Result<bool, String> {
+                Err("x".into())
+            }
+            fn describe(&self) -> String {
+                "broken".into()
+            }
+        }
+        let mut warnings = Vec::new();
+        assert!(resolve(&env(), Some(&Broken), |w| warnings.push(w)).is_none());
+        assert_eq!(warnings.len(), 1);
+        let ci = CredentialEnv { ci: true, ..env() };
+        let mut warnings = Vec::new();
+        assert!(resolve(&ci, Some(&Broken), |w| warnings.push(w)).is_none());
+        assert!(warnings.is_empty(), "CI must not touch the keyring");
+    }
+
+    #[test]
+    fn file_store_round_trip_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore {
+            path: dir.path().join("sub/token"),
+        };
+        assert_eq!(store.get().unwrap(), None);
+        store.set("t0k").unwrap();
+        assert_eq!(store.get().unwrap().as_deref(), Some("t0k"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&store.path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(store.delete().unwrap());
+    }
+}

@@ -1,0 +1,219 @@
+//! Promoting a database to `DATABASE_URL`, in the official CLI's order: keep an alternate alias
+//! for the current database, check the target is available, attach the target as `DATABASE`
+//! (the platform detaches the old one), move the connection pooler, then watch the release.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::api::models::Attachment;
+use crate::api::{ApiClient, ApiError, AttachmentCreate};
+
+use super::{Event, Observer, Wait, database};
+
+const POOLER_NAMESPACE: &str = "connection-pooling:default";
+const POOLER_NAME: &str = "DATABASE_CONNECTION_POOL";
+
+#[derive(Debug, Clone, Default)]
+pub struct PromoteOptions {
+    /// Skip the availability check (`--force`).
+    pub force: bool,
+    /// How the release phase is watched when the app has one.
+    pub release_wait: Option<Wait>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PromoteOutcome {
+    Promoted {
+        addon: String,
+        /// The alias that keeps the previous database reachable, e.g. `HEROKU_POSTGRESQL_COBALT`.
+        previous_alias: Option<String>,
+        previous_addon: Option<String>,
+    },
+    /// The target already is DATABASE: nothing was changed (so a resumed run moves on).
+    AlreadyPromoted { addon: String },
+}
+
+pub async fn promote(
+    api: &ApiClient,
+    app: &str,
+    target_name: &str,
+    options: &PromoteOptions,
+    observer: &mut dyn Observer,
+) -> Result<PromoteOutcome, ApiError> {
+    let target = database::resolve(api, app, Some(target_name)).await?;
+    let attachments = api.attachments(app).await?;
+    let current = attachments.iter().find(|a| a.name == "DATABASE").cloned();
+
+    let mut previous_alias = None;
+    if let Some(current) = &current {
+        if current.addon.name == target.addon.name && current.namespace == target.namespace {
+            return Ok(PromoteOutcome::AlreadyPromoted {
+                addon: target.addon.name.clone(),
+            });
+        }
+        previous_alias = Some(ensure_alias(api, app, current, &attachments, observer).await?);
+    }
+
+    if !options.force {
+        let status = api.wait_status(&target.addon.id).await?;
+        if status.waiting {
+            return Err(ApiError::step(
+                format!(
+                    "{} is not available yet ({}); nothing was promoted",
+                    target.addon.name, status.message
+                ),
+                Some(format!(
+                    "wait with `herokuops pg wait {app} {}`, then promote again",
+                    target.addon.name
+                )),
+            ));
+        }
+    }
+
+    observer.event(Event::Status(format!(
+        "Promoting {} to DATABASE_URL on {app}",
+        target.addon.name
+    )));
+    api.create_attachment(&AttachmentCreate {
+        addon: target.addon.name.clone(),
+        app: app.to_string(),
+        name: Some("DATABASE".into()),
+        namespace: target.namespace.clone(),
+        confirm: Some(app.to_string()),
+    })
+    .await?;
+
+    if let Some(current) = &current {
+        let pooler = attachments.iter().find(|a| {
+            a.namespace.as_deref() == Some(POOLER_NAMESPACE)
+                && a.name == POOLER_NAME
+                && a.addon.id == current.addon.id
+        });
+        if pooler.is_some() {
+            observer.event(Event::Status("Reattaching the connection pooler".into()));
+            api.create_attachment(&AttachmentCreate {
+                addon: target.addon.name.clone(),
+                app: app.to_string(),
+                name: Some(POOLER_NAME.into()),
+                namespace: Some(POOLER_NAMESPACE.into()),
+                confirm: Some(app.to_string()),
+            })
+            .await?;
+        }
+    }
+
+    let info = api.database_info(&target.addon.id).await?;
+    if let Some(leader) = info.following.as_deref().filter(|f| !f.is_empty()) {
+        observer.event(Event::Warning(format!(
+            "{} is a follower of {leader}: it stays read-only until unfollowed (`heroku pg:unfollow`)",
+            target.addon.name
+        )));
+    }
+
+    let formation = api.formation(app).await?;
+    if formation.iter().any(|f| f.process_type == "release") {
+        let wait = options.release_wait.unwrap_or(Wait::new(
+            Duration::from_secs(5),
+            Duration::from_secs(15 * 60),
+        ));
+        watch_release(api, app, wait, observer).await?;
+    }
+
+    Ok(PromoteOutcome::Promoted {
+        addon: target.addon.name.clone(),
+        previous_alias,
+        previous_addon: current.map(|c| c.addon.name),
+    })
+}
+
+/// Makes sure the current DATABASE keeps a second name, creating one if it has none.
+async fn ensure_alias(
+    api: &ApiClient,
+    app: &str,
+    current: &Attachment,
+    attachments: &[Attachment],
+    observer: &mut dyn Observer,
+) -> Result<String, ApiError> {
+    if let Some(alias) = attachments.iter().find(|a| {
+        a.addon.id == current.addon.id && a.namespace == current.namespace && a.name != "DATABASE"
+    }) {
+        observer.event(Event::Status(format!(
+            "Ensuring an alternate alias for existing DATABASE_URL: {}",
+            alias.config_var()
+        )));
+        return Ok(alias.name.clone());
+    }
+    let created = api
+        .create_attachment(&AttachmentCreate {
+            addon: current.addon.name.clone(),
+            app: app.to_string(),
+            name: None,
+            namespace: current.namespace.clone(),
+            confirm: Some(app.to_string()),
+        })
+        .await?;
+    observer.event(Event::Status(format!(
+        "Ensuring an alternate alias for existing DATABASE_URL: {}",
+        created.config_var()
+    )));
+    Ok(created.name)
+}
+
+/// Follows the "Attach DATABASE" release that a promotion starts on apps with a release phase.
+async fn watch_release(
+    api: &ApiClient,
+    app: &str,
+    wait: Wait,
+    observer: &mut dyn Observer,
+) -> Result<(), ApiError> {
+    let releases = api
+        .releases(app, Some("version ..; max=5, order=desc"))
+        .await?;
+    let attach = releases
+        .iter()
+        .find(|r| r.description.contains("Attach DATABASE"));
+    let detach = releases
+        .iter()
+        .find(|r| r.description.contains("Detach DATABASE"));
+    let (Some(attach), Some(detach)) = (attach, detach) else {
+        return Err(ApiError::step(
+            format!("could not find the release of the promotion on {app}"),
+            Some(format!(
+                "check `heroku releases -a {app}`; the promotion itself was made"
+            )),
+        ));
+    };
+    let deadline = wait.deadline();
+    loop {
+        let release = api.release(app, attach.id.as_str()).await?;
+        match release.status.as_deref() {
+            Some("succeeded") => return Ok(()),
+            Some("failed") => {
+                let detach_now = api.release(app, detach.id.as_str()).await?;
+                let state = if detach_now.status.as_deref() == Some("succeeded") {
+                    "the app now has NO DATABASE_URL"
+                } else {
+                    "the previous database is still DATABASE_URL"
+                };
+                return Err(ApiError::step(
+                    format!(
+                        "the release phase of the promotion failed (v{}); {state}",
+                        release.version
+                    ),
+                    Some(format!(
+                        "see `heroku releases:output {} -a {app}`",
+                        release.version
+                    )),
+                ));
+            }
+            other => observer.event(Event::Status(format!(
+                "release v{} is {}",
+                release.version,
+                other.unwrap_or("pending")
+            ))),
+        }
+        deadline.tick("the promotion's release phase").await?;
+    }
+}

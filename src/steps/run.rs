@@ -1,0 +1,128 @@
+//! One-off dynos: start detached, follow the log, return the exit status.
+
+use std::time::Duration;
+
+use crate::api::models::Dyno;
+use crate::api::{ApiClient, ApiError, DynoCreate, LogSessionCreate, exit_status};
+
+/// Joins command words as the official CLI does: words with spaces or quotes are quoted.
+pub fn command_line(words: &[String]) -> String {
+    if words.len() == 1 {
+        return words[0].clone();
+    }
+    words
+        .iter()
+        .map(|w| {
+            if w.contains(' ') || w.contains('"') {
+                format!("\"{}\"", w.replace('"', "\\\""))
+            } else {
+                w.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The outcome of a one-off run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunOutcome {
+    pub dyno: String,
+    pub exit_status: i32,
+}
+
+/// Starts `command` on a detached one-off dyno, passes each of its output lines to `on_output`,
+/// and returns its exit status, read from the platform's `Process exited with status N`.
+pub async fn run(
+    api: &ApiClient,
+    app: &str,
+    command: &str,
+    env: std::collections::BTreeMap<String, String>,
+    timeout: Duration,
+    mut on_output: impl FnMut(&str) + Send,
+) -> Result<RunOutcome, ApiError> {
+    let details = api.app(app).await?;
+    let command = if details.stack.as_ref().is_some_and(|s| s.name == "cnb") {
+        format!("launcher {command}")
+    } else {
+        command.to_string()
+    };
+    let spec = DynoCreate {
+        command,
+        env,
+        ..Default::default()
+    };
+    let dyno = create_with_release_retry(api, app, &spec).await?;
+    let session = api
+        .create_log_session(
+            app,
+            &LogSessionCreate {
+                dyno_name: Some(dyno.name.clone()),
+                tail: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let mut status = None;
+    let app_prefix = format!("app[{}]: ", dyno.name);
+    let follow = api.read_log_stream(&session.logplex_url, |line| {
+        if let Some(code) = exit_status(line, &dyno.name) {
+            status = Some(code);
+            return false;
+        }
+        if let Some(at) = line.find(&app_prefix) {
+            on_output(&line[at + app_prefix.len()..]);
+        }
+        true
+    });
+    match tokio::time::timeout(timeout, follow).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(ApiError::Timeout {
+                what: format!("one-off dyno {} to exit", dyno.name),
+                after: timeout,
+            });
+        }
+    }
+    let exit_status = status.ok_or_else(|| {
+        ApiError::step(
+            format!("the log of {} ended without an exit status", dyno.name),
+            Some(format!("check `heroku logs -a {app} --dyno {}`", dyno.name)),
+        )
+    })?;
+    Ok(RunOutcome {
+        dyno: dyno.name,
+        exit_status,
+    })
+}
+
+/// A 409 right after a deploy means the release is not ready; the official CLI tries twice more.
+async fn create_with_release_retry(
+    api: &ApiClient,
+    app: &str,
+    spec: &DynoCreate,
+) -> Result<Dyno, ApiError> {
+    let mut attempt = 0;
+    loop {
+        match api.create_dyno(app, spec).await {
+            Err(e) if e.status() == Some(409) && attempt < 2 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_line;
+
+    #[test]
+    fn words_are_quoted_like_the_cli() {
+        assert_eq!(command_line(&["rake db:migrate".into()]), "rake db:migrate");
+        assert_eq!(
+            command_line(&["echo".into(), "a b".into(), "say \"hi\"".into()]),
+            "echo \"a b\" \"say \\\"hi\\\"\""
+        );
+    }
+}
