@@ -1,1 +1,4 @@
-fn main(){}
+//! The integration test binary: the CLI run as a user runs it, and the Postgres side against a
+//! real PostgreSQL server.
+
+mod cli;
