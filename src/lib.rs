@@ -11,3 +11,4 @@ pub use error::{Error, Result};
 pub mod credentials;
 pub mod steps;
 pub mod cli;
+pub mod playbooks;

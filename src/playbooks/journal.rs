@@ -1,0 +1,273 @@
+//! The run journal: after every step the run's state is written atomically to
+//! `$XDG_STATE_HOME/herokuops/runs/ID.json` (or `--journal-dir`), so a failed or interrupted run
+//! can be shown and resumed. It holds names and ids, never a secret.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::StepKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: StepKind,
+    pub status: StepStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// What the step did, in one line (`created postgresql-xyz`, `backup b004`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a run created or changed, so a resumed run reuses it instead of doing it again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunState {
+    /// The add-on this run created (swap-db).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_addon: Option<String>,
+    /// The add-on that was DATABASE before a promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_addon: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_alias: Option<String>,
+    /// The backup taken before the first destructive step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_backup: Option<String>,
+    /// The backup a `backup.capture` step took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    /// Maintenance mode was turned on by this run (and so must be turned off by it).
+    #[serde(default)]
+    pub maintenance_on_by_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    pub id: String,
+    pub playbook: String,
+    pub app: String,
+    pub status: RunStatus,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The options the run was started with, to resume it the same way (no secrets).
+    pub options: serde_json::Value,
+    pub steps: Vec<StepRecord>,
+    #[serde(default)]
+    pub state: RunState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Journal {
+    pub fn new(playbook: &str, app: &str, steps: &[StepKind], options: serde_json::Value) -> Self {
+        Journal {
+            id: new_run_id(),
+            playbook: playbook.to_string(),
+            app: app.to_string(),
+            status: RunStatus::Running,
+            started_at: now_rfc3339(),
+            finished_at: None,
+            options,
+            steps: steps
+                .iter()
+                .map(|s| StepRecord {
+                    step: *s,
+                    status: StepStatus::Pending,
+                    started_at: None,
+                    duration_ms: None,
+                    detail: None,
+                    error: None,
+                })
+                .collect(),
+            state: RunState::default(),
+            error: None,
+        }
+    }
+
+    /// The first step not done yet: where a resumed run continues.
+    pub fn resume_index(&self) -> Option<usize> {
+        self.steps.iter().position(|s| s.status != StepStatus::Done)
+    }
+}
+
+/// Where journals live.
+pub fn default_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("herokuops").join("runs")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("could not write the run journal {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no run {id} in {dir}")]
+    NotFound { id: String, dir: PathBuf },
+    #[error("the run journal {path} is unreadable: {message}")]
+    Corrupt { path: PathBuf, message: String },
+}
+
+/// Writes the journal atomically: a temporary file in the same directory, then a rename.
+pub fn save(dir: &Path, journal: &Journal) -> Result<PathBuf, JournalError> {
+    let path = dir.join(format!("{}.json", journal.id));
+    let write = |source| JournalError::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(write)?;
+    let tmp = dir.join(format!(".{}.json.tmp", journal.id));
+    let text = serde_json::to_vec_pretty(journal).unwrap_or_default();
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&tmp).map_err(write)?;
+        file.write_all(&text).map_err(write)?;
+        file.sync_all().map_err(write)?;
+    }
+    std::fs::rename(&tmp, &path).map_err(write)?;
+    Ok(path)
+}
+
+pub fn load(dir: &Path, id: &str) -> Result<Journal, JournalError> {
+    let safe = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let path = dir.join(format!("{id}.json"));
+    if !safe || !path.exists() {
+        return Err(JournalError::NotFound {
+            id: id.to_string(),
+            dir: dir.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| JournalError::Corrupt {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| JournalError::Corrupt {
+        path,
+        message: e.to_string(),
+    })
+}
+
+/// All journals in `dir`, newest first; unreadable files are skipped.
+pub fn list(dir: &Path) -> Vec<Journal> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<Journal> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name().to_string_lossy().ends_with(".json")
+                && !e.file_name().to_string_lossy().starts_with('.')
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|text| serde_json::from_str(&text).ok())
+        .collect();
+    runs.sort_by(|a: &Journal, b: &Journal| b.started_at.cmp(&a.started_at).then(b.id.cmp(&a.id)));
+    runs
+}
+
+/// `20261122T103000Z-3f9a`: sortable by time, unique enough for one machine.
+fn new_run_id() -> String {
+    let stamp: String = now_rfc3339()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let suffix: u16 = rand::random();
+    format!("{stamp}-{suffix:04x}")
+}
+
+/// The current UTC time as `2026-11-22T10:30:00Z`.
+pub fn now_rfc3339() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_414), (2025, 11, 22));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn save_load_list_and_resume_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::new(
+            "reset",
+            "tmi-server",
+            &[StepKind::PgDropSchema, StepKind::Migrate],
+            serde_json::json!({}),
+        );
+        j.steps[0].status = StepStatus::Done;
+        j.state.safety_backup = Some("b004".into());
+        let path = save(dir.path(), &j).unwrap();
+        assert!(path.ends_with(format!("{}.json", j.id)));
+        let back = load(dir.path(), &j.id).unwrap();
+        assert_eq!(back.state, j.state);
+        assert_eq!(back.resume_index(), Some(1));
+        assert_eq!(list(dir.path()).len(), 1);
+        assert!(matches!(
+            load(dir.path(), "../etc/passwd"),
+            Err(JournalError::NotFound { .. })
+        ));
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

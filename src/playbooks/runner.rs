@@ -1,0 +1,538 @@
+//! Runs a plan: preflight, one confirmation, safety backup, the steps with the journal written
+//! after each, clean-up on failure or interrupt, and a report of what was done.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::StepKind;
+use super::journal::{self, Journal, RunState, RunStatus, StepStatus};
+use crate::error::Error;
+
+/// What a step will do, for the plan and `--dry-run`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StepPlan {
+    pub step: StepKind,
+    pub description: String,
+    /// The API calls it makes, e.g. `PATCH /apps/tmi-server {"maintenance":true}`.
+    pub requests: Vec<String>,
+    /// The SQL it runs.
+    pub sql: Vec<String>,
+    pub destructive: bool,
+}
+
+/// Does the work of each step; the runner decides when.
+pub trait Executor: Send {
+    /// Read-only checks; any failure stops the run before anything changes. Returns facts
+    /// worth showing (the current database, the tables that will be dropped...).
+    fn preflight(&mut self) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    fn describe(&self, step: StepKind) -> StepPlan;
+    /// Takes the backup that precedes the first data-destroying step; returns its name.
+    fn safety_backup(
+        &mut self,
+        state: &mut RunState,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// Runs one step, idempotently; returns a one-line account of what it did.
+    fn execute(
+        &mut self,
+        step: StepKind,
+        state: &mut RunState,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// Turns maintenance mode off again after a failure.
+    fn maintenance_off(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+    /// The app's state in a sentence, for the failure report.
+    fn describe_state(&self, state: &RunState) -> String;
+}
+
+/// Progress of a run, for the command layer to render.
+pub trait RunObserver: Send {
+    fn step_started(&mut self, index: usize, total: usize, step: StepKind, description: &str);
+    fn step_finished(&mut self, step: StepKind, outcome: Result<&str, &str>, elapsed_ms: u64);
+}
+
+impl RunObserver for () {
+    fn step_started(&mut self, _: usize, _: usize, _: StepKind, _: &str) {}
+    fn step_finished(&mut self, _: StepKind, _: Result<&str, &str>, _: u64) {}
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub no_backup: bool,
+    pub keep_maintenance: bool,
+    pub journal_dir: PathBuf,
+}
+
+/// The outcome of a run, rendered by the command layer (human or `--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub run_id: String,
+    pub playbook: String,
+    pub app: String,
+    pub status: RunStatus,
+    pub steps: Vec<journal::StepRecord>,
+    pub state: RunState,
+    pub journal: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The app's state after a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_command: Option<String>,
+}
+
+/// A run that did not finish: the report of what was done, and why it stopped.
+#[derive(Debug)]
+pub struct RunFailure {
+    pub report: Box<Report>,
+    pub cause: Error,
+}
+
+fn report_of(journal: &Journal, path: PathBuf) -> Report {
+    Report {
+        run_id: journal.id.clone(),
+        playbook: journal.playbook.clone(),
+        app: journal.app.clone(),
+        status: journal.status,
+        steps: journal.steps.clone(),
+        state: journal.state.clone(),
+        journal: path,
+        error: journal.error.clone(),
+        app_state: None,
+        resume_command: None,
+    }
+}
+
+/// Runs (or resumes) the journal's steps from the first one not done.
+///
+/// The caller has already planned and confirmed. `interrupt` turns true on Ctrl-C: the current
+/// step is abandoned, clean-up runs, and the run ends as interrupted.
+pub async fn run<E: Executor>(
+    executor: &mut E,
+    mut journal: Journal,
+    options: &RunOptions,
+    observer: &mut dyn RunObserver,
+    mut interrupt: watch::Receiver<bool>,
+) -> Result<Report, RunFailure> {
+    let save = |j: &Journal| journal::save(&options.journal_dir, j);
+    let mut path = options.journal_dir.join(format!("{}.json", journal.id));
+    journal.status = RunStatus::Running;
+    journal.error = None;
+    if let Err(e) = save(&journal) {
+        return Err(RunFailure {
+            report: Box::new(report_of(&journal, path)),
+            cause: Error::failed(e.to_string()),
+        });
+    }
+
+    let destroys_data = journal
+        .steps
+        .iter()
+        .any(|s| s.step.is_destructive() && s.status != StepStatus::Done);
+    let mut failure: Option<(Error, RunStatus)> = None;
+
+    if destroys_data && !options.no_backup && journal.state.safety_backup.is_none() {
+        let started = Instant::now();
+        observer.step_started(
+            0,
+            journal.steps.len(),
+            StepKind::BackupCapture,
+            "safety backup before the destructive steps",
+        );
+        let outcome =
+            interruptible(executor.safety_backup(&mut journal.state), &mut interrupt).await;
+        let elapsed = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(name) => {
+                observer.step_finished(StepKind::BackupCapture, Ok(&name), elapsed);
+                journal.state.safety_backup = Some(name);
+            }
+            Err((e, status)) => {
+                observer.step_finished(StepKind::BackupCapture, Err(&e.to_string()), elapsed);
+                failure = Some((
+                    Error::failed_with_hint(
+                        format!("the safety backup failed, so nothing destructive ran: {e}"),
+                        "fix the cause, or pass --no-backup if you accept losing the data"
+                            .to_string(),
+                    ),
+                    status,
+                ));
+            }
+        }
+        if let Ok(p) = save(&journal) {
+            path = p;
+        }
+    }
+
+    let total = journal.steps.len();
+    let start = journal.resume_index().unwrap_or(total);
+    if failure.is_none() {
+        for index in start..total {
+            let step = journal.steps[index].step;
+            let plan = executor.describe(step);
+            journal.steps[index].status = StepStatus::Running;
+            journal.steps[index].started_at = Some(journal::now_rfc3339());
+            let _ = save(&journal);
+            observer.step_started(index + 1, total, step, &plan.description);
+            let started = Instant::now();
+            let outcome =
+                interruptible(executor.execute(step, &mut journal.state), &mut interrupt).await;
+            let elapsed = started.elapsed().as_millis() as u64;
+            journal.steps[index].duration_ms = Some(elapsed);
+            match outcome {
+                Ok(detail) => {
+                    observer.step_finished(step, Ok(&detail), elapsed);
+                    journal.steps[index].status = StepStatus::Done;
+                    journal.steps[index].detail = Some(detail);
+                    journal.steps[index].error = None;
+                    match save(&journal) {
+                        Ok(p) => path = p,
+                        Err(e) => {
+                            failure = Some((Error::failed(e.to_string()), RunStatus::Failed));
+                            break;
+                        }
+                    }
+                }
+                Err((e, status)) => {
+                    observer.step_finished(step, Err(&e.to_string()), elapsed);
+                    journal.steps[index].status = StepStatus::Failed;
+                    journal.steps[index].error = Some(e.to_string());
+                    failure = Some((e, status));
+                    break;
+                }
+            }
+        }
+    }
+
+    let Some((cause, status)) = failure else {
+        journal.status = RunStatus::Succeeded;
+        journal.finished_at = Some(journal::now_rfc3339());
+        let path = save(&journal).unwrap_or(path);
+        return Ok(report_of(&journal, path));
+    };
+
+    // Undo what must not stay: maintenance this run turned on.
+    let mut cleanup_note = None;
+    if journal.state.maintenance_on_by_run && !options.keep_maintenance {
+        match executor.maintenance_off().await {
+            Ok(()) => {
+                journal.state.maintenance_on_by_run = false;
+                cleanup_note = Some(
+                    "maintenance mode, turned on by this run, was turned off again".to_string(),
+                );
+            }
+            Err(e) => {
+                cleanup_note = Some(format!(
+                    "maintenance mode is STILL ON: turning it off failed ({e})"
+                ))
+            }
+        }
+    }
+    journal.status = status;
+    journal.error = Some(cause.to_string());
+    journal.finished_at = Some(journal::now_rfc3339());
+    let path = save(&journal).unwrap_or(path);
+    let mut report = report_of(&journal, path);
+    let mut app_state = executor.describe_state(&journal.state);
+    if let Some(note) = cleanup_note {
+        app_state = format!("{app_state}; {note}");
+    }
+    report.app_state = Some(app_state);
+    report.resume_command = Some(format!("herokuops resume {}", journal.id));
+    Err(RunFailure {
+        report: Box::new(report),
+        cause,
+    })
+}
+
+/// Runs a step unless Ctrl-C comes first.
+async fn interruptible<T>(
+    work: impl Future<Output = Result<T, Error>>,
+    interrupt: &mut watch::Receiver<bool>,
+) -> Result<T, (Error, RunStatus)> {
+    if *interrupt.borrow() {
+        return Err((Error::Interrupted, RunStatus::Interrupted));
+    }
+    tokio::select! {
+        outcome = work => outcome.map_err(|e| (e, RunStatus::Failed)),
+        _ = async {
+            while interrupt.changed().await.is_ok() {
+                if *interrupt.borrow() {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await
+        } => Err((Error::Interrupted, RunStatus::Interrupted)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Records what ran; fails the steps it is told to, a given number of times.
+    #[derive(Default)]
+    struct Scripted {
+        ran: Vec<String>,
+        fail: HashMap<StepKind, u32>,
+        maintenance_on: bool,
+        backup_fails: bool,
+        hang_on: Option<StepKind>,
+    }
+
+    impl Executor for Scripted {
+        async fn preflight(&mut self) -> Result<Vec<String>, Error> {
+            Ok(vec![])
+        }
+        fn describe(&self, step: StepKind) -> StepPlan {
+            StepPlan {
+                step,
+                description: step.name().into(),
+                requests: vec![],
+                sql: vec![],
+                destructive: step.is_destructive(),
+            }
+        }
+        async fn safety_backup(&mut self, _state: &mut RunState) -> Result<String, Error> {
+            self.ran.push("safety".into());
+            if self.backup_fails {
+                Err(Error::failed("capture failed"))
+            } else {
+                Ok("b007".into())
+            }
+        }
+        async fn execute(&mut self, step: StepKind, state: &mut RunState) -> Result<String, Error> {
+            if self.hang_on == Some(step) {
+                std::future::pending::<()>().await;
+            }
+            if let Some(n) = self.fail.get_mut(&step) {
+                if *n > 0 {
+                    *n -= 1;
+                    return Err(Error::failed(format!("{step} broke")));
+                }
+            }
+            self.ran.push(step.name().into());
+            if step == StepKind::MaintenanceOn {
+                self.maintenance_on = true;
+                state.maintenance_on_by_run = true;
+            }
+            if step == StepKind::MaintenanceOff {
+                self.maintenance_on = false;
+                state.maintenance_on_by_run = false;
+            }
+            Ok(format!("{step} ok"))
+        }
+        async fn maintenance_off(&mut self) -> Result<(), Error> {
+            self.ran.push("cleanup: maintenance off".into());
+            self.maintenance_on = false;
+            Ok(())
+        }
+        fn describe_state(&self, _state: &RunState) -> String {
+            "scripted".into()
+        }
+    }
+
+    const SWAP: [StepKind; 5] = [
+        StepKind::AddonsCreate,
+        StepKind::MaintenanceOn,
+        StepKind::PgPromote,
+        StepKind::MaintenanceOff,
+        StepKind::DynosRestart,
+    ];
+
+    fn options(dir: &std::path::Path) -> RunOptions {
+        RunOptions {
+            no_backup: false,
+            keep_maintenance: false,
+            journal_dir: dir.to_path_buf(),
+        }
+    }
+
+    fn no_interrupt() -> watch::Receiver<bool> {
+        let (tx, rx) = watch::channel(false);
+        std::mem::forget(tx);
+        rx
+    }
+
+    #[tokio::test]
+    async fn success_takes_a_safety_backup_first_and_journals_every_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Scripted::default();
+        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
+        let report = run(
+            &mut ex,
+            journal,
+            &options(dir.path()),
+            &mut (),
+            no_interrupt(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            ex.ran,
+            [
+                "safety",
+                "addons.create",
+                "maintenance.on",
+                "pg.promote",
+                "maintenance.off",
+                "dynos.restart"
+            ]
+        );
+        assert_eq!(report.status, RunStatus::Succeeded);
+        assert_eq!(report.state.safety_backup.as_deref(), Some("b007"));
+        let saved = journal::load(dir.path(), &report.run_id).unwrap();
+        assert!(
+            saved
+                .steps
+                .iter()
+                .all(|s| s.status == StepStatus::Done && s.duration_ms.is_some())
+        );
+    }
+
+    #[tokio::test]
+    async fn failure_turns_maintenance_off_and_resume_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Scripted {
+            fail: HashMap::from([(StepKind::PgPromote, 1)]),
+            ..Default::default()
+        };
+        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
+        let failed = run(
+            &mut ex,
+            journal,
+            &options(dir.path()),
+            &mut (),
+            no_interrupt(),
+        )
+        .await
+        .unwrap_err();
+        assert!(!ex.maintenance_on, "clean-up must turn maintenance off");
+        assert_eq!(failed.report.status, RunStatus::Failed);
+        assert!(
+            failed
+                .report
+                .resume_command
+                .as_deref()
+                .unwrap()
+                .starts_with("herokuops resume ")
+        );
+        assert!(
+            failed
+                .report
+                .app_state
+                .as_deref()
+                .unwrap()
+                .contains("turned off again")
+        );
+        assert_eq!(failed.cause.exit_code(), 1);
+
+        let saved = journal::load(dir.path(), &failed.report.run_id).unwrap();
+        assert_eq!(saved.resume_index(), Some(2));
+        ex.ran.clear();
+        let report = run(
+            &mut ex,
+            saved,
+            &options(dir.path()),
+            &mut (),
+            no_interrupt(),
+        )
+        .await
+        .unwrap();
+        // The safety backup and the steps already done are not repeated.
+        assert_eq!(ex.ran, ["pg.promote", "maintenance.off", "dynos.restart"]);
+        assert_eq!(report.status, RunStatus::Succeeded);
+    }
+
+    #[tokio::test]
+    async fn failed_safety_backup_means_nothing_destructive_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Scripted {
+            backup_fails: true,
+            ..Default::default()
+        };
+        let journal = Journal::new(
+            "reset",
+            "app",
+            &[StepKind::PgDropSchema, StepKind::Migrate],
+            serde_json::json!({}),
+        );
+        let failed = run(
+            &mut ex,
+            journal,
+            &options(dir.path()),
+            &mut (),
+            no_interrupt(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(ex.ran, ["safety"]);
+        assert!(failed.cause.to_string().contains("nothing destructive ran"));
+    }
+
+    #[tokio::test]
+    async fn no_backup_skips_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Scripted::default();
+        let journal = Journal::new(
+            "reset",
+            "app",
+            &[StepKind::PgDropSchema],
+            serde_json::json!({}),
+        );
+        let opts = RunOptions {
+            no_backup: true,
+            ..options(dir.path())
+        };
+        run(&mut ex, journal, &opts, &mut (), no_interrupt())
+            .await
+            .unwrap();
+        assert_eq!(ex.ran, ["pg.drop-schema"]);
+    }
+
+    #[tokio::test]
+    async fn interrupt_during_a_wait_cleans_up_and_exits_130() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Scripted {
+            hang_on: Some(StepKind::PgPromote),
+            ..Default::default()
+        };
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let _ = tx.send(true);
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        });
+        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
+        let failed = run(&mut ex, journal, &options(dir.path()), &mut (), rx)
+            .await
+            .unwrap_err();
+        assert_eq!(failed.cause.exit_code(), 130);
+        assert_eq!(failed.report.status, RunStatus::Interrupted);
+        assert!(!ex.maintenance_on);
+        assert!(ex.ran.contains(&"cleanup: maintenance off".to_string()));
+    }
+
+    #[tokio::test]
+    async fn keep_maintenance_leaves_it_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Scripted {
+            fail: HashMap::from([(StepKind::PgPromote, 1)]),
+            ..Default::default()
+        };
+        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
+        let opts = RunOptions {
+            keep_maintenance: true,
+            ..options(dir.path())
+        };
+        let failed = run(&mut ex, journal, &opts, &mut (), no_interrupt())
+            .await
+            .unwrap_err();
+        assert!(ex.maintenance_on);
+        assert!(failed.report.state.maintenance_on_by_run);
+    }
+}
