@@ -2,3 +2,4 @@
 //! real PostgreSQL server.
 
 mod cli;
+mod endpoint_table;

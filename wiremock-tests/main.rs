@@ -2,4 +2,7 @@
 //! method, path, query, headers and exact body. Every mock carries `.expect(n)`, and a
 //! catch-all mock fails any test that sends a request nobody expected.
 
+mod conformance;
+mod heroku_fixture;
+mod peer;
 mod support;
