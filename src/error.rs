@@ -77,6 +77,11 @@ pub enum Error {
 
     #[error("interrupted")]
     Interrupted,
+
+    /// A failure whose report has already been rendered (a playbook run); only the summary line
+    /// remains to be printed.
+    #[error("{0}")]
+    Reported(Box<Error>),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -118,6 +123,7 @@ impl Error {
             Error::Pg(e) => e.exit_code(),
             Error::Drift { .. } => exit::DRIFT,
             Error::Interrupted => exit::INTERRUPTED,
+            Error::Reported(inner) => inner.exit_code(),
             Error::Exited { status, .. } => u8::try_from(*status)
                 .ok()
                 .filter(|s| *s != 0)
@@ -132,6 +138,7 @@ impl Error {
             Error::Api(e) => e.hint(),
             Error::Pg(e) => e.hint(),
             Error::Failed { hint, .. } => hint.clone(),
+            Error::Reported(inner) => inner.hint(),
             _ => None,
         }
     }

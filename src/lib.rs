@@ -4,11 +4,13 @@
 
 pub mod api;
 pub mod cli;
+pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod output;
 pub mod pg;
 pub mod playbooks;
+pub mod sandbox;
 pub mod steps;
 
 pub use error::{Error, Result};

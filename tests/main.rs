@@ -3,3 +3,6 @@
 
 mod cli;
 mod endpoint_table;
+mod pg_verify;
+mod sandbox;
+mod support;

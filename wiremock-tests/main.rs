@@ -3,6 +3,11 @@
 //! catch-all mock fails any test that sends a request nobody expected.
 
 mod conformance;
+mod contract;
+mod data_api;
 mod heroku_fixture;
 mod peer;
+mod platform;
+mod retries;
+mod steps;
 mod support;

@@ -126,15 +126,20 @@ impl ApiClient {
     }
 
     /// `PUT /client/v11/databases/{id}/reset`: Heroku's own reset, which drops everything.
+    /// Without extensions the body is `{}`, as the official CLI sends it.
     pub async fn reset_database(
         &self,
         addon: &AddonId,
         extensions: &[String],
     ) -> Result<(), ApiError> {
+        let mut body = json!({});
         let extensions = normalize_extensions(extensions);
+        if !extensions.is_empty() {
+            body["extensions"] = json!(extensions);
+        }
         self.send_empty(
             Request::new(Method::PUT, Host::Data, db_path(addon, "/reset"))
-                .json(json!({ "extensions": extensions }))
+                .json(body)
                 .subject(format!("database {addon}")),
         )
         .await

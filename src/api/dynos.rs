@@ -167,10 +167,10 @@ impl ApiClient {
             while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
                 let raw: Vec<u8> = pending.drain(..=pos).collect();
                 let text = String::from_utf8_lossy(&raw);
-                if let Some(line) = log_line(text.trim_end_matches(['\n', '\r'])) {
-                    if !on_line(line) {
-                        return Ok(());
-                    }
+                if let Some(line) = log_line(text.trim_end_matches(['\n', '\r']))
+                    && !on_line(line)
+                {
+                    return Ok(());
                 }
             }
         }

@@ -147,7 +147,6 @@ impl Request {
 
 /// A successful answer.
 pub(crate) struct Answer {
-    pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: bytes::Bytes,
 }
@@ -260,11 +259,7 @@ impl ApiClient {
             );
             let body = response.bytes().await.unwrap_or_default();
             if status.is_success() {
-                return Ok(Answer {
-                    status,
-                    headers,
-                    body,
-                });
+                return Ok(Answer { headers, body });
             }
             let retryable = match status.as_u16() {
                 429 => true,
@@ -305,9 +300,8 @@ impl ApiClient {
             let answer = self.execute(&req, next.as_deref()).await?;
             let mut page: Vec<T> = decode(&req, &answer.body)?;
             items.append(&mut page);
-            let follow = header_str(&answer.headers, "next-range").map(str::to_string);
             // Heroku marks a truncated list with 206 and Next-Range; the header alone decides.
-            let _ = answer.status;
+            let follow = header_str(&answer.headers, "next-range").map(str::to_string);
             match follow {
                 Some(range) if !range.trim().is_empty() => next = Some(range),
                 _ => return Ok(items),

@@ -83,6 +83,43 @@ pub enum Command {
     Backup(commands::backup::BackupCommand),
     /// Run a command on a one-off dyno and exit with its status
     Run(commands::run::RunArgs),
+    /// Compare the live schema with an expected-schema file (exit 3 on drift)
+    Verify(commands::db::VerifyArgs),
+    /// Expected-schema files: snapshot
+    #[command(subcommand)]
+    Schema(commands::db::SchemaCommand),
+    /// The database itself: check, diagnose, drop-schema
+    #[command(subcommand)]
+    Db(commands::db::DbCommand),
+    /// Playbook: drop and recreate schema public, let the app migrate, verify (destructive)
+    Reset {
+        #[arg(value_name = "APP")]
+        args: Vec<String>,
+        #[command(flatten)]
+        flags: commands::playbook::RunFlags,
+    },
+    /// Playbook: move the app onto a new Postgres add-on (create, wait, maintenance, promote, restart, verify)
+    SwapDb {
+        #[arg(value_name = "APP")]
+        args: Vec<String>,
+        /// Plan of the new add-on (default: the current database's plan)
+        #[arg(long, value_name = "SERVICE:PLAN")]
+        plan: Option<String>,
+        #[command(flatten)]
+        flags: commands::playbook::RunFlags,
+    },
+    /// Playbooks: list, show, run
+    #[command(subcommand)]
+    Playbook(commands::playbook::PlaybookCommand),
+    /// Journaled playbook runs: list, show
+    #[command(subcommand)]
+    Runs(commands::playbook::RunsCommand),
+    /// Continue a failed or interrupted run from its failed step
+    Resume {
+        id: String,
+        #[command(flatten)]
+        flags: commands::playbook::RunFlags,
+    },
     /// Write shell completions to stdout
     Completions {
         #[arg(value_enum)]
@@ -185,7 +222,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
+    // Playbooks handle Ctrl-C themselves, to clean up before they stop.
+    let handles_interrupt = matches!(
+        cli.command,
+        Command::Reset { .. } | Command::SwapDb { .. } | Command::Playbook(_) | Command::Resume { .. }
+    );
     let result = runtime.block_on(async {
+        if handles_interrupt {
+            return run(cli.command, &ctx).await;
+        }
         tokio::select! {
             result = run(cli.command, &ctx) => result,
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
@@ -206,6 +251,14 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
         Command::Pg(cmd) => commands::pg::run(ctx, cmd).await,
         Command::Backup(cmd) => commands::backup::run(ctx, cmd).await,
         Command::Run(args) => commands::run::run(ctx, args).await,
+        Command::Verify(args) => commands::db::verify_command(ctx, args).await,
+        Command::Schema(cmd) => commands::db::schema(ctx, cmd).await,
+        Command::Db(cmd) => commands::db::db(ctx, cmd).await,
+        Command::Reset { args, flags } => commands::playbook::run_named(ctx, "reset", &args, None, None, flags).await,
+        Command::SwapDb { args, plan, flags } => commands::playbook::run_named(ctx, "swap-db", &args, plan, None, flags).await,
+        Command::Playbook(cmd) => commands::playbook::playbook(ctx, cmd).await,
+        Command::Runs(cmd) => commands::playbook::runs(ctx, cmd),
+        Command::Resume { id, flags } => commands::playbook::resume(ctx, &id, flags).await,
         Command::Completions { .. } => Ok(()),
     }
 }
@@ -228,7 +281,7 @@ pub fn report(io: &Io, result: Result<()>) -> u8 {
         source = cause.source();
     }
     let hint = error.hint();
-    if io.json() && !matches!(error, Error::Drift { .. }) {
+    if io.json() && !matches!(error, Error::Drift { .. } | Error::Reported(_)) {
         io.out(
             &serde_json::to_string_pretty(&serde_json::json!({
                 "ok": false,

@@ -203,18 +203,16 @@ pub fn resolve(
             source: TokenSource::Environment,
         });
     }
-    if !env.ci {
-        if let Some(store) = store {
-            match store.get() {
-                Ok(Some(secret)) => {
-                    return Some(Credential {
-                        token: Token::new(secret),
-                        source: TokenSource::Keyring,
-                    });
-                }
-                Ok(None) => {}
-                Err(e) => on_warning(format!("keyring unavailable ({e}); trying ~/.netrc")),
+    if let Some(store) = store.filter(|_| !env.ci) {
+        match store.get() {
+            Ok(Some(secret)) => {
+                return Some(Credential {
+                    token: Token::new(secret),
+                    source: TokenSource::Keyring,
+                });
             }
+            Ok(None) => {}
+            Err(e) => on_warning(format!("keyring unavailable ({e}); trying ~/.netrc")),
         }
     }
     let path = env.netrc_path()?;

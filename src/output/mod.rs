@@ -3,6 +3,7 @@
 //! Data goes to stdout, talk (progress, prompts, warnings) to stderr. With `--json` stdout
 //! carries exactly one JSON document and nothing animates.
 
+pub mod gha;
 pub mod progress;
 pub mod prompt;
 pub mod table;
@@ -139,35 +140,4 @@ impl Write for SharedBuf {
 pub struct CapturedStreams {
     pub out: SharedBuf,
     pub err: SharedBuf,
-}
-
-/// Shows a URL with its password and query string replaced, so it can be printed or logged.
-pub fn mask_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut url) => {
-            if url.password().is_some() {
-                let _ = url.set_password(Some("********"));
-            }
-            if url.query().is_some() {
-                url.set_query(Some("…"));
-            }
-            url.to_string()
-        }
-        Err(_) => "<unparsable URL>".to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mask_url_hides_password_and_signature() {
-        let masked = mask_url("postgres://u:s3cret@db.example.com:5432/d?sslmode=require");
-        assert!(!masked.contains("s3cret"), "{masked}");
-        assert!(masked.contains("u:********@db.example.com"), "{masked}");
-        let signed = mask_url("https://b.example/x.dump?X-Amz-Signature=abc");
-        assert!(!signed.contains("abc"), "{signed}");
-        assert_eq!(mask_url("not a url"), "<unparsable URL>");
-    }
 }

@@ -1,5 +1,6 @@
 //! Playbooks: named, planned, confirmed, journaled, resumable sequences of steps.
 
+pub mod executor;
 pub mod journal;
 pub mod runner;
 mod vocabulary;

@@ -309,11 +309,11 @@ mod tests {
             if self.hang_on == Some(step) {
                 std::future::pending::<()>().await;
             }
-            if let Some(n) = self.fail.get_mut(&step) {
-                if *n > 0 {
-                    *n -= 1;
-                    return Err(Error::failed(format!("{step} broke")));
-                }
+            if let Some(n) = self.fail.get_mut(&step)
+                && *n > 0
+            {
+                *n -= 1;
+                return Err(Error::failed(format!("{step} broke")));
             }
             self.ran.push(step.name().into());
             if step == StepKind::MaintenanceOn {

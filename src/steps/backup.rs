@@ -260,13 +260,13 @@ pub async fn download_url(
         .map_err(|e| io_err("could not write", e))?;
     drop(writer);
     observer.event(Event::Bytes { done, total });
-    if let Some(total) = total {
-        if done != total {
-            return Err(ApiError::step(
-                format!("the download stopped at {done} of {total} bytes"),
-                Some("run the same download again: it resumes where it stopped".into()),
-            ));
-        }
+    if let Some(total) = total
+        && done != total
+    {
+        return Err(ApiError::step(
+            format!("the download stopped at {done} of {total} bytes"),
+            Some("run the same download again: it resumes where it stopped".into()),
+        ));
     }
     tokio::fs::rename(&partial, path)
         .await

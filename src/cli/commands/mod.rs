@@ -3,9 +3,11 @@
 pub mod addons;
 pub mod auth;
 pub mod backup;
+pub mod db;
 pub mod dynos;
 pub mod maintenance;
 pub mod pg;
+pub mod playbook;
 pub mod run;
 
 use std::time::Duration;

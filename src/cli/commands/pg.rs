@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::cli::{Ctx, app_and_args};
 use crate::error::{Error, Result};
-use crate::output::mask_url;
+use crate::pg::redact_url;
 use crate::steps::promote::{PromoteOptions, PromoteOutcome};
 use crate::steps::{self, Wait};
 
@@ -169,7 +169,7 @@ async fn info(ctx: &Ctx, args: &[String]) -> Result<()> {
                     .map(|e| {
                         let value = info.info_value(&e.name).unwrap_or_default();
                         let value = if value.contains("://") {
-                            mask_url(&value)
+                            redact_url(&value)
                         } else {
                             value
                         };

@@ -1,0 +1,132 @@
+//! GitHub Actions workflow commands and environment files, used when `GITHUB_ACTIONS=true`.
+//!
+//! Escaping follows the runner's rules: message data escapes `%`, `\r` and `\n`; property
+//! values also `:` and `,`. Multi-line outputs use a random delimiter that cannot occur in the
+//! value.
+
+use std::io::Write;
+use std::path::Path;
+
+/// GitHub caps the step summary at 1 MiB; we stay under it with room for the truncation note.
+pub const SUMMARY_LIMIT: usize = 1024 * 1024 - 4096;
+
+pub fn is_active() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `::name key=value,...::message`
+pub fn command(name: &str, properties: &[(&str, &str)], message: &str) -> String {
+    let props: Vec<String> = properties.iter().map(|(k, v)| format!("{k}={}", escape_property(v))).collect();
+    if props.is_empty() {
+        format!("::{name}::{}", escape_data(message))
+    } else {
+        format!("::{name} {}::{}", props.join(","), escape_data(message))
+    }
+}
+
+/// Masks a secret in all later log output; must be printed before the value could appear.
+pub fn add_mask(secret: &str) -> String {
+    command("add-mask", &[], secret)
+}
+
+pub fn group(title: &str) -> String {
+    command("group", &[], title)
+}
+
+pub fn endgroup() -> String {
+    "::endgroup::".to_string()
+}
+
+pub fn error(title: Option<&str>, message: &str) -> String {
+    match title {
+        Some(t) => command("error", &[("title", t)], message),
+        None => command("error", &[], message),
+    }
+}
+
+/// One `name=value` entry for `$GITHUB_OUTPUT` (or `$GITHUB_ENV`); multi-line values use the
+/// heredoc form with a random delimiter.
+pub fn output_entry(name: &str, value: &str) -> String {
+    if !value.contains('\n') && !value.contains('\r') {
+        return format!("{name}={value}\n");
+    }
+    let mut delimiter = format!("ghadelimiter_{}", uuid::Uuid::new_v4().simple());
+    while value.contains(&delimiter) {
+        delimiter = format!("ghadelimiter_{}", uuid::Uuid::new_v4().simple());
+    }
+    format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
+}
+
+/// Appends outputs to the file named by `$GITHUB_OUTPUT`.
+pub fn append_outputs(path: &Path, outputs: &[(&str, String)]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    for (name, value) in outputs {
+        file.write_all(output_entry(name, value).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Appends Markdown to `$GITHUB_STEP_SUMMARY`, cut to stay within GitHub's limit.
+pub fn append_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
+    let existing = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
+    let room = SUMMARY_LIMIT.saturating_sub(existing);
+    let text = if markdown.len() <= room {
+        markdown.to_string()
+    } else {
+        let mut cut = room.saturating_sub(200);
+        while cut > 0 && !markdown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}\n\n_(summary cut to stay within GitHub's 1 MiB limit)_\n", &markdown[..cut])
+    };
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_of_data_and_properties() {
+        assert_eq!(escape_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
+        assert_eq!(escape_property("a:b,c%"), "a%3Ab%2Cc%25");
+        assert_eq!(
+            command("error", &[("title", "pg.promote: failed")], "line 1\nline 2"),
+            "::error title=pg.promote%3A failed::line 1%0Aline 2"
+        );
+        assert_eq!(add_mask("s3cr%t"), "::add-mask::s3cr%25t");
+        assert_eq!(group("reset"), "::group::reset");
+    }
+
+    #[test]
+    fn multi_line_outputs_use_a_fresh_delimiter() {
+        assert_eq!(output_entry("backup_id", "b004"), "backup_id=b004\n");
+        let entry = output_entry("drift", "a\nb");
+        let mut lines = entry.lines();
+        let header = lines.next().unwrap();
+        let delimiter = header.strip_prefix("drift<<").unwrap();
+        assert!(delimiter.starts_with("ghadelimiter_") && delimiter.len() > 20);
+        assert_eq!(lines.collect::<Vec<_>>(), vec!["a", "b", delimiter]);
+        assert_ne!(output_entry("x", "1\n2"), output_entry("x", "1\n2"));
+    }
+
+    #[test]
+    fn summary_is_cut_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.md");
+        append_summary(&path, "# first\n").unwrap();
+        append_summary(&path, &"x".repeat(2 * 1024 * 1024)).unwrap();
+        let len = std::fs::metadata(&path).unwrap().len() as usize;
+        assert!(len <= SUMMARY_LIMIT, "{len}");
+        assert!(std::fs::read_to_string(&path).unwrap().contains("summary cut"));
+    }
+}

@@ -1,0 +1,526 @@
+//! Real PostgreSQL servers for tests.
+//!
+//! `HEROKUOPS_TEST_PG` (a URL to a server where the tests may create databases) is used when
+//! set. Otherwise one throwaway cluster per test process is started with initdb + pg_ctl in a
+//! temporary directory on a free port, as the unprivileged `postgres` user when running as root
+//! (initdb refuses root). A watchdog stops it and removes its directory when the test process
+//! exits, however it exits. Each test gets a fresh database of its own.
+//!
+//! A machine without PostgreSQL binaries fails the tests with a message saying how to install
+//! them: a database test that silently skips would prove nothing.
+
+#![allow(dead_code)]
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use herokuops::pg::{Db, Target};
+
+pub const SUPERUSER: &str = "postgres";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn next_id() -> usize {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+fn running_as_root() -> bool {
+    // /proc/self belongs to the process's effective user.
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+fn install_hint() -> String {
+    "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found on PATH or under \
+     /usr/lib/postgresql/*/bin. Install them with `apt-get install postgresql postgresql-contrib` \
+     (or point HEROKUOPS_TEST_PG at a server URL where the tests may create databases)."
+        .to_string()
+}
+
+/// The directory holding initdb, pg_ctl and postgres.
+pub fn bindir() -> PathBuf {
+    static BINDIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BINDIR
+        .get_or_init(|| {
+            let complete = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| dir.join(b).is_file());
+            if let Some(path) = std::env::var_os("PATH") {
+                for dir in std::env::split_paths(&path) {
+                    let candidate = dir.join("initdb");
+                    if let Ok(real) = std::fs::canonicalize(&candidate)
+                        && let Some(parent) = real.parent()
+                        && complete(parent)
+                    {
+                        return Some(parent.to_path_buf());
+                    }
+                }
+            }
+            let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|entry| {
+                    let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+                    let dir = entry.path().join("bin");
+                    complete(&dir).then_some((version, dir))
+                })
+                .collect();
+            versions.sort();
+            versions.pop().map(|(_, dir)| dir)
+        })
+        .clone()
+        .unwrap_or_else(|| panic!("{}", install_hint()))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free TCP port on 127.0.0.1")
+}
+
+fn random_password() -> String {
+    // Distinctive, so a leak is easy to find in any output.
+    format!("pw-LEAKCHECK-{:016x}", rand::random::<u64>())
+}
+
+/// TLS setup of a throwaway cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    None,
+    /// A self-signed certificate, as Heroku presents; only TLS connections are accepted.
+    SelfSigned,
+    /// A leaf for `localhost` signed by a test CA (`ca.crt` in the cluster directory); only
+    /// TLS connections are accepted.
+    CaSigned,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub tls: Tls,
+    /// Extra `-c name=value` server settings.
+    pub settings: Vec<(String, String)>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            tls: Tls::None,
+            settings: Vec::new(),
+        }
+    }
+}
+
+/// A throwaway cluster in a temporary directory.
+pub struct Cluster {
+    pub root: PathBuf,
+    pub port: u16,
+    pub password: String,
+    options: ClusterOptions,
+    as_postgres: bool,
+}
+
+impl Cluster {
+    pub fn start(options: ClusterOptions) -> Cluster {
+        let bindir = bindir();
+        let as_postgres = running_as_root();
+        let root = std::env::temp_dir().join(format!(
+            "herokuops-pg-{}-{}-{}",
+            std::process::id(),
+            next_id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&root).unwrap();
+        let cluster = Cluster {
+            root,
+            port: 0,
+            password: random_password(),
+            options,
+            as_postgres,
+        };
+        if as_postgres {
+            run(Command::new("chown").arg(format!("{SUPERUSER}:")).arg(&cluster.root));
+        }
+        cluster.watchdog();
+
+        let pwfile = cluster.root.join("pwfile");
+        std::fs::write(&pwfile, format!("{}\n", cluster.password)).unwrap();
+        if as_postgres {
+            run(Command::new("chown").arg(format!("{SUPERUSER}:")).arg(&pwfile));
+        }
+        let mut initdb = cluster.as_server_user(&bindir.join("initdb"));
+        initdb
+            .arg("-D")
+            .arg(cluster.data())
+            .args(["-U", SUPERUSER, "--auth-local=trust", "--auth-host=scram-sha-256"])
+            .args(["-E", "UTF8", "--locale=C", "--no-sync"])
+            .arg(format!("--pwfile={}", pwfile.display()));
+        run(&mut initdb);
+        let _ = std::fs::remove_file(&pwfile);
+
+        if cluster.options.tls != Tls::None {
+            cluster.make_certificates();
+            let hba = "local all all trust\n\
+                       hostssl all all 127.0.0.1/32 scram-sha-256\n\
+                       hostssl all all ::1/128 scram-sha-256\n\
+                       hostnossl all all 0.0.0.0/0 reject\n\
+                       hostnossl all all ::/0 reject\n";
+            std::fs::write(cluster.data().join("pg_hba.conf"), hba).unwrap();
+        }
+
+        let mut cluster = cluster;
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            cluster.port = free_port();
+            match cluster.pg_ctl_start() {
+                Ok(()) => return cluster,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("could not start a test PostgreSQL cluster: {last_error}");
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    /// The CA certificate of a `Tls::CaSigned` cluster, or the certificate of a self-signed one.
+    pub fn ca_file(&self) -> PathBuf {
+        match self.options.tls {
+            Tls::CaSigned => self.root.join("ca.crt"),
+            _ => self.data().join("server.crt"),
+        }
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}",
+            self.password, self.port
+        )
+    }
+
+    fn as_server_user(&self, program: &Path) -> Command {
+        if self.as_postgres {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", SUPERUSER, "--"]).arg(program);
+            cmd
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn pg_ctl_start(&self) -> Result<(), String> {
+        let mut settings = vec![
+            ("listen_addresses".to_string(), "127.0.0.1".to_string()),
+            ("port".into(), self.port.to_string()),
+            ("unix_socket_directories".into(), self.root.display().to_string()),
+            ("fsync".into(), "off".into()),
+            ("synchronous_commit".into(), "off".into()),
+            ("full_page_writes".into(), "off".into()),
+            ("shared_preload_libraries".into(), "pg_stat_statements".into()),
+            ("max_connections".into(), "200".into()),
+        ];
+        if self.options.tls != Tls::None {
+            settings.push(("ssl".into(), "on".into()));
+        }
+        settings.extend(self.options.settings.iter().cloned());
+        let opts: Vec<String> = settings.iter().map(|(k, v)| format!("-c {k}={v}")).collect();
+        let log = self.root.join("server.log");
+        let output = self
+            .as_server_user(&bindir().join("pg_ctl"))
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "60", "-o"])
+            .arg(opts.join(" "))
+            .arg("start")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("pg_ctl: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "pg_ctl start failed: {}{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ))
+        }
+    }
+
+    /// Stops the server the way a crash or a kill would: no clean shutdown of sessions.
+    pub fn stop_immediate(&self) {
+        run(self
+            .as_server_user(&bindir().join("pg_ctl"))
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"]));
+    }
+
+    pub fn start_again(&self) {
+        self.pg_ctl_start().unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Stops the cluster and removes its directory once this process is gone, even if it was
+    /// killed: a detached shell polls for the process and cleans up after it.
+    fn watchdog(&self) {
+        let pg_ctl = bindir().join("pg_ctl");
+        let stop = if self.as_postgres {
+            format!("runuser -u {SUPERUSER} -- '{}'", pg_ctl.display())
+        } else {
+            format!("'{}'", pg_ctl.display())
+        };
+        let script = format!(
+            "trap '' INT HUP TERM; while kill -0 {pid} 2>/dev/null; do sleep 0.3; done; \
+             {stop} -D '{data}' -m immediate -w stop; rm -rf '{root}'",
+            pid = std::process::id(),
+            data = self.data().display(),
+            root = self.root.display(),
+        );
+        Command::new("setsid")
+            .args(["sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start the cluster watchdog (setsid sh)");
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        let mut cmd = self.as_server_user(Path::new("openssl"));
+        cmd.current_dir(&self.root).args(args);
+        run(&mut cmd);
+    }
+
+    fn make_certificates(&self) {
+        let data = self.data();
+        let crt = data.join("server.crt").display().to_string();
+        let key = data.join("server.key").display().to_string();
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        match self.options.tls {
+            Tls::None => {}
+            Tls::SelfSigned => {
+                let mut args = vec!["req", "-x509"];
+                args.extend(ec);
+                args.extend(["-keyout", &key, "-out", &crt, "-days", "2"]);
+                args.extend(["-subj", "/CN=herokuops-selfsigned"]);
+                self.openssl(&args);
+            }
+            Tls::CaSigned => {
+                let mut ca = vec!["req", "-x509"];
+                ca.extend(ec);
+                ca.extend(["-keyout", "ca.key", "-out", "ca.crt", "-days", "2"]);
+                ca.extend(["-subj", "/CN=herokuops test CA"]);
+                ca.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
+                ca.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+                self.openssl(&ca);
+                let mut csr = vec!["req", "-new"];
+                csr.extend(ec);
+                csr.extend(["-keyout", &key, "-out", "server.csr", "-subj", "/CN=localhost"]);
+                self.openssl(&csr);
+                std::fs::write(
+                    self.root.join("leaf.ext"),
+                    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+                     extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n",
+                )
+                .unwrap();
+                self.openssl(&[
+                    "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                    "-CAcreateserial", "-out", &crt, "-days", "2", "-extfile", "leaf.ext",
+                ]);
+            }
+        }
+        let mut chmod = self.as_server_user(Path::new("chmod"));
+        chmod.arg("600").arg(&key);
+        run(&mut chmod);
+    }
+}
+
+fn run(cmd: &mut Command) {
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The server every test shares (a database each).
+pub enum Server {
+    External(String),
+    Local(Cluster),
+}
+
+impl Server {
+    /// A URL for `database` on this server.
+    pub fn url(&self, database: &str) -> String {
+        match self {
+            Server::Local(cluster) => cluster.url(database),
+            Server::External(base) => {
+                let mut url = url::Url::parse(base).expect("HEROKUOPS_TEST_PG is not a URL");
+                url.set_path(&format!("/{database}"));
+                url.to_string()
+            }
+        }
+    }
+
+    pub fn admin_url(&self) -> String {
+        match self {
+            Server::Local(cluster) => cluster.url("postgres"),
+            Server::External(base) => base.clone(),
+        }
+    }
+
+    /// The password in the server's URLs, for leak checks.
+    pub fn password(&self) -> String {
+        match self {
+            Server::Local(cluster) => cluster.password.clone(),
+            Server::External(base) => url::Url::parse(base)
+                .ok()
+                .and_then(|u| u.password().map(str::to_string))
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self, Server::Local(_))
+    }
+}
+
+pub fn shared() -> &'static Server {
+    static SHARED: OnceLock<Server> = OnceLock::new();
+    SHARED.get_or_init(|| match std::env::var("HEROKUOPS_TEST_PG") {
+        Ok(url) if !url.trim().is_empty() => Server::External(url),
+        _ => Server::Local(Cluster::start(ClusterOptions::default())),
+    })
+}
+
+/// A TLS-only cluster with a self-signed certificate, like Heroku's.
+pub fn tls_self_signed() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        Cluster::start(ClusterOptions {
+            tls: Tls::SelfSigned,
+            ..ClusterOptions::default()
+        })
+    })
+}
+
+/// A TLS-only cluster whose certificate (for `localhost`) is signed by a test CA.
+pub fn tls_ca_signed() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        Cluster::start(ClusterOptions {
+            tls: Tls::CaSigned,
+            ..ClusterOptions::default()
+        })
+    })
+}
+
+/// A database of one test's own; dropped afterwards on an external server.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    external_admin: Option<String>,
+}
+
+impl TestDb {
+    pub async fn connect(&self) -> Db {
+        Target::parse(&self.url)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Runs setup SQL (several statements allowed).
+    pub async fn exec(&self, sql: &str) {
+        let db = self.connect().await;
+        db.batch("test setup", sql).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Loads `fixtures/schema/<scenario>/schema.sql`.
+    pub async fn load_fixture(&self, scenario: &str) {
+        self.exec(&fixture_sql(scenario, "schema.sql")).await;
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(admin) = self.external_admin.take() else {
+            return;
+        };
+        let name = self.name.clone();
+        // Drop runs outside any runtime we may block, so clean up on a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let db = Target::parse(&admin).ok()?.connect().await.ok()?;
+                db.batch("drop test database", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+pub fn fixture_path(scenario: &str, file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/schema")
+        .join(scenario)
+        .join(file)
+}
+
+pub fn fixture_sql(scenario: &str, file: &str) -> String {
+    let path = fixture_path(scenario, file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Creates an empty database on `server` for one test.
+pub async fn fresh_db_on(server: &Server) -> TestDb {
+    let name = format!("herokuops_t{}_{}", std::process::id(), next_id());
+    let admin = Target::parse(&server.admin_url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("test server: {e}"));
+    admin
+        .batch("create test database", &format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    TestDb {
+        url: server.url(&name),
+        external_admin: (!server.is_local()).then(|| server.admin_url()),
+        name,
+    }
+}
+
+/// Creates an empty database on the shared server for one test.
+pub async fn fresh_db() -> TestDb {
+    fresh_db_on(shared()).await
+}
+
+/// Polls `check` until it returns `Some`, for conditions the server reaches asynchronously.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
