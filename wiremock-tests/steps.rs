@@ -24,6 +24,13 @@ fn quick() -> Wait {
     Wait::new(Duration::from_millis(10), Duration::from_secs(5))
 }
 
+/// Runs a wait whose own deadline must end it; fails the test instead of hanging if it does not.
+async fn bounded<T>(wait: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(3), wait)
+        .await
+        .expect("the wait ignored its deadline")
+}
+
 /// `POST /actions/addon-attachments/resolve` for `name`, answered with `answer`.
 async fn mount_resolve(server: &MockServer, name: &str, answer: ResponseTemplate) {
     call_json(
@@ -575,12 +582,12 @@ async fn pg_wait_gives_up_at_the_deadline() {
         .mount(&server)
         .await;
     let started = Instant::now();
-    let err = database::wait_available(
+    let err = bounded(database::wait_available(
         &client(&server),
         &AddonId::from(SECONDARY),
         Wait::new(Duration::from_millis(50), Duration::from_millis(200)),
         &mut (),
-    )
+    ))
     .await
     .unwrap_err();
     assert!(
@@ -712,13 +719,13 @@ async fn following_a_transfer_gives_up_at_the_deadline() {
         .expect(2..=6)
         .mount(&server)
         .await;
-    let err = backup::follow(
+    let err = bounded(backup::follow(
         &client(&server),
         APP,
         TRANSFER,
         Wait::new(Duration::from_millis(50), Duration::from_millis(200)),
         &mut (),
-    )
+    ))
     .await
     .unwrap_err();
     assert!(matches!(err, ApiError::Timeout { .. }), "{err:?}");
