@@ -3,6 +3,10 @@
 
 mod cli;
 mod endpoint_table;
+mod pg_commands;
+mod pg_diagnose;
+mod pg_live;
+mod pg_tls;
 mod pg_verify;
 mod sandbox;
 mod support;

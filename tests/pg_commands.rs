@@ -7,20 +7,25 @@ use serde_json::Value;
 
 use crate::support::pg::{TestDb, fixture_path, fresh_db, shared};
 
-async fn herokuops(args: &[&str]) -> Output {
+async fn herokuops(args: &[&str], env: &[(&str, &str)]) -> Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let home = tempfile::tempdir().unwrap();
     tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::cargo_bin("herokuops")
-            .unwrap()
-            .env_clear()
+        let mut cmd = assert_cmd::Command::cargo_bin("herokuops").unwrap();
+        cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", home.path())
             .env("NO_COLOR", "1")
             .args(&args)
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .unwrap()
+            .timeout(std::time::Duration::from_secs(120));
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
     })
     .await
     .unwrap()
@@ -34,7 +39,11 @@ struct Run {
 
 /// Runs the binary and checks that the server's password appears in neither stream.
 async fn run(args: &[&str]) -> Run {
-    let out = herokuops(args).await;
+    run_with(args, &[]).await
+}
+
+async fn run_with(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = herokuops(args, env).await;
     let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -42,14 +51,23 @@ async fn run(args: &[&str]) -> Run {
     };
     let password = shared().password();
     if !password.is_empty() {
-        assert!(!run.stdout.contains(&password), "password on stdout:\n{}", run.stdout);
-        assert!(!run.stderr.contains(&password), "password on stderr:\n{}", run.stderr);
+        assert!(
+            !run.stdout.contains(&password),
+            "password on stdout:\n{}",
+            run.stdout
+        );
+        assert!(
+            !run.stderr.contains(&password),
+            "password on stderr:\n{}",
+            run.stderr
+        );
     }
     run
 }
 
 fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout))
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout))
 }
 
 async fn tmi() -> TestDb {
@@ -78,30 +96,67 @@ async fn public_tables(db: &TestDb) -> i64 {
 #[tokio::test]
 async fn verify_passes_on_a_matching_database() {
     let db = tmi().await;
-    let r = run(&["verify", "--database-url", &db.url, "--expect", &fixture("tmi", "expected.toml")]).await;
+    let r = run(&[
+        "verify",
+        "--database-url",
+        &db.url,
+        "--expect",
+        &fixture("tmi", "expected.toml"),
+    ])
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("matches") && r.stdout.contains("25 tables"), "{}", r.stdout);
-    assert!(r.stdout.contains("********"), "the database is named by its masked URL: {}", r.stdout);
+    assert!(
+        r.stdout.contains("matches") && r.stdout.contains("25 tables"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("********"),
+        "the database is named by its masked URL: {}",
+        r.stdout
+    );
 }
 
 #[tokio::test]
 async fn verify_reports_drift_as_a_table_or_json_and_exits_3() {
     let db = tmi().await;
-    db.exec("DROP TABLE notes CASCADE; ALTER TABLE threat_models DROP COLUMN issue_uri;").await;
+    db.exec("DROP TABLE notes CASCADE; ALTER TABLE threat_models DROP COLUMN issue_uri;")
+        .await;
     let expect = fixture("tmi", "expected.toml");
 
     let r = run(&["verify", "--database-url", &db.url, "--expect", &expect]).await;
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
-    for needle in ["too_few_tables", "missing_table", "notes", "missing_column", "threat_models.issue_uri", "expected", "found"] {
+    for needle in [
+        "too_few_tables",
+        "missing_table",
+        "notes",
+        "missing_column",
+        "threat_models.issue_uri",
+        "expected",
+        "found",
+    ] {
         assert!(r.stdout.contains(needle), "{needle} in\n{}", r.stdout);
     }
     assert!(r.stderr.contains("3 difference(s)"), "{}", r.stderr);
 
-    let r = run(&["--json", "verify", "--database-url", &db.url, "--expect", &expect]).await;
+    let r = run(&[
+        "--json",
+        "verify",
+        "--database-url",
+        &db.url,
+        "--expect",
+        &expect,
+    ])
+    .await;
     assert_eq!(r.code, 3);
     let doc = json(&r);
     assert_eq!(doc["ok"], false);
-    let kinds: Vec<&str> = doc["drift"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = doc["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["too_few_tables", "missing_table", "missing_column"]);
     assert_eq!(doc["drift"][2]["object"], "threat_models.issue_uri");
     assert_eq!(doc["drift"][2]["expected"], "text");
@@ -112,21 +167,58 @@ async fn malformed_or_unknown_keys_in_the_expected_file_are_exit_2_with_position
     let db = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     let unknown = dir.path().join("unknown.toml");
-    std::fs::write(&unknown, "min_tables = 25\n\n[tables.notes]\ncolums = [\"id\"]\n").unwrap();
-    let r = run(&["verify", "--database-url", &db.url, "--expect", unknown.to_str().unwrap()]).await;
+    std::fs::write(
+        &unknown,
+        "min_tables = 25\n\n[tables.notes]\ncolums = [\"id\"]\n",
+    )
+    .unwrap();
+    let r = run(&[
+        "verify",
+        "--database-url",
+        &db.url,
+        "--expect",
+        unknown.to_str().unwrap(),
+    ])
+    .await;
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("{}:4:1:", unknown.display())), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("{}:4:1:", unknown.display())),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("colums"), "{}", r.stderr);
 
     let malformed = dir.path().join("malformed.toml");
     std::fs::write(&malformed, "schema = \"public\"\nmin_tables = = 3\n").unwrap();
-    let r = run(&["verify", "--database-url", &db.url, "--expect", malformed.to_str().unwrap()]).await;
+    let r = run(&[
+        "verify",
+        "--database-url",
+        &db.url,
+        "--expect",
+        malformed.to_str().unwrap(),
+    ])
+    .await;
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("{}:2:", malformed.display())), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("{}:2:", malformed.display())),
+        "{}",
+        r.stderr
+    );
 
-    let r = run(&["verify", "--database-url", &db.url, "--expect", "/nonexistent/expected.toml"]).await;
+    let r = run(&[
+        "verify",
+        "--database-url",
+        &db.url,
+        "--expect",
+        "/nonexistent/expected.toml",
+    ])
+    .await;
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("/nonexistent/expected.toml"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/expected.toml"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[tokio::test]
@@ -135,14 +227,29 @@ async fn snapshot_to_a_file_then_verify_is_clean() {
     db.load_fixture("alembic").await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("expected.toml");
-    let r = run(&["schema", "snapshot", "--database-url", &db.url, "-o", file.to_str().unwrap()]).await;
+    let r = run(&[
+        "schema",
+        "snapshot",
+        "--database-url",
+        &db.url,
+        "-o",
+        file.to_str().unwrap(),
+    ])
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("6 tables"), "{}", r.stdout);
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains("equals = \"556b79de2825\""), "{text}");
     assert!(!text.contains(&shared().password()));
 
-    let r = run(&["verify", "--database-url", &db.url, "--expect", file.to_str().unwrap()]).await;
+    let r = run(&[
+        "verify",
+        "--database-url",
+        &db.url,
+        "--expect",
+        file.to_str().unwrap(),
+    ])
+    .await;
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 
     // Without -o the file goes to stdout.
@@ -163,7 +270,11 @@ async fn db_check_lists_tables_with_estimated_or_exact_rows() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("PostgreSQL"), "{}", r.stdout);
     assert!(r.stdout.contains("25 tables"), "{}", r.stdout);
-    let line = r.stdout.lines().find(|l| l.starts_with("webhook_url_deny_list")).unwrap();
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("webhook_url_deny_list"))
+        .unwrap();
     assert!(line.ends_with(" 7"), "{line}");
 
     let r = run(&["--json", "db", "check", "--database-url", &db.url]).await;
@@ -196,11 +307,18 @@ async fn db_diagnose_rates_every_check_and_shows_its_threshold() {
         ]
     );
     for f in findings {
-        assert!(["ok", "warn", "fail"].contains(&f["rating"].as_str().unwrap()), "{f}");
+        assert!(
+            ["ok", "warn", "fail"].contains(&f["rating"].as_str().unwrap()),
+            "{f}"
+        );
         assert!(!f["threshold"].as_str().unwrap().is_empty(), "{f}");
     }
     let r = run(&["db", "diagnose", "--database-url", &db.url]).await;
-    assert!(r.stdout.contains("Connections") && r.stdout.contains("max_connections"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Connections") && r.stdout.contains("max_connections"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[tokio::test]
@@ -208,15 +326,39 @@ async fn drop_schema_needs_the_database_name_to_confirm() {
     let db = tmi().await;
     let r = run(&["db", "drop-schema", "--database-url", &db.url]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("--confirm {}", db.name)), "{}", r.stderr);
-    let r = run(&["db", "drop-schema", "--database-url", &db.url, "--confirm", "other"]).await;
+    assert!(
+        r.stderr.contains(&format!("--confirm {}", db.name)),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[
+        "db",
+        "drop-schema",
+        "--database-url",
+        &db.url,
+        "--confirm",
+        "other",
+    ])
+    .await;
     assert_eq!(r.code, 2, "{}", r.stderr);
     let r = run(&["--dry-run", "db", "drop-schema", "--database-url", &db.url]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("DROP SCHEMA \"public\" CASCADE"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("DROP SCHEMA \"public\" CASCADE"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(public_tables(&db).await, 25, "nothing changed yet");
 
-    let r = run(&["db", "drop-schema", "--database-url", &db.url, "--confirm", &db.name]).await;
+    let r = run(&[
+        "db",
+        "drop-schema",
+        "--database-url",
+        &db.url,
+        "--confirm",
+        &db.name,
+    ])
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("25 tables"), "{}", r.stdout);
     assert_eq!(public_tables(&db).await, 0);
@@ -226,23 +368,39 @@ async fn drop_schema_needs_the_database_name_to_confirm() {
 async fn connection_failures_are_exit_1_with_one_masked_line() {
     let db = fresh_db().await;
     let good = url::Url::parse(&db.url).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut unreachable = good.clone();
     unreachable.set_port(Some(port)).unwrap();
     let mut wrong_password = good.clone();
-    wrong_password.set_password(Some("wrong-LEAKCHECK-pw")).unwrap();
+    wrong_password
+        .set_password(Some("wrong-LEAKCHECK-pw"))
+        .unwrap();
     let mut missing = good.clone();
     missing.set_path("/no_such_db");
 
     for (url, cause) in [
         (unreachable, "refused"),
-        (wrong_password, if shared().is_local() { "password authentication failed" } else { "" }),
+        (
+            wrong_password,
+            if shared().is_local() {
+                "password authentication failed"
+            } else {
+                ""
+            },
+        ),
         (missing, "does not exist"),
     ] {
         let r = run(&["db", "check", "--database-url", url.as_str()]).await;
         assert_eq!(r.code, 1, "{}", r.stderr);
         let first = r.stderr.lines().next().unwrap();
-        assert!(first.starts_with("error: cannot connect to postgres://postgres:********@"), "{first}");
+        assert!(
+            first.starts_with("error: cannot connect to postgres://postgres:********@"),
+            "{first}"
+        );
         assert!(first.to_lowercase().contains(cause), "{first}");
         assert!(!r.stderr.contains("wrong-LEAKCHECK-pw"), "{}", r.stderr);
         assert!(r.stderr.contains("hint: "), "{}", r.stderr);
@@ -252,12 +410,87 @@ async fn connection_failures_are_exit_1_with_one_masked_line() {
 
 #[tokio::test]
 async fn bad_urls_and_conflicting_sources_are_exit_2() {
-    let r = run(&["db", "check", "--database-url", "postgres://u:hunter2@h/d?sslmode=sometimes"]).await;
+    let r = run(&[
+        "db",
+        "check",
+        "--database-url",
+        "postgres://u:hunter2@h/d?sslmode=sometimes",
+    ])
+    .await;
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("sslmode") && !r.stderr.contains("hunter2"), "{}", r.stderr);
-    let r = run(&["db", "check", "tmi-server", "--database-url", "postgres://u:hunter2@h/d"]).await;
+    assert!(
+        r.stderr.contains("sslmode") && !r.stderr.contains("hunter2"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[
+        "db",
+        "check",
+        "tmi-server",
+        "--database-url",
+        "postgres://u:hunter2@h/d",
+    ])
+    .await;
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("not both"), "{}", r.stderr);
     let r = run(&["db", "check"]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+/// A local stand-in for the Platform API that serves `DATABASE_URL` for one app.
+async fn heroku_with_database(app: &str, url: &str) -> wiremock::MockServer {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/apps/{app}/config-vars")))
+        .and(header("Authorization", "Bearer test-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "DATABASE_URL": url,
+            "SECRET_KEY_BASE": "not-for-output",
+        })))
+        .named("config vars")
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn an_app_is_resolved_to_its_database_url_through_the_api() {
+    let db = tmi().await;
+    let server = heroku_with_database("tmi-server", &db.url).await;
+    let uri = server.uri();
+    let env = [
+        ("HEROKU_HOST", uri.as_str()),
+        ("HEROKU_API_KEY", "test-token"),
+    ];
+    let expect = fixture("tmi", "expected.toml");
+
+    let r = run_with(&["verify", "tmi-server", "--expect", &expect], &env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("tmi-server matches"), "{}", r.stdout);
+    let r = run_with(&["db", "check", "-a", "tmi-server"], &env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("tmi-server"), "{}", r.stdout);
+
+    // Destructive: the app name confirms it, not the database name.
+    let r = run_with(
+        &["db", "drop-schema", "tmi-server", "--confirm", &db.name],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(public_tables(&db).await, 25);
+    let r = run_with(
+        &["db", "drop-schema", "tmi-server", "--confirm", "tmi-server"],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(public_tables(&db).await, 0);
+    let r = run_with(&["verify", "tmi-server", "--expect", &expect], &env).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    for out in [&r.stdout, &r.stderr] {
+        assert!(!out.contains("not-for-output"));
+    }
 }

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use herokuops::pg::Db;
 use herokuops::pg::check::check;
 use herokuops::pg::diagnose::{DiagnoseOptions, DiagnoseReport, Finding, Rating, diagnose};
-use herokuops::pg::Db;
 
 use crate::support::pg::{TestDb, eventually, fresh_db};
 
@@ -14,11 +14,16 @@ fn finding<'a>(report: &'a DiagnoseReport, id: &str) -> &'a Finding {
 }
 
 async fn pid(db: &Db) -> i32 {
-    db.query("test", "SELECT pg_backend_pid()", &[]).await.unwrap()[0].get(0)
+    db.query("test", "SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()[0]
+        .get(0)
 }
 
 async fn run_diagnose(db: &TestDb, options: &DiagnoseOptions) -> DiagnoseReport {
-    diagnose(&db.connect().await, options).await.unwrap_or_else(|e| panic!("{e}"))
+    diagnose(&db.connect().await, options)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[tokio::test]
@@ -34,13 +39,21 @@ async fn check_counts_rows_exactly_or_estimates_them() {
     let conn = db.connect().await;
     let exact = check(&conn, true).await.unwrap();
     let rows = |r: &herokuops::pg::check::CheckReport, name: &str| {
-        r.tables.iter().find(|t| t.display_name() == name).unwrap().rows
+        r.tables
+            .iter()
+            .find(|t| t.display_name() == name)
+            .unwrap()
+            .rows
     };
     assert_eq!(rows(&exact, "items"), 1234);
     assert_eq!(rows(&exact, "audit.log"), 2);
     assert!(exact.exact);
     let estimated = check(&conn, false).await.unwrap();
-    assert_eq!(rows(&estimated, "items"), 1234, "ANALYZE made the estimate exact");
+    assert_eq!(
+        rows(&estimated, "items"),
+        1234,
+        "ANALYZE made the estimate exact"
+    );
     assert!(!estimated.exact);
     assert!(estimated.connections >= 1 && estimated.max_connections > 0);
 }
@@ -50,7 +63,10 @@ async fn exact_counts_cover_more_tables_than_one_batch() {
     let db = fresh_db().await;
     let mut sql = String::new();
     for i in 0..250 {
-        sql.push_str(&format!("CREATE TABLE t{i} (id int); INSERT INTO t{i} SELECT generate_series(1, {});\n", i % 7));
+        sql.push_str(&format!(
+            "CREATE TABLE t{i} (id int); INSERT INTO t{i} SELECT generate_series(1, {});\n",
+            i % 7
+        ));
     }
     db.exec(&sql).await;
     let report = check(&db.connect().await, true).await.unwrap();
@@ -64,22 +80,38 @@ async fn exact_counts_cover_more_tables_than_one_batch() {
 #[tokio::test]
 async fn a_fresh_database_is_healthy() {
     let db = fresh_db().await;
-    db.exec("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);").await;
+    db.exec("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);")
+        .await;
     let report = run_diagnose(&db, &DiagnoseOptions::default()).await;
     assert_eq!(report.findings.len(), 9);
     for id in ["unused_indexes", "bloat", "sizes", "connections"] {
-        assert_eq!(finding(&report, id).rating, Rating::Ok, "{:?}", finding(&report, id));
+        assert_eq!(
+            finding(&report, id).rating,
+            Rating::Ok,
+            "{:?}",
+            finding(&report, id)
+        );
     }
-    assert!(finding(&report, "sizes").details.rows.iter().any(|r| r[0] == "t"));
+    assert!(
+        finding(&report, "sizes")
+            .details
+            .rows
+            .iter()
+            .any(|r| r[0] == "t")
+    );
 }
 
 #[tokio::test]
 async fn long_running_and_blocked_queries_are_reported_with_their_pids() {
     let db = fresh_db().await;
-    db.exec("CREATE TABLE jobs (id int); INSERT INTO jobs VALUES (1);").await;
+    db.exec("CREATE TABLE jobs (id int); INSERT INTO jobs VALUES (1);")
+        .await;
 
     let blocker = db.connect().await;
-    blocker.batch("test", "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    blocker
+        .batch("test", "BEGIN; LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
     let blocker_pid = pid(&blocker).await;
     let waiter = db.connect().await;
     let waiter_pid = pid(&waiter).await;
@@ -95,7 +127,11 @@ async fn long_running_and_blocked_queries_are_reported_with_their_pids() {
     let report = eventually("the waiting query to count as long-running", || async {
         let report = run_diagnose(&db, &options).await;
         let long = finding(&report, "long_running_queries");
-        long.details.rows.iter().any(|r| r[0] == waiter_pid.to_string()).then_some(report)
+        long.details
+            .rows
+            .iter()
+            .any(|r| r[0] == waiter_pid.to_string())
+            .then_some(report)
     })
     .await;
 
@@ -111,7 +147,10 @@ async fn long_running_and_blocked_queries_are_reported_with_their_pids() {
         .find(|r| r[0] == waiter_pid.to_string())
         .unwrap_or_else(|| panic!("{blocked:?}"));
     assert!(row[2].contains("SELECT count(*) FROM jobs"), "{row:?}");
-    assert!(row[3].split(", ").any(|p| p == blocker_pid.to_string()), "{row:?}");
+    assert!(
+        row[3].split(", ").any(|p| p == blocker_pid.to_string()),
+        "{row:?}"
+    );
 
     blocker.batch("test", "ROLLBACK").await.unwrap();
     waiting.await.unwrap();
@@ -165,12 +204,20 @@ async fn dead_rows_are_reported_as_bloat() {
 async fn slow_statements_come_from_pg_stat_statements() {
     let db = fresh_db().await;
     let before = run_diagnose(&db, &DiagnoseOptions::default()).await;
-    assert!(finding(&before, "slow_statements").value.contains("not installed"));
+    assert!(
+        finding(&before, "slow_statements")
+            .value
+            .contains("not installed")
+    );
 
     db.exec("CREATE EXTENSION pg_stat_statements;").await;
     let conn = db.connect().await;
     let preloaded: String = conn
-        .query("test", "SELECT current_setting('shared_preload_libraries')", &[])
+        .query(
+            "test",
+            "SELECT current_setting('shared_preload_libraries')",
+            &[],
+        )
         .await
         .unwrap()[0]
         .get(0);

@@ -6,10 +6,16 @@ use std::time::Duration;
 use herokuops::pg::drop::{DropOptions, drop_schema};
 use herokuops::pg::{ConnectFailure, Db, PgError, Target};
 
-use crate::support::pg::{Cluster, ClusterOptions, TestDb, eventually, fresh_db, fresh_db_on, shared, Server};
+use crate::support::pg::{
+    Cluster, ClusterOptions, Server, TestDb, eventually, fresh_db, fresh_db_on, shared,
+};
 
 async fn admin() -> Db {
-    Target::parse(&shared().admin_url()).unwrap().connect().await.unwrap()
+    Target::parse(&shared().admin_url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }
 
 async fn scalar_i64(db: &Db, sql: &str) -> i64 {
@@ -58,13 +64,20 @@ async fn tmi_with_data() -> TestDb {
 
 async fn assert_tmi_intact(db: &Db) {
     assert_eq!(public_tables(db).await, 25, "all 25 tables are still there");
-    assert_eq!(scalar_i64(db, "SELECT count(*) FROM threat_models").await, 1);
     assert_eq!(
-        scalar_text(db, "SELECT content FROM notes").await.as_deref(),
+        scalar_i64(db, "SELECT count(*) FROM threat_models").await,
+        1
+    );
+    assert_eq!(
+        scalar_text(db, "SELECT content FROM notes")
+            .await
+            .as_deref(),
         Some("remember me")
     );
     assert_eq!(
-        scalar_text(db, "SELECT issue_uri FROM threat_models").await.as_deref(),
+        scalar_text(db, "SELECT issue_uri FROM threat_models")
+            .await
+            .as_deref(),
         Some("https://issues.example.com/1")
     );
 }
@@ -80,7 +93,11 @@ async fn drop_schema_leaves_an_empty_public_with_the_same_owner_and_grants() {
     assert_eq!(public_schema_state(&conn).await, before);
     // uuid-ossp lived in public, so it went with it; the app's migration recreates it.
     assert_eq!(
-        scalar_i64(&conn, "SELECT count(*) FROM pg_extension WHERE extname = 'uuid-ossp'").await,
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM pg_extension WHERE extname = 'uuid-ossp'"
+        )
+        .await,
         0
     );
 }
@@ -106,14 +123,19 @@ async fn drop_schema_keeps_a_custom_owner_explicit_grants_and_other_schemas() {
     .await;
     let conn = db.connect().await;
     let before = public_schema_state(&conn).await;
-    assert!(before.1.as_deref().unwrap().contains("Reader"), "{before:?}");
+    assert!(
+        before.1.as_deref().unwrap().contains("Reader"),
+        "{before:?}"
+    );
 
     drop_schema(&conn, &DropOptions::default()).await.unwrap();
 
     assert_eq!(public_schema_state(&conn).await, before);
     assert_eq!(public_tables(&conn).await, 0);
     assert_eq!(
-        scalar_text(&conn, "SELECT what FROM keep.audit").await.as_deref(),
+        scalar_text(&conn, "SELECT what FROM keep.audit")
+            .await
+            .as_deref(),
         Some("still here")
     );
     assert_eq!(
@@ -139,7 +161,11 @@ async fn drop_schema_creates_a_missing_public_schema() {
     assert!(!report.before.exists);
     assert_eq!(report.statements.len(), 1, "{:?}", report.statements);
     assert_eq!(
-        scalar_i64(&conn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'public'").await,
+        scalar_i64(
+            &conn,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'public'"
+        )
+        .await,
         1
     );
 }
@@ -190,7 +216,11 @@ async fn a_drop_whose_connection_is_killed_mid_transaction_changes_nothing() {
     let err = dropping.await.unwrap().unwrap_err();
     assert!(matches!(err, PgError::ConnectionLost { .. }), "{err:?}");
     assert_eq!(err.exit_code(), 1);
-    assert!(err.hint().unwrap().contains("rolls back"), "{:?}", err.hint());
+    assert!(
+        err.hint().unwrap().contains("rolls back"),
+        "{:?}",
+        err.hint()
+    );
     blocker.batch("test", "ROLLBACK").await.unwrap();
 
     assert_tmi_intact(&db.connect().await).await;
@@ -214,7 +244,11 @@ async fn a_drop_interrupted_by_a_server_stop_changes_nothing() {
         let conn = Target::parse(&url).unwrap().connect().await.unwrap();
         drop_schema(&conn, &DropOptions::default()).await
     });
-    let watcher = Target::parse(&cluster.url("postgres")).unwrap().connect().await.unwrap();
+    let watcher = Target::parse(&cluster.url("postgres"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     waiting_drop_pid(&watcher, &db.name).await;
 
     cluster.stop_immediate();
@@ -242,7 +276,11 @@ async fn a_drop_that_cannot_get_its_locks_gives_up_and_changes_nothing() {
     let err = drop_schema(&conn, &options).await.unwrap_err();
     assert!(matches!(err, PgError::LockTimeout { .. }), "{err:?}");
     assert!(err.to_string().contains("nothing was changed"), "{err}");
-    assert!(err.hint().unwrap().contains("maintenance on"), "{:?}", err.hint());
+    assert!(
+        err.hint().unwrap().contains("maintenance on"),
+        "{:?}",
+        err.hint()
+    );
     blocker.batch("test", "ROLLBACK").await.unwrap();
     // The same connection is usable again: the failed transaction was rolled back.
     assert_tmi_intact(&conn).await;
@@ -272,27 +310,56 @@ async fn unreachable_host_wrong_password_and_missing_database_are_one_masked_lin
     let mut good = url::Url::parse(&db.url).unwrap();
 
     // Nothing listens on a port we just released.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut unreachable = good.clone();
     unreachable.set_host(Some("127.0.0.1")).unwrap();
     unreachable.set_port(Some(port)).unwrap();
-    let err = Target::parse(unreachable.as_str()).unwrap().connect().await.unwrap_err();
+    let err = Target::parse(unreachable.as_str())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap_err();
     assert_eq!(connect_failure(&err), ConnectFailure::Unreachable, "{err}");
     assert_one_masked_line(&err, &password);
     assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
 
     let mut wrong = good.clone();
-    wrong.set_password(Some("wrong-LEAKCHECK-password")).unwrap();
-    let err = Target::parse(wrong.as_str()).unwrap().connect().await.unwrap_err();
+    wrong
+        .set_password(Some("wrong-LEAKCHECK-password"))
+        .unwrap();
+    let err = Target::parse(wrong.as_str())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap_err();
     if shared().is_local() {
-        assert_eq!(connect_failure(&err), ConnectFailure::Authentication, "{err}");
-        assert!(err.to_string().contains("password authentication failed"), "{err}");
+        assert_eq!(
+            connect_failure(&err),
+            ConnectFailure::Authentication,
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("password authentication failed"),
+            "{err}"
+        );
     }
     assert_one_masked_line(&err, "wrong-LEAKCHECK-password");
 
     good.set_path("/no_such_database_here");
-    let err = Target::parse(good.as_str()).unwrap().connect().await.unwrap_err();
-    assert_eq!(connect_failure(&err), ConnectFailure::NoSuchDatabase, "{err}");
+    let err = Target::parse(good.as_str())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        connect_failure(&err),
+        ConnectFailure::NoSuchDatabase,
+        "{err}"
+    );
     assert!(err.to_string().contains("does not exist"), "{err}");
     assert_one_masked_line(&err, &password);
 }

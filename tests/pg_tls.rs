@@ -13,9 +13,13 @@ fn url(cluster: &Cluster, host: &str, query: &str) -> String {
 }
 
 async fn encrypted(db: &Db) -> bool {
-    db.query("test", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
-        .await
-        .unwrap()[0]
+    db.query(
+        "test",
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        &[],
+    )
+    .await
+    .unwrap()[0]
         .get(0)
 }
 
@@ -37,7 +41,9 @@ fn certificate_error(err: &PgError) -> String {
 #[tokio::test]
 async fn require_connects_to_a_tls_only_server_with_a_self_signed_certificate() {
     let server = tls_self_signed();
-    let db = connect(&url(server, "127.0.0.1", "?sslmode=require")).await.unwrap();
+    let db = connect(&url(server, "127.0.0.1", "?sslmode=require"))
+        .await
+        .unwrap();
     assert!(encrypted(&db).await);
     // Without sslmode a loopback host gets `prefer`, which also takes TLS when offered.
     let target = Target::parse(&url(server, "127.0.0.1", "")).unwrap();
@@ -48,12 +54,17 @@ async fn require_connects_to_a_tls_only_server_with_a_self_signed_certificate() 
 #[tokio::test]
 async fn disable_is_refused_by_a_tls_only_server_and_says_so() {
     let server = tls_self_signed();
-    let err = connect(&url(server, "127.0.0.1", "?sslmode=disable")).await.unwrap_err();
+    let err = connect(&url(server, "127.0.0.1", "?sslmode=disable"))
+        .await
+        .unwrap_err();
     let PgError::Connect { failure, cause, .. } = &err else {
         panic!("{err:?}")
     };
     assert_eq!(*failure, ConnectFailure::TlsRequiredByServer, "{err}");
-    assert!(cause.contains("refused an unencrypted connection"), "{cause}");
+    assert!(
+        cause.contains("refused an unencrypted connection"),
+        "{cause}"
+    );
     assert!(err.hint().unwrap().contains("sslmode=require"));
     assert!(!err.to_string().contains(&server.password));
     assert_eq!(err.exit_code(), 1);
@@ -62,16 +73,26 @@ async fn disable_is_refused_by_a_tls_only_server_and_says_so() {
 #[tokio::test]
 async fn verify_full_fails_clearly_against_a_self_signed_certificate() {
     let server = tls_self_signed();
-    let err = connect(&url(server, "127.0.0.1", "?sslmode=verify-full")).await.unwrap_err();
+    let err = connect(&url(server, "127.0.0.1", "?sslmode=verify-full"))
+        .await
+        .unwrap_err();
     assert!(certificate_error(&err).contains("self-signed"), "{err}");
     let hint = err.hint().unwrap();
-    assert!(hint.contains("sslrootcert") && hint.contains("sslmode=require"), "{hint}");
+    assert!(
+        hint.contains("sslrootcert") && hint.contains("sslmode=require"),
+        "{hint}"
+    );
     assert!(!err.to_string().contains(&server.password));
 
     // Giving the certificate itself as the root does not help: a self-signed CA certificate
     // cannot also be checked as the server's own.
-    let query = format!("?sslmode=verify-full&sslrootcert={}", server.ca_file().display());
-    let err = connect(&url(server, "127.0.0.1", &query)).await.unwrap_err();
+    let query = format!(
+        "?sslmode=verify-full&sslrootcert={}",
+        server.ca_file().display()
+    );
+    let err = connect(&url(server, "127.0.0.1", &query))
+        .await
+        .unwrap_err();
     assert!(certificate_error(&err).contains("self-signed"), "{err}");
 }
 
@@ -84,8 +105,13 @@ async fn verify_full_connects_when_given_the_ca() {
     assert!(encrypted(&db).await);
 
     // Without the CA the system roots do not know it.
-    let err = connect(&url(server, "localhost", "?sslmode=verify-full")).await.unwrap_err();
-    assert!(certificate_error(&err).contains("not signed by a trusted CA"), "{err}");
+    let err = connect(&url(server, "localhost", "?sslmode=verify-full"))
+        .await
+        .unwrap_err();
+    assert!(
+        certificate_error(&err).contains("not signed by a trusted CA"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -93,19 +119,32 @@ async fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
     let server = tls_ca_signed();
     let ca = server.ca_file().display().to_string();
     // The certificate names `localhost`, not 127.0.0.1.
-    let err = connect(&url(server, "127.0.0.1", &format!("?sslmode=verify-full&sslrootcert={ca}")))
-        .await
-        .unwrap_err();
+    let err = connect(&url(
+        server,
+        "127.0.0.1",
+        &format!("?sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await
+    .unwrap_err();
     assert!(
         certificate_error(&err).contains("not valid for the host name 127.0.0.1"),
         "{err}"
     );
-    let db = connect(&url(server, "127.0.0.1", &format!("?sslmode=verify-ca&sslrootcert={ca}")))
-        .await
-        .unwrap();
+    let db = connect(&url(
+        server,
+        "127.0.0.1",
+        &format!("?sslmode=verify-ca&sslrootcert={ca}"),
+    ))
+    .await
+    .unwrap();
     assert!(encrypted(&db).await);
     // As in libpq, `require` with a root certificate checks the chain.
-    let target = Target::parse(&url(server, "127.0.0.1", &format!("?sslmode=require&sslrootcert={ca}"))).unwrap();
+    let target = Target::parse(&url(
+        server,
+        "127.0.0.1",
+        &format!("?sslmode=require&sslrootcert={ca}"),
+    ))
+    .unwrap();
     assert_eq!(target.ssl_mode(), SslMode::VerifyCa);
     target.connect().await.unwrap();
 }
@@ -113,9 +152,13 @@ async fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
 #[tokio::test]
 async fn an_unreadable_sslrootcert_is_bad_input() {
     let server = tls_ca_signed();
-    let err = connect(&url(server, "localhost", "?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"))
-        .await
-        .unwrap_err();
+    let err = connect(&url(
+        server,
+        "localhost",
+        "?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+    ))
+    .await
+    .unwrap_err();
     assert!(matches!(err, PgError::RootCert { .. }), "{err:?}");
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
@@ -132,7 +175,9 @@ async fn require_against_a_server_without_tls_says_it_is_not_offered() {
             &own
         }
     };
-    let err = connect(&url(plain, "127.0.0.1", "?sslmode=require")).await.unwrap_err();
+    let err = connect(&url(plain, "127.0.0.1", "?sslmode=require"))
+        .await
+        .unwrap_err();
     let PgError::Connect { failure, .. } = &err else {
         panic!("{err:?}")
     };

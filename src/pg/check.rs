@@ -70,7 +70,10 @@ fn quote_ident(name: &str) -> String {
 
 pub async fn check(db: &Db, exact: bool) -> Result<CheckReport, PgError> {
     let context = "check the database";
-    let (server, tables) = tokio::try_join!(db.query(context, SERVER, &[]), db.query(context, TABLES, &[]))?;
+    let (server, tables) = tokio::try_join!(
+        db.query(context, SERVER, &[]),
+        db.query(context, TABLES, &[])
+    )?;
     let s = &server[0];
     let mut tables: Vec<TableRows> = tables
         .iter()

@@ -15,7 +15,9 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use tokio_postgres::config::Host;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
@@ -182,12 +184,13 @@ impl Target {
             url.query_pairs_mut().clear().extend_pairs(kept);
         }
 
-        let mut config: tokio_postgres::Config = url.as_str().parse().map_err(|e: tokio_postgres::Error| {
-            let detail = std::error::Error::source(&e)
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| e.to_string());
-            invalid(detail)
-        })?;
+        let mut config: tokio_postgres::Config =
+            url.as_str().parse().map_err(|e: tokio_postgres::Error| {
+                let detail = std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| e.to_string());
+                invalid(detail)
+            })?;
         let Some(first) = config.get_hosts().first().cloned() else {
             return Err(invalid("no host".into()));
         };
@@ -255,14 +258,20 @@ impl Target {
         let tls = self.tls_connector()?;
         // tokio-postgres bounds only the TCP connect; libpq's connect_timeout also covers the
         // TLS and startup exchange, which is where a half-dead server hangs.
-        let limit = *self.config.get_connect_timeout().unwrap_or(&DEFAULT_CONNECT_TIMEOUT);
+        let limit = *self
+            .config
+            .get_connect_timeout()
+            .unwrap_or(&DEFAULT_CONNECT_TIMEOUT);
         let hosts = u32::try_from(self.config.get_hosts().len().max(1)).unwrap_or(1);
         let (client, connection) = tokio::time::timeout(limit * hosts, self.config.connect(tls))
             .await
             .map_err(|_| PgError::Connect {
                 target: self.display.clone(),
                 failure: ConnectFailure::Timeout,
-                cause: format!("no answer from the server within {}s", (limit * hosts).as_secs()),
+                cause: format!(
+                    "no answer from the server within {}s",
+                    (limit * hosts).as_secs()
+                ),
             })?
             .map_err(|e| self.connect_error(&e))?;
         let conn = tokio::spawn(async move {
@@ -331,9 +340,10 @@ impl Target {
             }
             Roots::File(path) => {
                 let pem = std::fs::read(path).map_err(|e| self.root_error(e.to_string()))?;
-                let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut pem.as_slice())
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| self.root_error(e.to_string()))?;
+                let certs: Vec<CertificateDer<'static>> =
+                    rustls_pemfile::certs(&mut pem.as_slice())
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| self.root_error(e.to_string()))?;
                 let (added, _) = store.add_parsable_certificates(certs);
                 if added == 0 {
                     return Err(self.root_error("no PEM certificate in the file".into()));
@@ -353,7 +363,11 @@ impl Target {
     }
 }
 
-fn classify_connect_error(e: &tokio_postgres::Error, ssl: SslMode, host: &str) -> (ConnectFailure, String) {
+fn classify_connect_error(
+    e: &tokio_postgres::Error,
+    ssl: SslMode,
+    host: &str,
+) -> (ConnectFailure, String) {
     if let Some(db) = e.as_db_error() {
         let message = db.message().to_string();
         let failure = match db.code().code() {
@@ -383,7 +397,10 @@ fn classify_connect_error(e: &tokio_postgres::Error, ssl: SslMode, host: &str) -
         );
     }
     let io_kind = find_io_kind(e);
-    if chain.contains("timeout") || chain.contains("timed out") || io_kind == Some(std::io::ErrorKind::TimedOut) {
+    if chain.contains("timeout")
+        || chain.contains("timed out")
+        || io_kind == Some(std::io::ErrorKind::TimedOut)
+    {
         return (ConnectFailure::Timeout, chain);
     }
     if chain.starts_with("authentication error") {
@@ -479,7 +496,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -488,7 +510,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -650,19 +677,32 @@ mod tests {
 
     #[test]
     fn redaction_hides_passwords_everywhere() {
-        let r = redact_url("postgres://u:s3cret@db.example.com:5432/d?sslmode=require&password=other");
+        let r =
+            redact_url("postgres://u:s3cret@db.example.com:5432/d?sslmode=require&password=other");
         assert!(!r.contains("s3cret") && !r.contains("other"), "{r}");
         assert!(r.contains("u:********@db.example.com:5432/d"), "{r}");
         assert!(r.contains("sslmode=require"), "{r}");
-        assert_eq!(redact_url("postgres://u:s3cret@[bad"), "<unparsable database URL>");
+        assert_eq!(
+            redact_url("postgres://u:s3cret@[bad"),
+            "<unparsable database URL>"
+        );
     }
 
     #[test]
     fn remote_hosts_default_to_require_and_loopback_to_prefer() {
-        let heroku = Target::parse("postgres://u:p@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d1").unwrap();
+        let heroku =
+            Target::parse("postgres://u:p@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d1").unwrap();
         assert_eq!(heroku.ssl_mode(), SslMode::Require);
-        for local in ["postgres://u:p@localhost/d", "postgres://u:p@127.0.0.1:5433/d", "postgres://u:p@[::1]/d"] {
-            assert_eq!(Target::parse(local).unwrap().ssl_mode(), SslMode::Prefer, "{local}");
+        for local in [
+            "postgres://u:p@localhost/d",
+            "postgres://u:p@127.0.0.1:5433/d",
+            "postgres://u:p@[::1]/d",
+        ] {
+            assert_eq!(
+                Target::parse(local).unwrap().ssl_mode(),
+                SslMode::Prefer,
+                "{local}"
+            );
         }
         let explicit = Target::parse("postgresql://u:p@db.example.com/d?sslmode=disable").unwrap();
         assert_eq!(explicit.ssl_mode(), SslMode::Disable);
@@ -674,10 +714,14 @@ mod tests {
             .unwrap();
         assert_eq!(t.ssl_mode(), SslMode::VerifyFull);
         assert_eq!(t.roots, Roots::File(PathBuf::from("/tmp/ca.pem")));
-        assert_eq!(t.config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(
+            t.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
         assert_eq!(t.database(), "d");
         // require with a root certificate checks the chain, as libpq does.
-        let t = Target::parse("postgres://u:p@db.example.com/d?sslmode=require&sslrootcert=/x.pem").unwrap();
+        let t = Target::parse("postgres://u:p@db.example.com/d?sslmode=require&sslrootcert=/x.pem")
+            .unwrap();
         assert_eq!(t.ssl_mode(), SslMode::VerifyCa);
     }
 
@@ -686,7 +730,10 @@ mod tests {
         for (url, needle) in [
             ("mysql://u:hunter2@h/d", "scheme"),
             ("postgres://u:hunter2@h/d?sslmode=bogus", "sslmode"),
-            ("postgres://u:hunter2@h/d?sslcert=/c.pem", "client certificates"),
+            (
+                "postgres://u:hunter2@h/d?sslcert=/c.pem",
+                "client certificates",
+            ),
             ("postgres://u:hunter2@h/d?frobnicate=1", "frobnicate"),
             ("postgres://:hunter2@h/d", "user"),
         ] {

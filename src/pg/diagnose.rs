@@ -53,7 +53,11 @@ pub struct DiagnoseReport {
 
 impl DiagnoseReport {
     pub fn worst(&self) -> Rating {
-        self.findings.iter().map(|f| f.rating).max().unwrap_or(Rating::Ok)
+        self.findings
+            .iter()
+            .map(|f| f.rating)
+            .max()
+            .unwrap_or(Rating::Ok)
     }
 }
 
@@ -96,7 +100,8 @@ const SERVER: &str = "SELECT current_database()::text, current_setting('server_v
           WHERE e.extname = 'pg_stat_statements'),
         pg_database_size(current_database())";
 
-const CACHE: &str = "SELECT (SELECT COALESCE(sum(heap_blks_hit), 0)::int8 FROM pg_statio_user_tables),
+const CACHE: &str =
+    "SELECT (SELECT COALESCE(sum(heap_blks_hit), 0)::int8 FROM pg_statio_user_tables),
         (SELECT COALESCE(sum(heap_blks_read), 0)::int8 FROM pg_statio_user_tables),
         (SELECT COALESCE(sum(idx_blks_hit), 0)::int8 FROM pg_statio_user_indexes),
         (SELECT COALESCE(sum(idx_blks_read), 0)::int8 FROM pg_statio_user_indexes)";
@@ -115,25 +120,66 @@ const BLOCKED: &str = "SELECT a.pid, extract(epoch FROM now() - a.query_start)::
   WHERE a.pid <> pg_backend_pid() AND cardinality(pg_blocking_pids(a.pid)) > 0
   ORDER BY 2 DESC";
 
-const UNUSED: &str = "SELECT s.schemaname::text, s.relname::text, s.indexrelname::text, pg_relation_size(s.indexrelid)
+// The size functions open the relation and so wait behind an exclusive lock (a migration, a
+// DROP, a VACUUM FULL), which is when a diagnosis is most wanted. A relation with an exclusive
+// lock held or queued is sized from pg_class instead: the size as of its last vacuum.
+// An uncorrelated ARRAY() is an init plan: pg_locks is read once per query, not once per row.
+const LOCKED: &str = "{oid} = ANY (ARRAY(SELECT l.relation FROM pg_locks l
+                 WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))";
+
+fn size_sql(function: &str, oid: &str, relpages: &str) -> String {
+    let mut locked = LOCKED.replace("{oid}", oid);
+    if function == "pg_indexes_size" {
+        // Also opens every index of the table, any of which may be locked on its own (REINDEX).
+        locked = format!(
+            "({locked} OR EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = {oid} AND {}))",
+            LOCKED.replace("{oid}", "x.indexrelid")
+        );
+    }
+    format!(
+        "CASE WHEN {locked} THEN {relpages}::int8 * current_setting('block_size')::int8 ELSE {function}({oid}) END"
+    )
+}
+
+fn unused_sql() -> String {
+    format!(
+        "SELECT s.schemaname::text, s.relname::text, s.indexrelname::text, {}
    FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
+   JOIN pg_class ic ON ic.oid = s.indexrelid
   WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
-  ORDER BY 4 DESC, 3";
+  ORDER BY 4 DESC, 3",
+        size_sql("pg_relation_size", "s.indexrelid", "ic.relpages")
+    )
+}
 
-const SIZES: &str = "SELECT n.nspname::text, c.relname::text, pg_table_size(c.oid), pg_indexes_size(c.oid),
-        pg_total_relation_size(c.oid)
-   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-    AND n.nspname NOT LIKE 'pg\\_toast%'
-  ORDER BY 5 DESC, 2 LIMIT 10";
+fn sizes_sql() -> String {
+    let index_pages = "(SELECT COALESCE(sum(ic.relpages), 0) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid WHERE x.indrelid = c.oid)";
+    format!(
+        "SELECT schema, name, table_size, index_size, table_size + index_size FROM (
+           SELECT c.relname::text AS name, n.nspname::text AS schema, {} AS table_size, {} AS index_size
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND n.nspname NOT LIKE 'pg\\_toast%') s
+          ORDER BY 5 DESC, 2 LIMIT 10",
+        size_sql("pg_table_size", "c.oid", "c.relpages"),
+        size_sql("pg_indexes_size", "c.oid", index_pages)
+    )
+}
 
-const DEAD: &str = "SELECT schemaname::text, relname::text, n_live_tup, n_dead_tup, pg_table_size(relid)
-   FROM pg_stat_user_tables WHERE n_dead_tup >= $1
-  ORDER BY n_dead_tup DESC, relname";
+fn dead_sql() -> String {
+    format!(
+        "SELECT s.schemaname::text, s.relname::text, s.n_live_tup, s.n_dead_tup, {}
+   FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid WHERE s.n_dead_tup >= $1
+  ORDER BY s.n_dead_tup DESC, s.relname",
+        size_sql("pg_table_size", "s.relid", "c.relpages")
+    )
+}
 
 pub async fn diagnose(db: &Db, options: &DiagnoseOptions) -> Result<DiagnoseReport, PgError> {
     let context = "diagnose the database";
     let long_secs = options.long_query.as_secs_f64();
+    let (unused, sizes, dead) = (unused_sql(), sizes_sql(), dead_sql());
     let long_params: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&long_secs];
     let dead_params: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&DEAD_ROWS_MIN];
     let (server, cache, long, blocked, unused, sizes, dead) = tokio::try_join!(
@@ -141,9 +187,9 @@ pub async fn diagnose(db: &Db, options: &DiagnoseOptions) -> Result<DiagnoseRepo
         db.query(context, CACHE, &[]),
         db.query(context, LONG, long_params),
         db.query(context, BLOCKED, &[]),
-        db.query(context, UNUSED, &[]),
-        db.query(context, SIZES, &[]),
-        db.query(context, DEAD, dead_params),
+        db.query(context, &unused, &[]),
+        db.query(context, &sizes, &[]),
+        db.query(context, &dead, dead_params),
     )?;
     let s = &server[0];
     let database: String = s.get(0);
@@ -155,8 +201,18 @@ pub async fn diagnose(db: &Db, options: &DiagnoseOptions) -> Result<DiagnoseRepo
 
     let c = &cache[0];
     let mut findings = vec![
-        cache_finding("table_cache_hit", "Table cache hit ratio", c.get(0), c.get(1)),
-        cache_finding("index_cache_hit", "Index cache hit ratio", c.get(2), c.get(3)),
+        cache_finding(
+            "table_cache_hit",
+            "Table cache hit ratio",
+            c.get(0),
+            c.get(1),
+        ),
+        cache_finding(
+            "index_cache_hit",
+            "Index cache hit ratio",
+            c.get(2),
+            c.get(3),
+        ),
         connections_finding(connections, max_connections),
         long_running_finding(&long, options),
         blocked_finding(&blocked, options),
@@ -323,7 +379,12 @@ fn long_running_finding(rows: &[tokio_postgres::Row], options: &DiagnoseOptions)
             duration_text(fail.as_secs_f64())
         ),
         details: Details {
-            columns: vec!["pid".into(), "running for".into(), "state".into(), "query".into()],
+            columns: vec![
+                "pid".into(),
+                "running for".into(),
+                "state".into(),
+                "query".into(),
+            ],
             rows: rows
                 .iter()
                 .take(DETAIL_ROWS)
@@ -356,7 +417,11 @@ fn blocked_finding(rows: &[tokio_postgres::Row], options: &DiagnoseOptions) -> F
         value: if rows.is_empty() {
             "none".into()
         } else {
-            format!("{} blocked (longest {})", rows.len(), duration_text(longest))
+            format!(
+                "{} blocked (longest {})",
+                rows.len(),
+                duration_text(longest)
+            )
         },
         threshold: format!(
             "ok: none, warn: any blocked, fail: blocked over {}",
@@ -390,7 +455,10 @@ fn blocked_finding(rows: &[tokio_postgres::Row], options: &DiagnoseOptions) -> F
 fn unused_indexes_finding(rows: &[tokio_postgres::Row]) -> Finding {
     let sizes: Vec<i64> = rows.iter().map(|r| r.get(3)).collect();
     let largest = sizes.iter().copied().max().unwrap_or(0);
-    let wasted: i64 = sizes.iter().filter(|s| **s >= UNUSED_INDEX_WARN_BYTES).sum();
+    let wasted: i64 = sizes
+        .iter()
+        .filter(|s| **s >= UNUSED_INDEX_WARN_BYTES)
+        .sum();
     let rating = if largest >= UNUSED_INDEX_FAIL_BYTES {
         Rating::Fail
     } else if largest >= UNUSED_INDEX_WARN_BYTES {
@@ -398,7 +466,10 @@ fn unused_indexes_finding(rows: &[tokio_postgres::Row]) -> Finding {
     } else {
         Rating::Ok
     };
-    let big = sizes.iter().filter(|s| **s >= UNUSED_INDEX_WARN_BYTES).count();
+    let big = sizes
+        .iter()
+        .filter(|s| **s >= UNUSED_INDEX_WARN_BYTES)
+        .count();
     Finding {
         id: "unused_indexes",
         title: "Unused indexes",
@@ -427,7 +498,11 @@ fn unused_indexes_finding(rows: &[tokio_postgres::Row]) -> Finding {
                 .map(|r| {
                     let schema: String = r.get(0);
                     let table: String = r.get(1);
-                    let table = if schema == "public" { table } else { format!("{schema}.{table}") };
+                    let table = if schema == "public" {
+                        table
+                    } else {
+                        format!("{schema}.{table}")
+                    };
                     vec![r.get(2), table, human_bytes(r.get(3))]
                 })
                 .collect(),
@@ -443,13 +518,22 @@ fn sizes_finding(rows: &[tokio_postgres::Row], database_size: i64) -> Finding {
         value: format!("database {}", human_bytes(database_size)),
         threshold: "informational: the 10 largest relations".into(),
         details: Details {
-            columns: vec!["table".into(), "table size".into(), "index size".into(), "total".into()],
+            columns: vec![
+                "table".into(),
+                "table size".into(),
+                "index size".into(),
+                "total".into(),
+            ],
             rows: rows
                 .iter()
                 .map(|r| {
                     let schema: String = r.get(0);
                     let table: String = r.get(1);
-                    let table = if schema == "public" { table } else { format!("{schema}.{table}") };
+                    let table = if schema == "public" {
+                        table
+                    } else {
+                        format!("{schema}.{table}")
+                    };
                     vec![
                         table,
                         human_bytes(r.get(2)),
@@ -472,7 +556,11 @@ fn bloat_finding(rows: &[tokio_postgres::Row]) -> Finding {
             let dead: i64 = r.get(3);
             let size: i64 = r.get(4);
             let ratio = dead as f64 / (live + dead).max(1) as f64;
-            let name = if schema == "public" { table } else { format!("{schema}.{table}") };
+            let name = if schema == "public" {
+                table
+            } else {
+                format!("{schema}.{table}")
+            };
             (name, live, dead, size, ratio)
         })
         .collect();
@@ -525,8 +613,14 @@ fn bloat_finding(rows: &[tokio_postgres::Row]) -> Finding {
     }
 }
 
-async fn slow_statements_finding(db: &Db, schema: Option<&str>, version_num: i32) -> Result<Finding, PgError> {
-    let threshold = format!("slowest mean time: ok < {SLOW_MEAN_WARN_MS} ms, warn < {SLOW_MEAN_FAIL_MS} ms, fail >= {SLOW_MEAN_FAIL_MS} ms");
+async fn slow_statements_finding(
+    db: &Db,
+    schema: Option<&str>,
+    version_num: i32,
+) -> Result<Finding, PgError> {
+    let threshold = format!(
+        "slowest mean time: ok < {SLOW_MEAN_WARN_MS} ms, warn < {SLOW_MEAN_FAIL_MS} ms, fail >= {SLOW_MEAN_FAIL_MS} ms"
+    );
     let mut finding = Finding {
         id: "slow_statements",
         title: "Slowest statements",
@@ -536,7 +630,8 @@ async fn slow_statements_finding(db: &Db, schema: Option<&str>, version_num: i32
         details: Details::default(),
     };
     let Some(schema) = schema else {
-        finding.value = "pg_stat_statements is not installed (CREATE EXTENSION pg_stat_statements)".into();
+        finding.value =
+            "pg_stat_statements is not installed (CREATE EXTENSION pg_stat_statements)".into();
         return Ok(finding);
     };
     // Renamed in PostgreSQL 13.
@@ -555,7 +650,11 @@ async fn slow_statements_finding(db: &Db, schema: Option<&str>, version_num: i32
     let rows = match db.query("read pg_stat_statements", &sql, &[]).await {
         Ok(rows) => rows,
         // 55000: installed, but the library is not in shared_preload_libraries.
-        Err(PgError::Query { code: Some(code), cause, .. }) if code == "55000" => {
+        Err(PgError::Query {
+            code: Some(code),
+            cause,
+            ..
+        }) if code == "55000" => {
             finding.rating = Rating::Warn;
             finding.value = format!("pg_stat_statements is installed but not loaded: {cause}");
             return Ok(finding);
@@ -576,7 +675,12 @@ async fn slow_statements_finding(db: &Db, schema: Option<&str>, version_num: i32
         format!("slowest mean {slowest:.1} ms")
     };
     finding.details = Details {
-        columns: vec!["mean".into(), "calls".into(), "total".into(), "query".into()],
+        columns: vec![
+            "mean".into(),
+            "calls".into(),
+            "total".into(),
+            "query".into(),
+        ],
         rows: rows
             .iter()
             .map(|r| {
@@ -599,7 +703,10 @@ mod tests {
     #[test]
     fn passwords_in_statements_are_hidden() {
         let s = redact_sql("ALTER ROLE app WITH\n  PASSWORD 'it''s secret' VALID UNTIL 'infinity'");
-        assert_eq!(s, "ALTER ROLE app WITH PASSWORD '********' VALID UNTIL 'infinity'");
+        assert_eq!(
+            s,
+            "ALTER ROLE app WITH PASSWORD '********' VALID UNTIL 'infinity'"
+        );
         assert!(!redact_sql("create user x password 'hunter2'").contains("hunter2"));
         let long = "select ".to_string() + &"x, ".repeat(100);
         assert_eq!(redact_sql(&long).chars().count(), QUERY_CHARS);

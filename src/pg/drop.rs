@@ -146,23 +146,36 @@ pub fn statements(state: &SchemaState) -> Vec<String> {
     if state.exists {
         sql.push(format!("DROP SCHEMA {schema} CASCADE"));
     }
-    sql.push(format!("CREATE SCHEMA {schema} AUTHORIZATION {}", state.owner));
+    sql.push(format!(
+        "CREATE SCHEMA {schema} AUTHORIZATION {}",
+        state.owner
+    ));
     if state.acl.is_some() {
         // A new schema has the default ACL; start from nothing so that privileges the owner
         // had revoked from itself stay revoked.
-        sql.push(format!("REVOKE ALL ON SCHEMA {schema} FROM {}", state.owner));
+        sql.push(format!(
+            "REVOKE ALL ON SCHEMA {schema} FROM {}",
+            state.owner
+        ));
         // In the original order, so the ACL reads the same afterwards.
         for grant in &state.grants {
             sql.push(format!(
                 "GRANT {} ON SCHEMA {schema} TO {}{}",
                 grant.privilege,
                 grant.grantee,
-                if grant.grantable { " WITH GRANT OPTION" } else { "" }
+                if grant.grantable {
+                    " WITH GRANT OPTION"
+                } else {
+                    ""
+                }
             ));
         }
     }
     if let Some(comment) = &state.comment {
-        sql.push(format!("COMMENT ON SCHEMA {schema} IS {}", quote_literal(comment)));
+        sql.push(format!(
+            "COMMENT ON SCHEMA {schema} IS {}",
+            quote_literal(comment)
+        ));
     }
     sql
 }
@@ -215,7 +228,7 @@ fn refine(e: PgError, options: &DropOptions, max_locks: &str) -> PgError {
         } if code == "55P03" => PgError::LockTimeout {
             target,
             context,
-            waited_secs: options.lock_timeout.as_secs().max(1),
+            waited: humantime::format_duration(options.lock_timeout).to_string(),
         },
         PgError::Query {
             target,
@@ -276,7 +289,10 @@ mod tests {
             },
         ];
         let sql = statements(&state(Some("{...}"), grants));
-        assert_eq!(sql[2], "REVOKE ALL ON SCHEMA \"public\" FROM pg_database_owner");
+        assert_eq!(
+            sql[2],
+            "REVOKE ALL ON SCHEMA \"public\" FROM pg_database_owner"
+        );
         assert_eq!(sql[3], "GRANT USAGE ON SCHEMA \"public\" TO PUBLIC");
         assert_eq!(
             sql[4],

@@ -241,8 +241,16 @@ fn strip_suffix_word(text: &str, suffix: &str) -> Option<usize> {
 /// Spells a type the way `format_type` does, so `varchar(255)`, `int` or `timestamptz` in a
 /// hand-written file compare equal to what the catalog reports.
 pub fn normalize_type(raw: &str) -> String {
-    let mut t = raw.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
-    t = t.replace(" (", "(").replace("( ", "(").replace(" )", ")").replace(", ", ",");
+    let mut t = raw
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
+    t = t
+        .replace(" (", "(")
+        .replace("( ", "(")
+        .replace(" )", ")")
+        .replace(", ", ",");
     let mut arrays = String::new();
     while let Some(stripped) = t.strip_suffix("[]") {
         arrays.push_str("[]");
@@ -415,7 +423,10 @@ equals = "556b79de2825"
             ["idx_threat_models_owner_internal_uuid"]
         );
         assert_eq!(e.tables["notes"], TableSpec::default());
-        assert_eq!(e.migration.as_ref().unwrap().equals.as_deref(), Some("556b79de2825"));
+        assert_eq!(
+            e.migration.as_ref().unwrap().equals.as_deref(),
+            Some("556b79de2825")
+        );
     }
 
     #[test]
@@ -481,15 +492,22 @@ equals = "556b79de2825"
 
     #[test]
     fn column_specs() {
-        let s: ColumnSpec = "character varying(255) NOT NULL default 'x'::character varying".parse().unwrap();
+        let s: ColumnSpec = "character varying(255) NOT NULL default 'x'::character varying"
+            .parse()
+            .unwrap();
         assert_eq!(s.data_type, "character varying(255)");
         assert!(s.not_null);
         assert_eq!(s.default.as_deref(), Some("'x'::character varying"));
         let s: ColumnSpec = "timestamptz null".parse().unwrap();
         assert_eq!(s.data_type, "timestamp with time zone");
         assert!(!s.not_null);
-        let s: ColumnSpec = "bigint not null default nextval('t_id_seq'::regclass)".parse().unwrap();
-        assert_eq!(s.to_string(), "bigint not null default nextval('t_id_seq'::regclass)");
+        let s: ColumnSpec = "bigint not null default nextval('t_id_seq'::regclass)"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            s.to_string(),
+            "bigint not null default nextval('t_id_seq'::regclass)"
+        );
         let s: ColumnSpec = "default_type".parse().unwrap();
         assert_eq!(s.data_type, "default_type");
     }

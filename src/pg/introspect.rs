@@ -5,6 +5,7 @@
 //! schema, and the queries are pipelined on one connection.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +103,10 @@ pub enum MigrationProbe {
     None,
     /// Look for a well-known version table (Alembic, golang-migrate, Rails, ...).
     Auto,
-    Table { table: String, column: String },
+    Table {
+        table: String,
+        column: String,
+    },
 }
 
 /// Version tables of common migration tools, with the column holding the version.
@@ -125,10 +129,12 @@ pub fn known_version_column(table: &str) -> Option<&'static str> {
         .map(|(_, c)| *c)
 }
 
-const TABLES: &str = "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+const TABLES: &str =
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')";
 
-const COLUMNS: &str = "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+const COLUMNS: &str =
+    "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
             pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text
        FROM pg_attribute a
        JOIN pg_class c ON c.oid = a.attrelid
@@ -160,7 +166,8 @@ const INDEXES: &str = "SELECT t.relname, i.relname, pg_get_indexdef(i.oid), x.in
 const EXTENSIONS: &str = "SELECT e.extname, e.extversion, n.nspname
        FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace";
 
-const VIEWS: &str = "SELECT c.relname, CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END
+const VIEWS: &str =
+    "SELECT c.relname, CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relkind IN ('v', 'm')";
 
@@ -174,20 +181,50 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// How long introspection waits behind another session's exclusive lock before giving up.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Reads `schema` (and the database's extensions) in one read-only transaction.
 pub async fn introspect(db: &Db, schema: &str, probe: &MigrationProbe) -> Result<Schema, PgError> {
+    introspect_with_lock_timeout(db, schema, probe, LOCK_TIMEOUT).await
+}
+
+/// [`introspect`] with another bound on waiting for locks. The deparsing functions
+/// (`pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`) open the tables they describe, so
+/// a migration holding an exclusive lock makes them wait; without a bound a verify could hang.
+pub async fn introspect_with_lock_timeout(
+    db: &Db,
+    schema: &str,
+    probe: &MigrationProbe,
+    lock_timeout: Duration,
+) -> Result<Schema, PgError> {
     let context = format!("read schema {schema}");
     // The search path decides how names in defaults and constraint definitions are printed;
     // pinning it to the schema makes the output independent of the role's settings.
     db.batch(
         &context,
         &format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO {}",
-            quote_ident(schema)
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO {}; SET LOCAL lock_timeout = {}",
+            quote_ident(schema),
+            lock_timeout.as_millis().max(1)
         ),
     )
     .await?;
-    let result = read(db, &context, schema, probe).await;
+    let result = read(db, &context, schema, probe)
+        .await
+        .map_err(|e| match e {
+            PgError::Query {
+                target,
+                context,
+                code: Some(code),
+                ..
+            } if code == "55P03" => PgError::LockTimeout {
+                target,
+                context,
+                waited: humantime::format_duration(lock_timeout).to_string(),
+            },
+            other => other,
+        });
     match &result {
         Ok(_) => db.batch(&context, "COMMIT").await?,
         Err(PgError::ConnectionLost { .. }) => {}
@@ -198,9 +235,14 @@ pub async fn introspect(db: &Db, schema: &str, probe: &MigrationProbe) -> Result
     result
 }
 
-async fn read(db: &Db, context: &str, schema: &str, probe: &MigrationProbe) -> Result<Schema, PgError> {
+async fn read(
+    db: &Db,
+    context: &str,
+    schema: &str,
+    probe: &MigrationProbe,
+) -> Result<Schema, PgError> {
     let by_schema: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&schema];
-    let (tables, columns, constraints, indexes, extensions, views, sequences) = tokio::try_join!(
+    let results = tokio::join!(
         db.query(context, TABLES, by_schema),
         db.query(context, COLUMNS, by_schema),
         db.query(context, CONSTRAINTS, by_schema),
@@ -208,7 +250,29 @@ async fn read(db: &Db, context: &str, schema: &str, probe: &MigrationProbe) -> R
         db.query(context, EXTENSIONS, &[]),
         db.query(context, VIEWS, by_schema),
         db.query(context, SEQUENCES, by_schema),
-    )?;
+    );
+    // The queries share a transaction: after the first failure the others only report
+    // "transaction is aborted" (25P02), so the first real cause is the one to return.
+    let mut errors = Vec::new();
+    let mut rows = |r: Result<Vec<tokio_postgres::Row>, PgError>| {
+        r.map_err(|e| errors.push(e)).unwrap_or_default()
+    };
+    let (tables, columns, constraints, indexes, extensions, views, sequences) = (
+        rows(results.0),
+        rows(results.1),
+        rows(results.2),
+        rows(results.3),
+        rows(results.4),
+        rows(results.5),
+        rows(results.6),
+    );
+    if let Some(first) = errors
+        .iter()
+        .position(|e| !matches!(e, PgError::Query { code: Some(c), .. } if c == "25P02"))
+        .or(if errors.is_empty() { None } else { Some(0) })
+    {
+        return Err(errors.swap_remove(first));
+    }
 
     let mut out = Schema {
         schema: schema.to_string(),

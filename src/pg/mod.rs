@@ -75,12 +75,13 @@ pub enum PgError {
 
     /// Another session held a lock longer than the lock timeout; nothing was changed.
     #[error(
-        "{context} on {target} waited more than {waited_secs}s for a lock held by other sessions; nothing was changed"
+        "{context} on {target} waited more than {waited} for a lock held by other sessions; nothing was changed"
     )]
     LockTimeout {
         target: String,
         context: String,
-        waited_secs: u64,
+        /// The bound that was hit, e.g. `30s`.
+        waited: String,
     },
 
     /// The drop needs more lock slots than the server has for one transaction.
@@ -145,7 +146,7 @@ impl PgError {
                     .into(),
             ),
             PgError::LockTimeout { .. } => Some(
-                "stop what is using the tables (e.g. `herokuops maintenance on APP` and scale down workers), or run again with a longer --lock-timeout"
+                "another session holds locks on the tables (a migration or a long transaction; `herokuops db diagnose` shows who blocks whom): let it finish or stop it (`herokuops maintenance on APP`), then run again"
                     .into(),
             ),
             PgError::OutOfLocks { .. } => Some(

@@ -31,7 +31,11 @@ fn string(text: &str) -> String {
 
 /// A TOML key: bare when it can be, quoted otherwise.
 fn key(name: &str) -> String {
-    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         name.to_string()
     } else {
         string(name)
@@ -46,12 +50,18 @@ fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
 /// Renders `schema`; `source` (a redacted URL or an app name) goes into the header comment.
 pub fn render(schema: &Schema, source: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# Expected schema of {source}, written by `herokuops schema snapshot`.");
+    let _ = writeln!(
+        out,
+        "# Expected schema of {source}, written by `herokuops schema snapshot`."
+    );
     let _ = writeln!(
         out,
         "# Check a database against it with `herokuops verify APP --expect FILE`. Remove `strict`"
     );
-    let _ = writeln!(out, "# to allow objects not listed here; remove entries to stop requiring them.");
+    let _ = writeln!(
+        out,
+        "# to allow objects not listed here; remove entries to stop requiring them."
+    );
     let _ = writeln!(out, "schema = {}", string(&schema.schema));
     let _ = writeln!(out, "strict = true");
     let _ = writeln!(out, "min_tables = {}", schema.tables.len());
@@ -77,7 +87,9 @@ pub fn render(schema: &Schema, source: &str) -> String {
             }
             // One row per applied migration: require the newest one.
             many => {
-                let newest = many.iter().max_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+                let newest = many
+                    .iter()
+                    .max_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
                 if let Some(newest) = newest {
                     let _ = writeln!(out, "contains = {}", string(newest));
                 }
@@ -88,7 +100,11 @@ pub fn render(schema: &Schema, source: &str) -> String {
     for (name, table) in &schema.tables {
         let path = format!("tables.{}", key(name));
         let _ = writeln!(out, "\n[{path}]");
-        let pk = table.primary_key.as_ref().map(|k| k.columns.clone()).unwrap_or_default();
+        let pk = table
+            .primary_key
+            .as_ref()
+            .map(|k| k.columns.clone())
+            .unwrap_or_default();
         let _ = writeln!(out, "primary_key = {}", list(&pk));
 
         // Key/value pairs of a table must precede its sub-tables, so empty collections are
@@ -114,7 +130,11 @@ pub fn render(schema: &Schema, source: &str) -> String {
             .iter()
             .map(|(n, k)| (n.clone(), k.definition.clone()))
             .collect();
-        let checks: Vec<(String, String)> = table.checks.iter().map(|(n, d)| (n.clone(), d.clone())).collect();
+        let checks: Vec<(String, String)> = table
+            .checks
+            .iter()
+            .map(|(n, d)| (n.clone(), d.clone()))
+            .collect();
         let foreign_keys: Vec<(String, String)> = table
             .foreign_keys
             .iter()
@@ -223,10 +243,14 @@ mod tests {
             }),
         };
         let text = render(&schema, "postgres://u:********@h/d");
-        let expected = Expected::parse(&text, Path::new("snap.toml")).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let expected = Expected::parse(&text, Path::new("snap.toml"))
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert!(expected.strict);
         assert_eq!(expected.extensions, Some(vec![]));
-        assert_eq!(expected.migration.as_ref().unwrap().contains.as_deref(), Some("10"));
+        assert_eq!(
+            expected.migration.as_ref().unwrap().contains.as_deref(),
+            Some("10")
+        );
         assert_eq!(verify(&expected, &schema), vec![], "{text}");
     }
 }

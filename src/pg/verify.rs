@@ -110,7 +110,12 @@ const UNLISTED: &str = "not listed";
 /// Extensions every database has; never worth reporting as extras.
 const BUILT_IN_EXTENSIONS: &[&str] = &["plpgsql"];
 
-fn drift(kind: DriftKind, object: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) -> Drift {
+fn drift(
+    kind: DriftKind,
+    object: impl Into<String>,
+    expected: impl Into<String>,
+    found: impl Into<String>,
+) -> Drift {
     Drift {
         kind,
         object: object.into(),
@@ -142,7 +147,12 @@ pub fn verify(expected: &Expected, actual: &Schema) -> Vec<Drift> {
     if let Some(extensions) = &expected.extensions {
         for name in extensions {
             if !actual.extensions.contains_key(name) {
-                out.push(drift(DriftKind::MissingExtension, name, "installed", MISSING));
+                out.push(drift(
+                    DriftKind::MissingExtension,
+                    name,
+                    "installed",
+                    MISSING,
+                ));
             }
         }
         if expected.strict {
@@ -215,7 +225,12 @@ pub fn verify(expected: &Expected, actual: &Schema) -> Vec<Drift> {
                 if let Some(want) = &spec.equals
                     && !(values.len() == 1 && &values[0] == want)
                 {
-                    out.push(drift(DriftKind::MigrationVersion, object.clone(), want, found.clone()));
+                    out.push(drift(
+                        DriftKind::MigrationVersion,
+                        object.clone(),
+                        want,
+                        found.clone(),
+                    ));
                 }
                 if let Some(want) = &spec.contains
                     && !values.contains(want)
@@ -257,7 +272,13 @@ fn names_check<'a>(
     }
 }
 
-fn verify_table(out: &mut Vec<Drift>, name: &str, spec: &super::expected::TableSpec, table: &Table, strict: bool) {
+fn verify_table(
+    out: &mut Vec<Drift>,
+    name: &str,
+    spec: &super::expected::TableSpec,
+    table: &Table,
+    strict: bool,
+) {
     if let Some(columns) = &spec.columns {
         for column in columns.names() {
             let object = format!("{name}.{column}");
@@ -268,10 +289,17 @@ fn verify_table(out: &mut Vec<Drift>, name: &str, spec: &super::expected::TableS
                 out.push(drift(DriftKind::MissingColumn, object, expected, MISSING));
                 continue;
             };
-            let Some(want) = columns.spec(column) else { continue };
+            let Some(want) = columns.spec(column) else {
+                continue;
+            };
             let found_type = normalize_type(&actual.data_type);
             if want.data_type != found_type {
-                out.push(drift(DriftKind::ColumnType, object.clone(), &want.data_type, &actual.data_type));
+                out.push(drift(
+                    DriftKind::ColumnType,
+                    object.clone(),
+                    &want.data_type,
+                    &actual.data_type,
+                ));
             }
             if want.not_null != actual.not_null {
                 let word = |not_null: bool| if not_null { "not null" } else { "nullable" };
@@ -302,7 +330,11 @@ fn verify_table(out: &mut Vec<Drift>, name: &str, spec: &super::expected::TableS
                         DriftKind::ExtraColumn,
                         format!("{name}.{}", column.name),
                         UNLISTED,
-                        ColumnSpec::render(&column.data_type, column.not_null, column.default.as_deref()),
+                        ColumnSpec::render(
+                            &column.data_type,
+                            column.not_null,
+                            column.default.as_deref(),
+                        ),
                     ));
                 }
             }
@@ -310,7 +342,11 @@ fn verify_table(out: &mut Vec<Drift>, name: &str, spec: &super::expected::TableS
     }
 
     if let Some(want) = &spec.primary_key {
-        let found = table.primary_key.as_ref().map(|k| k.columns.clone()).unwrap_or_default();
+        let found = table
+            .primary_key
+            .as_ref()
+            .map(|k| k.columns.clone())
+            .unwrap_or_default();
         if &found != want {
             let show = |cols: &[String]| {
                 if cols.is_empty() {
@@ -334,7 +370,11 @@ fn verify_table(out: &mut Vec<Drift>, name: &str, spec: &super::expected::TableS
             indexes,
             actual,
             strict,
-            [DriftKind::MissingIndex, DriftKind::ExtraIndex, DriftKind::IndexDefinition],
+            [
+                DriftKind::MissingIndex,
+                DriftKind::ExtraIndex,
+                DriftKind::IndexDefinition,
+            ],
         );
     }
     if let Some(uniques) = &spec.uniques {
@@ -348,18 +388,29 @@ fn verify_table(out: &mut Vec<Drift>, name: &str, spec: &super::expected::TableS
             uniques,
             actual,
             strict,
-            [DriftKind::MissingUnique, DriftKind::ExtraUnique, DriftKind::UniqueDefinition],
+            [
+                DriftKind::MissingUnique,
+                DriftKind::ExtraUnique,
+                DriftKind::UniqueDefinition,
+            ],
         );
     }
     if let Some(checks) = &spec.checks {
-        let actual = table.checks.iter().map(|(n, d)| (n.as_str(), d.as_str(), true));
+        let actual = table
+            .checks
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_str(), true));
         definitions_check(
             out,
             name,
             checks,
             actual,
             strict,
-            [DriftKind::MissingCheck, DriftKind::ExtraCheck, DriftKind::CheckDefinition],
+            [
+                DriftKind::MissingCheck,
+                DriftKind::ExtraCheck,
+                DriftKind::CheckDefinition,
+            ],
         );
     }
     if let Some(fks) = &spec.foreign_keys {
@@ -412,7 +463,12 @@ fn definitions_check<'a>(
     if strict {
         for (name, definition, counts) in &actual {
             if *counts && !listed.contains(name) {
-                out.push(drift(extra, format!("{table}.{name}"), UNLISTED, *definition));
+                out.push(drift(
+                    extra,
+                    format!("{table}.{name}"),
+                    UNLISTED,
+                    *definition,
+                ));
             }
         }
     }
@@ -578,13 +634,25 @@ equals = "4b9608290b5d"
         );
         let by_kind = |k| drifts.iter().find(|d| d.kind == k).unwrap();
         let ty = by_kind(DriftKind::ColumnType);
-        assert_eq!((ty.expected.as_str(), ty.found.as_str()), ("text", "character varying(256)"));
+        assert_eq!(
+            (ty.expected.as_str(), ty.found.as_str()),
+            ("text", "character varying(256)")
+        );
         let null = by_kind(DriftKind::ColumnNullability);
-        assert_eq!((null.expected.as_str(), null.found.as_str()), ("not null", "nullable"));
+        assert_eq!(
+            (null.expected.as_str(), null.found.as_str()),
+            ("not null", "nullable")
+        );
         let pk = by_kind(DriftKind::PrimaryKey);
-        assert_eq!((pk.expected.as_str(), pk.found.as_str()), ("(id, name)", "(id)"));
+        assert_eq!(
+            (pk.expected.as_str(), pk.found.as_str()),
+            ("(id, name)", "(id)")
+        );
         let mig = by_kind(DriftKind::MigrationVersion);
-        assert_eq!((mig.expected.as_str(), mig.found.as_str()), ("4b9608290b5d", "556b79de2825"));
+        assert_eq!(
+            (mig.expected.as_str(), mig.found.as_str()),
+            ("4b9608290b5d", "556b79de2825")
+        );
         assert!(by_kind(DriftKind::CheckDefinition).found.contains("'CIA'"));
         assert_eq!(
             by_kind(DriftKind::TooFewTables).to_string(),
@@ -620,7 +688,13 @@ indexes = []
         let mut s = schema();
         s.migration = None;
         let e = expected("[migration]\ntable = \"alembic_version\"\nequals = \"x\"\n");
-        assert_eq!(kinds(&verify(&e, &s)), vec![(DriftKind::MigrationTableMissing, "alembic_version.version_num")]);
+        assert_eq!(
+            kinds(&verify(&e, &s)),
+            vec![(
+                DriftKind::MigrationTableMissing,
+                "alembic_version.version_num"
+            )]
+        );
 
         s.migration = Some(MigrationState {
             table: "schema_migrations".into(),

@@ -227,10 +227,13 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
         .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("snapshot"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("snapshot"),
         std::process::id()
     ));
-    std::fs::write(&tmp, text).map_err(|e| Error::io(format!("could not write {}", tmp.display()), e))?;
+    std::fs::write(&tmp, text)
+        .map_err(|e| Error::io(format!("could not write {}", tmp.display()), e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io(format!("could not write {}", path.display()), e)
@@ -240,7 +243,12 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
     match cmd {
         DbCommand::Check { source, exact } => {
-            let resolved = resolve(ctx, &source, "herokuops db check APP [--exact] (or --database-url URL)").await?;
+            let resolved = resolve(
+                ctx,
+                &source,
+                "herokuops db check APP [--exact] (or --database-url URL)",
+            )
+            .await?;
             let db = connect(&resolved).await?;
             let report = check(&db, exact).await?;
             ctx.io.render(&json!({ "database": resolved.label, "check": report }), || {
@@ -270,7 +278,12 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
             Ok(())
         }
         DbCommand::Diagnose { source } => {
-            let resolved = resolve(ctx, &source, "herokuops db diagnose APP (or --database-url URL)").await?;
+            let resolved = resolve(
+                ctx,
+                &source,
+                "herokuops db diagnose APP (or --database-url URL)",
+            )
+            .await?;
             let db = connect(&resolved).await?;
             let report = diagnose(&db, &DiagnoseOptions::default()).await?;
             ctx.io.render(
@@ -298,7 +311,10 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
             );
             Ok(())
         }
-        DbCommand::DropSchema { source, lock_timeout } => {
+        DbCommand::DropSchema {
+            source,
+            lock_timeout,
+        } => {
             let resolved = resolve(
                 ctx,
                 &source,
@@ -321,7 +337,10 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
             }
             ctx.confirm(
                 &resolved.confirm_name,
-                &format!("Dropping schema public of {} with all its tables and data", resolved.label),
+                &format!(
+                    "Dropping schema public of {} with all its tables and data",
+                    resolved.label
+                ),
             )?;
             let report = drop_schema(
                 &db,
