@@ -435,6 +435,9 @@ async fn bad_urls_and_conflicting_sources_are_exit_2() {
     assert!(r.stderr.contains("not both"), "{}", r.stderr);
     let r = run(&["db", "check"]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = run(&["verify", "--database-url", "postgres://u:hunter2@h/d"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--expect"), "{}", r.stderr);
 }
 
 /// A local stand-in for the Platform API that serves `DATABASE_URL` for one app.
@@ -469,6 +472,26 @@ async fn an_app_is_resolved_to_its_database_url_through_the_api() {
     let r = run_with(&["verify", "tmi-server", "--expect", &expect], &env).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("tmi-server matches"), "{}", r.stdout);
+
+    // Without --expect, the app's file comes from herokuops.toml (relative to that file).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&expect, dir.path().join("tmi.toml")).unwrap();
+    let config = dir.path().join("herokuops.toml");
+    std::fs::write(&config, "[apps.tmi-server]\nexpect = \"tmi.toml\"\n").unwrap();
+    let r = run_with(
+        &["verify", "tmi-server", "--config", config.to_str().unwrap()],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("tmi.toml"), "{}", r.stdout);
+    let r = run_with(
+        &["verify", "other-app", "--config", config.to_str().unwrap()],
+        &env,
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("[apps.other-app]"), "{}", r.stderr);
     let r = run_with(&["db", "check", "-a", "tmi-server"], &env).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("tmi-server"), "{}", r.stdout);

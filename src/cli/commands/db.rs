@@ -9,10 +9,11 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::cli::{Ctx, app_and_args};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::output::table::Table;
 use crate::pg::check::check;
-use crate::pg::diagnose::{DiagnoseOptions, diagnose};
+use crate::pg::diagnose::{DiagnoseOptions, Rating, diagnose};
 use crate::pg::drop::{DropOptions, drop_schema, inspect, statements};
 use crate::pg::expected::Expected;
 use crate::pg::introspect::{MigrationProbe, introspect};
@@ -36,9 +37,12 @@ pub struct Source {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub source: Source,
-    /// The expected-schema file (TOML)
+    /// The expected-schema file (TOML); default: `expect` of the app in herokuops.toml
     #[arg(long, value_name = "FILE")]
-    pub expect: PathBuf,
+    pub expect: Option<PathBuf>,
+    /// The herokuops.toml to read the app's default from (default: ./herokuops.toml)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,15 +130,36 @@ async fn connect(resolved: &Resolved) -> Result<Db> {
     Ok(resolved.target.connect().await?)
 }
 
+/// `--expect`, or the app's `expect` in herokuops.toml.
+fn expected_file(ctx: &Ctx, args: &VerifyArgs, usage: &str) -> Result<PathBuf> {
+    if let Some(path) = &args.expect {
+        return Ok(path.clone());
+    }
+    let app = match (&ctx.global.app, args.source.args.first()) {
+        (Some(app), _) | (None, Some(app)) if args.source.database_url.is_none() => app.clone(),
+        _ => {
+            return Err(Error::usage(format!(
+                "no expected-schema file: pass --expect FILE: {usage}"
+            )));
+        }
+    };
+    Config::load(args.config.as_deref())?.app(&app).expect.ok_or_else(|| {
+        Error::usage(format!(
+            "no expected-schema file for {app}: pass --expect FILE, or set expect under [apps.{app}] in herokuops.toml"
+        ))
+    })
+}
+
 pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
-    let usage = "herokuops verify APP --expect FILE (or --database-url URL)";
+    let usage = "herokuops verify APP [--expect FILE] (or --database-url URL --expect FILE)";
     // A bad file is reported before anything touches the network.
-    let expected = Expected::load(&args.expect)?;
+    let path = expected_file(ctx, &args, usage)?;
+    let expected = Expected::load(&path)?;
     let resolved = resolve(ctx, &args.source, usage).await?;
     let db = connect(&resolved).await?;
     let schema = introspect(&db, &expected.schema, &expected.probe()).await?;
     let drifts = verify(&expected, &schema);
-    let file = args.expect.display().to_string();
+    let file = path.display().to_string();
     ctx.io.render(
         &json!({
             "ok": drifts.is_empty(),
@@ -252,10 +277,13 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
             let db = connect(&resolved).await?;
             let report = check(&db, exact).await?;
             ctx.io.render(&json!({ "database": resolved.label, "check": report }), || {
+                let name = if resolved.label == resolved.target.display() {
+                    resolved.label.clone()
+                } else {
+                    format!("{} ({})", resolved.label, resolved.target.display())
+                };
                 let mut text = format!(
-                    "Connected to {} ({})\nServer       PostgreSQL {}\nDatabase     {} as {}\nEncrypted    {}\nConnections  {} to this database, {} of {} on the server\n",
-                    resolved.label,
-                    resolved.target.display(),
+                    "Connected to {name}\nServer       PostgreSQL {}\nDatabase     {} as {}\nEncrypted    {}\nConnections  {} to this database, {} of {} on the server\n",
                     report.server_version,
                     report.database,
                     report.user,
@@ -299,7 +327,12 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
                         ]);
                     }
                     let mut text = format!("Diagnosis of {}\n\n{}", resolved.label, summary.render());
-                    for f in report.findings.iter().filter(|f| !f.details.rows.is_empty()) {
+                    // Details only where they explain a rating, plus the informational sizes.
+                    let shown = report
+                        .findings
+                        .iter()
+                        .filter(|f| !f.details.rows.is_empty() && (f.rating != Rating::Ok || f.id == "sizes"));
+                    for f in shown {
                         let mut table = Table::new(f.details.columns.clone());
                         for row in &f.details.rows {
                             table.row(row.clone());
