@@ -1184,3 +1184,45 @@ async fn the_binary_runs_its_own_cluster_and_stops_it() {
         "the cluster is stopped"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn temp_clusters_start_from_initdb_or_the_template_and_clean_up() {
+    let (fresh, copied) = tokio::task::spawn_blocking(|| {
+        let fresh = TempCluster::start_with(&herokuops::sandbox::ClusterOptions {
+            no_template: true,
+            ..Default::default()
+        })
+        .expect("a cluster from initdb");
+        let copied = TempCluster::start().expect("a cluster from the template");
+        (fresh, copied)
+    })
+    .await
+    .unwrap();
+    assert_ne!(fresh.port(), copied.port());
+    let mut urls = Vec::new();
+    for cluster in [&fresh, &copied] {
+        let db = Target::parse(&cluster.admin_url())
+            .unwrap()
+            .connect()
+            .await
+            .expect("the superuser URL works");
+        let rows = db
+            .query("version", "SELECT current_setting('fsync')", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows[0].get::<_, String>(0), "off", "throwaway settings");
+        urls.push(cluster.admin_url());
+    }
+    tokio::task::spawn_blocking(move || {
+        drop(fresh);
+        drop(copied);
+    })
+    .await
+    .unwrap();
+    for url in urls {
+        assert!(
+            Target::parse(&url).unwrap().connect().await.is_err(),
+            "stopped on drop"
+        );
+    }
+}

@@ -46,6 +46,16 @@ pub(crate) fn restart(inner: &Arc<Inner>, app: &str, which: Which) -> Outcome {
         let mut world = inner.world();
         let epoch = world.epoch;
         let found = world.app_mut(app).ok_or_else(|| no_app(app))?;
+        // `DELETE /dynos/web` restarts every web dyno, as the CLI's `ps:restart web` expects.
+        let which = match which {
+            Which::Dyno(n)
+                if !found.dynos.iter().any(|d| d.name == n || d.id == n)
+                    && found.formation.iter().any(|f| f.process_type == n) =>
+            {
+                Which::Type(n)
+            }
+            other => other,
+        };
         let targets: Vec<usize> = found
             .dynos
             .iter()
@@ -219,7 +229,9 @@ pub(crate) async fn run_one_off(inner: &Arc<Inner>, req: &Req, app: &str) -> Out
         let mut rng = rand::rng();
         let name = loop {
             let candidate = format!("{kind}.{}", rng.random_range(1000..10000));
-            if !found.dynos.iter().any(|d| d.name == candidate) {
+            // A name whose log stream has ended is not reused: its streams end with it.
+            if !found.dynos.iter().any(|d| d.name == candidate) && !found.logs.has_ended(&candidate)
+            {
                 break candidate;
             }
         };

@@ -457,19 +457,29 @@ fn check_accept(req: &Req) -> Option<Response> {
 fn segments(path: &str) -> Vec<String> {
     path.trim_matches('/')
         .split('/')
-        .map(|s| {
-            url::form_urlencoded::parse(s.replace('+', "%2B").as_bytes())
-                .next()
-                .map(|(k, v)| {
-                    if v.is_empty() {
-                        k.into_owned()
-                    } else {
-                        format!("{k}={v}")
-                    }
-                })
-                .unwrap_or_default()
-        })
+        .map(percent_decode)
         .collect()
+}
+
+/// Decodes `%XX` escapes; anything malformed is kept as it is.
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
@@ -509,6 +519,9 @@ async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
         ["apps", app, "config-vars"] if patch => platform::config_patch(inner, req, app),
         ["apps", app, "releases"] if get => platform::releases_list(inner, req, app),
         ["apps", app, "releases", id] if get => platform::release_get(inner, app, id),
+        ["apps", app, "releases", id, "config-vars"] if get => {
+            platform::release_config(inner, app, id)
+        }
         ["apps", app, "addons"] if get => platform::addons_list(inner, req, Some(app)),
         ["addons"] if get => platform::addons_list(inner, req, None),
         ["apps", app, "addons"] if post => platform::addon_create(inner, req, app).await,
@@ -804,5 +817,7 @@ mod tests {
             ["apps", "tmi-server", "dynos", "web.1"]
         );
         assert_eq!(segments("/apps/a%20b"), ["apps", "a b"]);
+        assert_eq!(segments("/x/a%2Fb/100%"), ["x", "a/b", "100%"]);
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }

@@ -170,6 +170,8 @@ pub struct Sandbox {
     inner: Arc<Inner>,
     listeners: Vec<JoinHandle<()>>,
     cluster: Option<TempCluster>,
+    /// The databases on a given server have been dropped (or there is nothing to drop).
+    cleaned: bool,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -233,6 +235,7 @@ impl Sandbox {
             ],
             inner,
             cluster,
+            cleaned: false,
         })
     }
 
@@ -277,30 +280,18 @@ impl Sandbox {
     /// its own cluster.
     pub async fn shutdown(mut self) -> Result<(), SandboxError> {
         self.stop_serving();
-        let creds: Vec<_> = self
-            .inner
-            .world()
-            .addons
-            .iter()
-            .map(|a| a.creds.clone())
-            .collect();
-        let mut first_error = None;
-        if self.cluster.is_none() {
-            for c in creds {
-                if let Err(e) = self.inner.pg.drop_database(&c).await {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
+        let result = if self.cluster.is_none() {
+            self.cleaned = true;
+            drop_databases(&self.inner).await
+        } else {
+            Ok(())
+        };
         if let Some(mut cluster) = self.cluster.take() {
             tokio::task::spawn_blocking(move || cluster.stop())
                 .await
                 .map_err(|e| SandboxError::Setup(format!("cluster stop: {e}")))??;
         }
-        match first_error {
-            Some(e) => Err(e.into()),
-            None => Ok(()),
-        }
+        result
     }
 
     fn stop_serving(&mut self) {
@@ -319,6 +310,41 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.stop_serving();
+        // Databases on a server we were given outlive us unless dropped here. Drop cannot
+        // await, so a thread of its own with its own runtime does it, and we wait for it.
+        if self.cluster.is_none() && !self.cleaned {
+            self.cleaned = true;
+            let inner = self.inner.clone();
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    let _ = rt.block_on(drop_databases(&inner));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// Drops every add-on database of the world; the first failure is returned after trying all.
+async fn drop_databases(inner: &Inner) -> Result<(), SandboxError> {
+    let creds: Vec<_> = inner
+        .world()
+        .addons
+        .iter()
+        .map(|a| a.creds.clone())
+        .collect();
+    let mut first_error = None;
+    for c in creds {
+        if let Err(e) = inner.pg.drop_database(&c).await {
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
     }
 }
 

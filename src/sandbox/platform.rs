@@ -202,6 +202,18 @@ pub(crate) fn release_get(inner: &Arc<Inner>, app: &str, id: &str) -> Outcome {
     ok(&found.release_view(release, &plans))
 }
 
+/// `GET /apps/{app}/releases/{id_or_version}/config-vars`: the config vars of that release.
+pub(crate) fn release_config(inner: &Arc<Inner>, app: &str, id: &str) -> Outcome {
+    let world = inner.world();
+    let found = world.app(app).ok_or_else(|| no_app(app))?;
+    let release = found
+        .releases
+        .iter()
+        .find(|r| r.id == id || r.version.to_string() == id)
+        .ok_or_else(|| Failure::not_found("Couldn't find that release."))?;
+    ok(&json!(release.config_vars))
+}
+
 pub(crate) fn addons_list(inner: &Arc<Inner>, req: &Req, app: Option<&str>) -> Outcome {
     let world = inner.world();
     let app_id = match app {

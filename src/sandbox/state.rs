@@ -154,6 +154,8 @@ pub(crate) struct ReleaseState {
     pub description: String,
     pub status: String,
     pub created_at: String,
+    /// The config vars as this release made them.
+    pub config_vars: BTreeMap<String, String>,
 }
 
 pub(crate) struct AddonState {
@@ -465,7 +467,8 @@ impl AppState {
         self.releases.last().map(|r| r.version).unwrap_or(0)
     }
 
-    /// Appends a release; the caller restarts the dynos if the release changes config.
+    /// Appends a release of the current config vars; the caller restarts the dynos if the
+    /// release changes config.
     pub fn add_release(&mut self, description: impl Into<String>) -> u64 {
         let version = self.current_release() + 1;
         self.releases.push(ReleaseState {
@@ -474,6 +477,7 @@ impl AppState {
             description: description.into(),
             status: "succeeded".into(),
             created_at: now_platform(),
+            config_vars: self.config_vars.clone(),
         });
         self.updated_at = now_platform();
         version
