@@ -401,3 +401,74 @@ async fn a_token_less_client_sends_no_authorization() {
     .with_retry(fast_retry());
     assert!(api.account().await.unwrap_err().is_unauthorized());
 }
+
+#[tokio::test]
+async fn concurrent_clones_are_paced_as_one_when_the_budget_is_low() {
+    let server = server().await;
+    call("GET", "/apps/tmi-server")
+        .respond_with(json(200, fixture("app.json")).insert_header("RateLimit-Remaining", "0"))
+        .expect(6)
+        .mount(&server)
+        .await;
+    let budget = std::sync::Arc::new(herokuops::api::RateBudget::new(
+        10,
+        Duration::from_millis(100),
+    ));
+    let api = client(&server).with_budget(budget);
+    api.app(APP).await.unwrap();
+    // Five tasks at once at zero remaining: one slot each, 100 ms apart, not five at once.
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..5)
+        .map(|_| {
+            let api = api.clone();
+            tokio::spawn(async move { api.app(APP).await.map(|_| Instant::now()) })
+        })
+        .collect();
+    let mut finished = Vec::new();
+    for t in tasks {
+        finished.push(t.await.unwrap().unwrap());
+    }
+    let last = finished.iter().max().unwrap().duration_since(started);
+    assert!(
+        last >= Duration::from_millis(390),
+        "five paced requests took only {last:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_holds_back_every_clone_of_the_client() {
+    let server = server().await;
+    call("GET", "/apps/tmi-server/dynos")
+        .respond_with(
+            json(429, json!({ "id": "rate_limit", "message": "limit" }))
+                .insert_header("Retry-After", "1"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    call("GET", "/apps/tmi-server/dynos")
+        .respond_with(json(200, fixture("dynos.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    call("GET", "/apps/tmi-server")
+        .respond_with(json(200, fixture("app.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let api = client(&server);
+    let started = Instant::now();
+    let api2 = api.clone();
+    let first = tokio::spawn(async move { api2.dynos(APP).await });
+    // This request starts after the first one was answered 429: it waits out the same
+    // Retry-After instead of spending more of the limit.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    api.app(APP).await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(first.await.unwrap().is_ok());
+    assert!(
+        elapsed >= Duration::from_millis(950),
+        "another clone went ahead during Retry-After ({elapsed:?})"
+    );
+}

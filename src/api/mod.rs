@@ -16,9 +16,9 @@ mod transport;
 pub use error::{ApiError, HttpFailure};
 pub use transport::{Body, Host, Request, RetryPolicy};
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use url::Url;
 
@@ -128,27 +128,37 @@ fn with_trailing_slash(raw: &str) -> Result<Url, String> {
 /// The shared view of Heroku's rate-limit budget, read from `RateLimit-Remaining`.
 ///
 /// Clients that share one token (a fleet run) share one budget, so they slow down together
-/// before Heroku starts answering 429.
+/// before Heroku starts answering 429. Pacing is a queue of send slots, not a pause each caller
+/// takes on its own: eight tasks that each paused 800 ms would still send eight requests per
+/// 800 ms, while slots spread them out.
 #[derive(Debug)]
 pub struct RateBudget {
     remaining: AtomicI64,
+    /// The earliest moment the next request may go out.
+    next_slot: Mutex<Option<Instant>>,
     /// Below this many remaining tokens, requests are spaced out.
     pub low_water: i64,
-    /// The spacing at zero remaining; it shrinks linearly up to `low_water`.
+    /// The spacing at zero remaining; it shrinks linearly up to `low_water`. Heroku refills
+    /// 75 tokens a minute, one per 800 ms, so at zero this spacing sends no faster than that.
     pub max_pause: Duration,
 }
 
 impl Default for RateBudget {
     fn default() -> Self {
-        RateBudget {
-            remaining: AtomicI64::new(-1),
-            low_water: 50,
-            max_pause: Duration::from_millis(800),
-        }
+        RateBudget::new(50, Duration::from_millis(800))
     }
 }
 
 impl RateBudget {
+    pub fn new(low_water: i64, max_pause: Duration) -> Self {
+        RateBudget {
+            remaining: AtomicI64::new(-1),
+            next_slot: Mutex::new(None),
+            low_water,
+            max_pause,
+        }
+    }
+
     pub fn remaining(&self) -> Option<i64> {
         let value = self.remaining.load(Ordering::Relaxed);
         (value >= 0).then_some(value)
@@ -158,15 +168,42 @@ impl RateBudget {
         self.remaining.store(remaining.max(0), Ordering::Relaxed);
     }
 
-    /// How long to wait before the next request, given what Heroku last told us.
+    /// The spacing between requests, given what Heroku last told us.
     pub fn pause(&self) -> Duration {
         match self.remaining() {
             Some(r) if r < self.low_water => {
-                let short = (self.low_water - r) as f64 / self.low_water as f64;
+                let short = (self.low_water - r) as f64 / self.low_water.max(1) as f64;
                 self.max_pause.mul_f64(short)
             }
             _ => Duration::ZERO,
         }
+    }
+
+    /// Takes the next send slot and returns how long to wait for it.
+    ///
+    /// The estimate of what remains drops by one at once: requests in flight have spent their
+    /// token before any answer says so, and concurrent callers must see that.
+    pub fn reserve(&self) -> Duration {
+        let spacing = self.pause();
+        let now = Instant::now();
+        let mut next = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = next.map_or(now, |n| n.max(now));
+        *next = Some(slot + spacing);
+        drop(next);
+        let _ = self
+            .remaining
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
+                (r > 0).then_some(r - 1)
+            });
+        slot - now
+    }
+
+    /// Holds every client of this budget back for `wait` (a 429's `Retry-After`): the limit is
+    /// the token's, so one task being told to wait means all of them are.
+    pub fn hold(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut next = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
+        *next = Some(next.map_or(until, |n| n.max(until)));
     }
 }
 
@@ -304,6 +341,30 @@ mod tests {
         assert_eq!(budget.pause(), budget.max_pause);
         budget.observe(25);
         assert!(budget.pause() > Duration::ZERO && budget.pause() < budget.max_pause);
+    }
+
+    #[test]
+    fn slots_are_shared_between_callers() {
+        let budget = RateBudget::new(10, Duration::from_millis(100));
+        assert_eq!(budget.reserve(), Duration::ZERO, "unknown budget: no wait");
+        budget.observe(0);
+        // Three callers at zero remaining queue up one spacing apart, whoever they are.
+        let waits: Vec<Duration> = (0..3).map(|_| budget.reserve()).collect();
+        assert!(waits[0] <= Duration::from_millis(5), "{waits:?}");
+        assert!(waits[1] >= Duration::from_millis(90), "{waits:?}");
+        assert!(waits[2] >= Duration::from_millis(190), "{waits:?}");
+    }
+
+    #[test]
+    fn reserving_spends_the_estimate_and_a_hold_delays_everyone() {
+        let budget = RateBudget::new(10, Duration::from_millis(100));
+        budget.observe(100);
+        budget.reserve();
+        budget.reserve();
+        assert_eq!(budget.remaining(), Some(98));
+        budget.hold(Duration::from_millis(400));
+        let wait = budget.reserve();
+        assert!(wait >= Duration::from_millis(350), "{wait:?}");
     }
 
     #[test]

@@ -190,7 +190,7 @@ impl ApiClient {
         let url = self.url_for(req)?;
         let mut attempt: u32 = 0;
         loop {
-            let pause = self.budget.pause();
+            let pause = self.budget.reserve();
             if !pause.is_zero() {
                 tracing::debug!(
                     "rate limit low ({:?} left): pausing {:?}",
@@ -272,7 +272,13 @@ impl ApiClient {
                     .unwrap_or_else(|| self.retry.backoff(attempt));
                 tracing::debug!("  HTTP {}, retrying in {delay:?}", status.as_u16());
                 attempt += 1;
-                tokio::time::sleep(delay).await;
+                if status.as_u16() == 429 {
+                    // The next reservation waits out the hold, with every other user of the
+                    // budget.
+                    self.budget.hold(delay);
+                } else {
+                    tokio::time::sleep(delay).await;
+                }
                 continue;
             }
             return Err(ApiError::Http(Box::new(decode_failure(

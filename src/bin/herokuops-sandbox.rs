@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use herokuops::sandbox::{
-    ClusterOptions, DEFAULT_TOKEN, PostgresSource, Sandbox, SandboxOptions, default_fixtures_dir,
+    ClusterOptions, DEFAULT_TOKEN, PostgresSource, RateLimit, Sandbox, SandboxOptions,
+    default_fixtures_dir,
 };
 
 #[derive(Debug, Parser)]
@@ -37,6 +38,13 @@ struct Args {
     /// How long a new add-on stays provisioning
     #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
     provision_delay: Duration,
+    /// Serve every fixture app as N copies, NAME-01 to NAME-N, each with its own database
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    apps: Option<u16>,
+    /// The API rate limit as a token bucket: N requests, refilled N per PERIOD (Heroku's is
+    /// 4500/1h); an empty bucket answers 429 with Retry-After
+    #[arg(long, value_name = "N/PERIOD", default_value = "4500/1h", value_parser = RateLimit::parse)]
+    rate_limit: RateLimit,
     /// Do not log each request on stderr
     #[arg(short, long)]
     quiet: bool,
@@ -80,6 +88,8 @@ async fn serve(args: Args) -> ExitCode {
     options.token = args.token;
     options.provision_delay = args.provision_delay;
     options.fixtures = args.fixtures.unwrap_or_else(default_fixtures_dir);
+    options.rate_limit = args.rate_limit;
+    options.copies = args.apps.map(usize::from);
     let started = std::time::Instant::now();
     let sandbox = match Sandbox::start(options).await {
         Ok(s) => s,

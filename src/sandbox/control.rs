@@ -10,7 +10,7 @@
 //!   `DELETE /__sandbox/faults`. Optional `id`, `message` and `retry_after` shape the error.
 //! - `POST /__sandbox/reset`: back to the fixtures, databases recreated.
 //! - `POST /__sandbox/rate-limit` `{"remaining": N}`: set the budget `RateLimit-Remaining`
-//!   reports.
+//!   reports; `GET` reads it with the bucket's shape and how many requests were answered 429.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,36 +24,75 @@ use serde_json::{Value, json};
 use super::Inner;
 use super::http::{DropConnection, Failure, Listener, Outcome, Req, Response, error_id, ok};
 
-/// Heroku's budget per token and how fast it refills.
-pub(crate) const RATE_CAPACITY: f64 = 4500.0;
-const RATE_REFILL_PER_SEC: f64 = 75.0 / 60.0;
 const MAX_RECORDS: usize = 20_000;
 
 pub(crate) struct ControlState {
     requests: VecDeque<Record>,
+/// The token bucket behind `RateLimit-Remaining`: `capacity` tokens, refilled continuously at
+/// `refill_per_sec`; a request with none left is answered 429.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub capacity: f64,
+    pub refill_per_sec: f64,
+}
+
+impl Default for RateLimit {
+    /// Heroku's: 4500 per token, refilled at 75 a minute.
+    fn default() -> Self {
+        RateLimit {
+            capacity: 4500.0,
+            refill_per_sec: 75.0 / 60.0,
+        }
+    }
+}
+
+impl RateLimit {
+    /// `N/PERIOD`: a bucket of N refilled N per PERIOD, e.g. `4500/1h` (Heroku's) or `60/10s`.
+    pub fn parse(text: &str) -> Result<RateLimit, String> {
+        let shape = || format!("{text:?} is not a rate limit such as 60/10s or 4500/1h");
+        let (count, period) = text.split_once('/').ok_or_else(shape)?;
+        let capacity: u32 = count.trim().parse().map_err(|_| shape())?;
+        let period = humantime::parse_duration(period.trim()).map_err(|_| shape())?;
+        if capacity == 0 || period.is_zero() {
+            return Err(format!(
+                "{text:?}: the count and the period must be above zero"
+            ));
+        }
+        Ok(RateLimit {
+            capacity: f64::from(capacity),
+            refill_per_sec: f64::from(capacity) / period.as_secs_f64(),
+        })
+    }
+}
+
     next_seq: u64,
     faults: Vec<Fault>,
     next_fault: u64,
     rate_remaining: f64,
     rate_at: Instant,
+    rate: RateLimit,
 }
 
+    /// Requests answered 429 by the bucket (not by injected faults).
+    rate_limited: u64,
 impl ControlState {
-    pub fn new() -> ControlState {
+    pub fn new(rate: RateLimit) -> ControlState {
         ControlState {
             requests: VecDeque::new(),
             next_seq: 1,
             faults: Vec::new(),
             next_fault: 1,
-            rate_remaining: RATE_CAPACITY,
+            rate,
+            rate_remaining: rate.capacity,
             rate_at: Instant::now(),
         }
     }
+            rate_limited: 0,
 
     fn refill(&mut self) {
         let now = Instant::now();
-        let gained = now.duration_since(self.rate_at).as_secs_f64() * RATE_REFILL_PER_SEC;
-        self.rate_remaining = (self.rate_remaining + gained).min(RATE_CAPACITY);
+        let gained = now.duration_since(self.rate_at).as_secs_f64() * self.rate.refill_per_sec;
+        self.rate_remaining = (self.rate_remaining + gained).min(self.rate.capacity);
         self.rate_at = now;
     }
 
@@ -235,7 +274,8 @@ pub(crate) fn take_rate_token(inner: &Inner, req: &Req) -> Option<Response> {
         control.rate_remaining -= 1.0;
         return None;
     }
-    let wait = ((1.0 - control.rate_remaining) / RATE_REFILL_PER_SEC).ceil() as u64;
+    let wait = ((1.0 - control.rate_remaining) / control.rate.refill_per_sec).ceil() as u64;
+    control.rate_limited += 1;
     drop(control);
     let mut response = Failure::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -309,9 +349,19 @@ pub(crate) async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
                 .as_u64()
                 .ok_or_else(|| Failure::invalid("remaining must be a number"))?;
             let mut control = inner.control();
-            control.rate_remaining = (remaining as f64).min(RATE_CAPACITY);
+            control.rate_remaining = (remaining as f64).min(control.rate.capacity);
             control.rate_at = Instant::now();
             ok(&json!({ "remaining": remaining }))
+        (&Method::GET, "/__sandbox/rate-limit") => {
+            let mut control = inner.control();
+            control.refill();
+            ok(&json!({
+                "remaining": control.rate_remaining.floor().max(0.0) as u64,
+                "capacity": control.rate.capacity,
+                "refill_per_sec": control.rate.refill_per_sec,
+                "limited": control.rate_limited,
+            }))
+        }
         }
         _ => Err(Failure::not_found(format!(
             "No control route {} {}",
@@ -322,7 +372,17 @@ pub(crate) async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::{RateLimit, glob_match};
+
+    #[test]
+    fn rate_limits_parse_as_count_per_period() {
+        assert_eq!(RateLimit::parse("4500/1h").unwrap(), RateLimit::default());
+        let r = RateLimit::parse("60/10s").unwrap();
+        assert_eq!((r.capacity, r.refill_per_sec), (60.0, 6.0));
+        for bad in ["60", "0/1s", "60/0s", "x/1s", "60/soon"] {
+            assert!(RateLimit::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn globs() {

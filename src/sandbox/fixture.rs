@@ -166,6 +166,28 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedApp>, SandboxError> {
     Ok(apps)
 }
 
+/// Every app as `n` copies named `NAME-01` to `NAME-N` (wider numbers past 99), in that order.
+pub fn copies(apps: &[LoadedApp], n: usize) -> Result<Vec<LoadedApp>, String> {
+    if n == 0 {
+        return Err("the number of app copies must be at least 1".into());
+    }
+    let width = n.to_string().len().max(2);
+    let mut out = Vec::with_capacity(apps.len() * n);
+    for app in apps {
+        for i in 1..=n {
+            let mut copy = app.clone();
+            copy.fixture.name = format!("{}-{i:0width$}", app.fixture.name);
+            // Named add-ons are unique on Heroku; the copies get generated names.
+            for addon in &mut copy.fixture.addons {
+                addon.name = None;
+            }
+            validate(&copy.fixture)?;
+            out.push(copy);
+        }
+    }
+    Ok(out)
+}
+
 pub fn load_file(path: &Path) -> Result<LoadedApp, SandboxError> {
     let fail = |message: String| SandboxError::Fixture {
         path: path.to_path_buf(),
@@ -258,6 +280,23 @@ mod tests {
             .map(|p| p.process_type.as_str())
             .collect();
         assert_eq!(types, ["web", "worker"]);
+    }
+
+    #[test]
+    fn copies_are_numbered_and_keep_the_fixture() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sandbox");
+        let apps = load_dir(&dir).unwrap();
+        let tmi: Vec<LoadedApp> = apps
+            .into_iter()
+            .filter(|a| a.fixture.name == "tmi-server")
+            .collect();
+        let many = copies(&tmi, 50).unwrap();
+        assert_eq!(many.len(), 50);
+        assert_eq!(many[0].fixture.name, "tmi-server-01");
+        assert_eq!(many[49].fixture.name, "tmi-server-50");
+        assert!(many.iter().all(|a| a.boot.is_some()));
+        assert_eq!(copies(&tmi, 100).unwrap()[0].fixture.name, "tmi-server-001");
+        assert!(copies(&tmi, 0).is_err());
     }
 
     #[test]

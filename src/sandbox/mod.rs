@@ -29,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::task::{AbortHandle, JoinHandle};
 
 pub use cluster::{ClusterError, ClusterOptions, TempCluster};
+pub use control::RateLimit;
 
 use crate::pg::PgError;
 use control::ControlState;
@@ -100,6 +101,11 @@ pub struct SandboxOptions {
     /// Small dumps finish within it, so clients polling every few seconds are not slowed by a
     /// poll interval for a backup that took 100 ms.
     pub transfer_settle: Duration,
+    /// The token bucket behind `RateLimit-Remaining` and 429 (default: Heroku's).
+    pub rate_limit: RateLimit,
+    /// Serve every fixture app as this many copies, `NAME-01` to `NAME-N`, each with its own
+    /// databases (for fleets); `None` serves the fixtures as they are.
+    pub copies: Option<usize>,
 }
 
 impl SandboxOptions {
@@ -112,6 +118,8 @@ impl SandboxOptions {
             provision_delay: Duration::from_secs(2),
             public_url_ttl: Duration::from_secs(10 * 60),
             transfer_settle: Duration::from_secs(1),
+            rate_limit: RateLimit::default(),
+            copies: None,
         }
     }
 }
@@ -186,7 +194,13 @@ impl Sandbox {
     /// Starts the server: the cluster (if its own), the fixtures' apps with their databases and
     /// boot migrations, and the two listeners.
     pub async fn start(options: SandboxOptions) -> Result<Sandbox, SandboxError> {
-        let apps = fixture::load_dir(&options.fixtures)?;
+        let mut apps = fixture::load_dir(&options.fixtures)?;
+        if let Some(n) = options.copies {
+            apps = fixture::copies(&apps, n).map_err(|message| SandboxError::Fixture {
+                path: options.fixtures.clone(),
+                message,
+            })?;
+        }
         let (cluster, admin_url, bin_dir) = match &options.postgres {
             PostgresSource::OwnCluster(cluster_options) => {
                 let cluster_options = cluster_options.clone();
@@ -213,12 +227,13 @@ impl Sandbox {
             context: format!("creating {}", storage.display()),
             source,
         })?;
+        let rate_limit = options.rate_limit;
         let inner = Arc::new(Inner {
             options,
             pg,
             apps,
             world: Mutex::new(World::empty(0)),
-            control: Mutex::new(ControlState::new()),
+            control: Mutex::new(ControlState::new(rate_limit)),
             storage,
             port,
             transfers_changed: tokio::sync::Notify::new(),
@@ -372,6 +387,8 @@ async fn bind(port: u16) -> Result<(TcpListener, TcpListener, u16), SandboxError
 /// Creates the fixtures' apps: their databases, attachments, config vars, dynos and releases,
 /// and runs each app's boot migration as its first boot would.
 async fn build_world(inner: &Arc<Inner>, epoch: u64) -> Result<World, SandboxError> {
+    let mut databases = create_databases(inner).await?.into_iter();
+    let mut boots = Vec::new();
     let mut world = World::empty(epoch);
     for loaded in &inner.apps {
         let f = &loaded.fixture;
@@ -397,15 +414,9 @@ async fn build_world(inner: &Arc<Inner>, epoch: u64) -> Result<World, SandboxErr
         };
         app.add_release("Initial release");
         for addon_fixture in &f.addons {
-            let creds = inner.pg.create_database().await?;
-            let url = inner.pg.url(&creds);
-            if let Some(seed) = &addon_fixture.seed_sql {
-                crate::pg::Target::parse(&url)?
-                    .connect()
-                    .await?
-                    .batch("the add-on's seed SQL", seed)
-                    .await?;
-            }
+            let (creds, url) = databases
+                .next()
+                .ok_or_else(|| SandboxError::Setup("fewer databases than add-ons".into()))?;
             let addon = AddonState {
                 id: state::new_id(),
                 name: addon_fixture
@@ -468,12 +479,79 @@ async fn build_world(inner: &Arc<Inner>, epoch: u64) -> Result<World, SandboxErr
         }
         // The app has booted once: its schema is in place, as on a deployed app.
         if let (Some(boot), Some(url)) = (&app.boot, app.config_vars.get("DATABASE_URL")) {
-            postgres::run_boot_migration(url, boot).await?;
+            boots.push((url.clone(), boot.clone()));
             app.logs.push("app", "web.1", "Boot migration applied");
         }
         world.apps.push(app);
     }
+    let migrations = boots
+        .into_iter()
+        .map(|(url, boot)| async move {
+            postgres::run_boot_migration(&url, &boot).await?;
+            Ok(())
+        })
+        .collect();
+    bounded(migrations).await?;
     Ok(world)
+}
+
+/// How many databases are created or migrated at once while the world is built: fifty apps
+/// one after another would make most of the start time.
+const SETUP_CONCURRENCY: usize = 8;
+
+/// Every fixture add-on's database with its seed SQL run, in fixture order, with its URL.
+async fn create_databases(
+    inner: &Arc<Inner>,
+) -> Result<Vec<(postgres::DbCredentials, String)>, SandboxError> {
+    let seeds = inner
+        .apps
+        .iter()
+        .flat_map(|a| a.fixture.addons.iter().map(|addon| addon.seed_sql.clone()));
+    let creations = seeds
+        .map(|seed| {
+            let inner = inner.clone();
+            async move {
+                let creds = inner.pg.create_database().await?;
+                let url = inner.pg.url(&creds);
+                if let Some(seed) = seed {
+                    crate::pg::Target::parse(&url)?
+                        .connect()
+                        .await?
+                        .batch("the add-on's seed SQL", &seed)
+                        .await?;
+                }
+                Ok((creds, url))
+            }
+        })
+        .collect();
+    bounded(creations).await
+}
+
+/// Runs the futures as tasks, at most [`SETUP_CONCURRENCY`] at once; results in input order.
+async fn bounded<T, F>(work: Vec<F>) -> Result<Vec<T>, SandboxError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, SandboxError>> + Send + 'static,
+{
+    let limit = Arc::new(tokio::sync::Semaphore::new(SETUP_CONCURRENCY));
+    let handles: Vec<_> = work
+        .into_iter()
+        .map(|f| {
+            let limit = limit.clone();
+            tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                f.await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for handle in handles {
+        let result = handle
+            .await
+            .map_err(|e| SandboxError::Setup(format!("setting up a database: {e}")))?;
+        results.push(result?);
+    }
+    Ok(results)
 }
 
 /// Back to the fixtures: every database is dropped and created again, background work stops,
