@@ -72,6 +72,9 @@ impl Ctx {
             self.secret_store()
         };
         let found = credentials::resolve(&env, store.as_deref(), |w| tracing::debug!("{w}"));
+        if let Some(credential) = &found {
+            self.io.mask(credential.token.expose());
+        }
         Ok(self.credential.get_or_init(|| found).clone())
     }
 
@@ -119,12 +122,16 @@ impl Ctx {
         database_url: Option<&str>,
     ) -> Result<String> {
         if let Some(url) = database_url {
+            self.io.mask(url);
             return Ok(url.to_string());
         }
         let app = app.ok_or_else(|| {
             Error::usage("no database given: pass APP, -a APP, or --database-url URL")
         })?;
         let vars = self.api()?.config_vars(app).await?;
+        if let Some(url) = vars.get("DATABASE_URL") {
+            self.io.mask(url);
+        }
         vars.get("DATABASE_URL").cloned().ok_or_else(|| {
             Error::failed_with_hint(
                 format!("app {app} has no DATABASE_URL"),
@@ -154,6 +161,7 @@ impl Observer for ProgressObserver {
                 }
             }
             Event::Warning(text) => self.io.warn(&text),
+            Event::Secret(secret) => self.io.mask(&secret),
         }
     }
 }

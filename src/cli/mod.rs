@@ -1,5 +1,6 @@
 //! The command line: clap definitions, dispatch, and the one place errors are rendered.
 
+pub mod actions;
 pub mod commands;
 pub mod context;
 
@@ -294,6 +295,10 @@ pub fn report(io: &Io, result: Result<()>) -> u8 {
             }))
             .unwrap_or_default(),
         );
+    }
+    // A playbook failure and drift were annotated where they were rendered.
+    if !matches!(error, Error::Drift { .. } | Error::Reported(_)) {
+        io.annotate_error(None, &actions::error_message(&error));
     }
     io.err_line(&format!("error: {error}"));
     for cause in &causes {

@@ -30,6 +30,8 @@ pub struct Io {
     pub mode: Mode,
     pub quiet: bool,
     pub progress: bool,
+    /// Set inside GitHub Actions: workflow commands, masks, outputs and the step summary.
+    pub gha: Option<gha::Actions>,
 }
 
 impl Io {
@@ -45,6 +47,7 @@ impl Io {
             mode,
             quiet,
             progress: stderr_tty && !no_progress && mode == Mode::Human && !quiet,
+            gha: gha::Actions::from_env(),
         }
     }
 
@@ -60,6 +63,7 @@ impl Io {
             mode,
             quiet: false,
             progress: false,
+            gha: None,
         };
         (io, CapturedStreams { out, err })
     }
@@ -98,6 +102,71 @@ impl Io {
         let mut err = self.err.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(err, "{text}");
         let _ = err.flush();
+    }
+
+    /// A workflow command. The runner reads them from stdout, where GitHub documents them;
+    /// with `--json` they go to stderr (the runner reads those too) so stdout stays one document.
+    fn workflow_command(&self, line: &str) {
+        if self.json() {
+            self.err_line(line);
+        } else {
+            self.out(line);
+        }
+    }
+
+    /// Inside GitHub Actions, masks `secret` (and its password, if it is a URL) in the log from
+    /// here on. Call it as soon as a secret is known, before anything could print it.
+    pub fn mask(&self, secret: &str) {
+        if let Some(actions) = &self.gha {
+            for line in actions.masks_for(secret) {
+                self.workflow_command(&line);
+            }
+        }
+    }
+
+    /// Opens a foldable section of the Actions log; a no-op elsewhere.
+    pub fn group(&self, title: &str) {
+        if self.gha.is_some() {
+            self.workflow_command(&gha::group(title));
+        }
+    }
+
+    pub fn endgroup(&self) {
+        if self.gha.is_some() {
+            self.workflow_command(&gha::endgroup());
+        }
+    }
+
+    /// An error annotation on the workflow run; `message` may have several lines.
+    pub fn annotate_error(&self, title: Option<&str>, message: &str) {
+        if self.gha.is_some() {
+            self.workflow_command(&gha::error(title, message));
+        }
+    }
+
+    /// Appends step outputs to `$GITHUB_OUTPUT`. A failure to write is a warning: the work
+    /// itself is done and its result already shown.
+    pub fn gha_outputs(&self, outputs: &[(&str, String)]) {
+        if let Some(path) = self.gha.as_ref().and_then(|a| a.output.as_ref())
+            && let Err(e) = gha::append_outputs(path, outputs)
+        {
+            self.warn(&format!(
+                "could not write $GITHUB_OUTPUT ({}): {e}",
+                path.display()
+            ));
+        }
+    }
+
+    /// Appends Markdown to `$GITHUB_STEP_SUMMARY`, within GitHub's size limit.
+    pub fn gha_summary(&self, markdown: &str) {
+        if let Some(path) = self.gha.as_ref().and_then(|a| a.summary.as_ref())
+            && let Err(e) = gha::append_summary(path, markdown)
+        {
+            self.warn(&format!(
+                "could not write $GITHUB_STEP_SUMMARY ({}): {e}",
+                path.display()
+            ));
+        }
     }
 
     /// Renders a result: the JSON document with `--json`, the human text otherwise.

@@ -122,6 +122,7 @@ impl HerokuExecutor {
         let url = vars.get("DATABASE_URL").cloned().ok_or_else(|| {
             Error::failed(format!("app {} has no DATABASE_URL", self.options.app))
         })?;
+        self.observer.event(steps::Event::Secret(url.clone()));
         self.database_url = Some(url.clone());
         Ok(url)
     }

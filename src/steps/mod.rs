@@ -21,6 +21,10 @@ pub enum Event {
     Bytes { done: u64, total: Option<u64> },
     /// Worth a warning line, not a failure.
     Warning(String),
+    /// A secret the step has just learned (a database URL from the config vars). Sent before
+    /// the value is used, so the command layer can mask it where logs are public (GitHub
+    /// Actions) before anything could print it; never to be shown.
+    Secret(String),
 }
 
 /// Receives a step's events; `()` ignores them.

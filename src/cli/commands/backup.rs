@@ -135,6 +135,12 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                 }
                 text
             });
+            crate::cli::actions::backup_captured(
+                &ctx.io,
+                &app,
+                &transfer.display_name(),
+                &human_bytes(transfer.processed_bytes),
+            );
             Ok(())
         }
         BackupCommand::List { args } => {

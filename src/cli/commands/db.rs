@@ -102,6 +102,7 @@ async fn resolve(ctx: &Ctx, source: &Source, usage: &str) -> Result<Resolved> {
                     "give either an app or --database-url, not both: {usage}"
                 )));
             }
+            ctx.io.mask(url);
             let target = Target::parse(url)?;
             Ok(Resolved {
                 label: target.display().to_string(),
@@ -195,6 +196,7 @@ pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
             )
         },
     );
+    crate::cli::actions::verify_result(&ctx.io, &resolved.label, &file, &drifts);
     if drifts.is_empty() {
         Ok(())
     } else {

@@ -179,10 +179,12 @@ async fn execute(
     match outcome {
         Ok(report) => {
             render_report(ctx, &report);
+            crate::cli::actions::playbook_report(&ctx.io, &report, None);
             Ok(())
         }
         Err(failure) => {
             render_report(ctx, &failure.report);
+            crate::cli::actions::playbook_report(&ctx.io, &failure.report, Some(&failure.cause));
             Err(Error::Reported(Box::new(failure.cause)))
         }
     }
@@ -195,11 +197,14 @@ struct StepLines {
 
 impl RunObserver for StepLines {
     fn step_started(&mut self, index: usize, total: usize, step: StepKind, description: &str) {
-        if index == 0 {
-            self.io.info(&format!("==> {step}: {description}"));
+        let title = if index == 0 {
+            format!("{step}: {description}")
         } else {
-            self.io.info(&format!("==> [{index}/{total}] {step}: {description}"));
-        }
+            format!("[{index}/{total}] {step}: {description}")
+        };
+        // Each step folds into its own section of a GitHub Actions log.
+        self.io.group(&title);
+        self.io.info(&format!("==> {title}"));
     }
 
     fn step_finished(&mut self, step: StepKind, outcome: std::result::Result<&str, &str>, elapsed_ms: u64) {
@@ -208,6 +213,7 @@ impl RunObserver for StepLines {
             Ok(detail) => self.io.info(&format!("    {step} done in {secs:.1}s: {detail}")),
             Err(error) => self.io.info(&format!("    {step} FAILED after {secs:.1}s: {error}")),
         }
+        self.io.endgroup();
     }
 }
 

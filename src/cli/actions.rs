@@ -1,0 +1,333 @@
+//! What the commands leave behind in a GitHub Actions run: a Markdown summary appended to
+//! `$GITHUB_STEP_SUMMARY`, results in `$GITHUB_OUTPUT` for later steps, and an `::error::`
+//! annotation for a failure. Everything here is a no-op outside GitHub Actions.
+
+use crate::error::Error;
+use crate::output::Io;
+use crate::output::gha::{md_cell, md_table};
+use crate::pg::Drift;
+use crate::playbooks::journal::{RunStatus, StepStatus};
+use crate::playbooks::runner::Report;
+
+/// Drift rows shown in the summary; the rest are counted. GitHub's 1 MiB cap is enforced
+/// separately when the summary is written.
+const MAX_DRIFT_ROWS: usize = 500;
+
+pub fn run_status(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Interrupted => "interrupted",
+        RunStatus::Running => "running",
+    }
+}
+
+fn step_status(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Done => "✅ done",
+        StepStatus::Failed => "❌ failed",
+        StepStatus::Running => "running",
+        StepStatus::Pending => "not run",
+    }
+}
+
+fn seconds(ms: Option<u64>) -> String {
+    ms.map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
+        .unwrap_or_default()
+}
+
+/// The error annotation's text: the one-line cause first, then what the operator needs next.
+pub fn error_message(error: &Error) -> String {
+    let mut lines = vec![error.to_string()];
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !lines.iter().any(|l| l.ends_with(&text)) {
+            lines.push(format!("caused by: {text}"));
+        }
+        source = cause.source();
+    }
+    if let Some(hint) = error.hint() {
+        lines.push(format!("hint: {hint}"));
+    }
+    lines.join("\n")
+}
+
+/// A playbook's report: summary, outputs, and on failure an annotation naming the failed step.
+pub fn playbook_report(io: &Io, report: &Report, failure: Option<&Error>) {
+    if io.gha.is_none() {
+        return;
+    }
+    let status = run_status(report.status);
+    let failed_step = report
+        .steps
+        .iter()
+        .find(|s| s.status == StepStatus::Failed)
+        .map(|s| s.step.to_string());
+    if let Some(error) = failure {
+        let title = match &failed_step {
+            Some(step) => format!("{} on {} failed at {step}", report.playbook, report.app),
+            None => format!("{} on {} {status}", report.playbook, report.app),
+        };
+        let mut message = error_message(error);
+        if let Some(state) = &report.app_state {
+            message.push_str(&format!("\nstate of {}: {state}", report.app));
+        }
+        if let Some(resume) = &report.resume_command {
+            message.push_str(&format!("\nto continue: {resume}"));
+        }
+        io.annotate_error(Some(&title), &message);
+    }
+
+    let mut md = format!(
+        "### herokuops {} on `{}`: {status}\n\nRun `{}`",
+        md_cell(&report.playbook),
+        md_cell(&report.app),
+        md_cell(&report.run_id)
+    );
+    if let Some(backup) = &report.state.safety_backup {
+        md.push_str(&format!(", safety backup `{}`", md_cell(backup)));
+    }
+    md.push_str(".\n\n");
+    let rows: Vec<[String; 4]> = report
+        .steps
+        .iter()
+        .map(|s| {
+            [
+                format!("`{}`", s.step),
+                step_status(s.status).to_string(),
+                seconds(s.duration_ms),
+                s.error.clone().or(s.detail.clone()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    md.push_str(&md_table(
+        ["step", "status", "time", "detail"],
+        &rows,
+        rows.len(),
+    ));
+    if let Some(error) = failure {
+        md.push_str(&format!("\n**Failed:** {}\n", md_cell(&error.to_string())));
+    }
+    if let Some(state) = &report.app_state {
+        md.push_str(&format!("\n**State of the app:** {}\n", md_cell(state)));
+    }
+    if let Some(resume) = &report.resume_command {
+        md.push_str(&format!(
+            "\nTo continue from the failed step: `{}` (the journal is in the run's artifact)\n",
+            md_cell(resume)
+        ));
+    }
+    md.push('\n');
+    io.gha_summary(&md);
+
+    let mut outputs = vec![
+        ("run_id", report.run_id.clone()),
+        ("status", status.to_string()),
+        ("playbook", report.playbook.clone()),
+        ("app", report.app.clone()),
+    ];
+    if let Some(backup) = &report.state.backup {
+        outputs.push(("backup_id", backup.clone()));
+    }
+    if let Some(backup) = &report.state.safety_backup {
+        outputs.push(("safety_backup_id", backup.clone()));
+    }
+    if let Some(step) = failed_step {
+        outputs.push(("failed_step", step));
+    }
+    io.gha_outputs(&outputs);
+}
+
+/// `verify`: the drift count and list as outputs, the drift table in the summary, and an
+/// annotation when the schema drifted.
+pub fn verify_result(io: &Io, label: &str, file: &str, drifts: &[Drift]) {
+    if io.gha.is_none() {
+        return;
+    }
+    let mut md = format!("### herokuops verify `{}`\n\n", md_cell(label));
+    if drifts.is_empty() {
+        md.push_str(&format!("✅ The schema matches `{}`.\n\n", md_cell(file)));
+    } else {
+        io.annotate_error(
+            Some(&format!("schema drift on {label}")),
+            &format!(
+                "{label} differs from {file} in {} place(s); first: {}",
+                drifts.len(),
+                drifts[0]
+            ),
+        );
+        md.push_str(&format!(
+            "❌ {} difference(s) from `{}`:\n\n",
+            drifts.len(),
+            md_cell(file)
+        ));
+        let rows: Vec<[String; 4]> = drifts
+            .iter()
+            .map(|d| {
+                [
+                    d.kind.to_string(),
+                    format!("`{}`", d.object),
+                    d.expected.clone(),
+                    d.found.clone(),
+                ]
+            })
+            .collect();
+        md.push_str(&md_table(
+            ["drift", "object", "expected", "found"],
+            &rows,
+            MAX_DRIFT_ROWS,
+        ));
+        md.push('\n');
+    }
+    io.gha_summary(&md);
+    let list: Vec<String> = drifts.iter().map(|d| d.to_string()).collect();
+    io.gha_outputs(&[
+        (
+            "status",
+            if drifts.is_empty() { "clean" } else { "drift" }.to_string(),
+        ),
+        ("drift_count", drifts.len().to_string()),
+        ("drift", list.join("\n")),
+    ]);
+}
+
+/// `backup capture`: the backup's name as `backup_id`, and a summary line.
+pub fn backup_captured(io: &Io, app: &str, backup: &str, size: &str) {
+    if io.gha.is_none() {
+        return;
+    }
+    io.gha_summary(&format!(
+        "### herokuops backup capture `{}`\n\n✅ Backup `{}` completed ({}).\n\n",
+        md_cell(app),
+        md_cell(backup),
+        md_cell(size)
+    ));
+    io.gha_outputs(&[
+        ("status", "succeeded".to_string()),
+        ("backup_id", backup.to_string()),
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::gha::Actions;
+    use crate::output::{Io, Mode};
+    use crate::pg::verify::DriftKind;
+    use crate::playbooks::StepKind;
+    use crate::playbooks::journal::{RunState, StepRecord};
+
+    fn io_in_actions(dir: &std::path::Path) -> (Io, crate::output::CapturedStreams) {
+        let (mut io, streams) = Io::captured(Mode::Human);
+        io.gha = Some(Actions::new(
+            Some(dir.join("output")),
+            Some(dir.join("summary.md")),
+        ));
+        (io, streams)
+    }
+
+    fn record(step: StepKind, status: StepStatus, detail: &str) -> StepRecord {
+        StepRecord {
+            step,
+            status,
+            started_at: None,
+            duration_ms: Some(1500),
+            detail: (status == StepStatus::Done).then(|| detail.to_string()),
+            error: (status == StepStatus::Failed).then(|| detail.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_failed_report_annotates_the_step_and_writes_summary_and_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (io, streams) = io_in_actions(dir.path());
+        let report = Report {
+            run_id: "r-1".into(),
+            playbook: "reset".into(),
+            app: "tmi-server".into(),
+            status: RunStatus::Failed,
+            steps: vec![
+                record(
+                    StepKind::PgDropSchema,
+                    StepStatus::Done,
+                    "dropped | recreated",
+                ),
+                record(StepKind::Migrate, StepStatus::Failed, "restart: 500"),
+                record(StepKind::PgVerify, StepStatus::Pending, ""),
+            ],
+            state: RunState {
+                safety_backup: Some("b001".into()),
+                ..Default::default()
+            },
+            journal: "/tmp/r-1.json".into(),
+            error: Some("restart: 500".into()),
+            app_state: Some("the data from before the run is in backup b001".into()),
+            resume_command: Some("herokuops resume r-1".into()),
+        };
+        playbook_report(&io, &report, Some(&Error::failed("restart: 500")));
+        let out = streams.out.contents();
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            [
+                "::error title=reset on tmi-server failed at migrate::restart: 500%0Astate of tmi-server: the data from before the run is in backup b001%0Ato continue: herokuops resume r-1"
+            ]
+        );
+        let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+        assert!(
+            summary.contains("### herokuops reset on `tmi-server`: failed"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| `pg.drop-schema` | ✅ done | 1.5s | dropped \\| recreated |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| `migrate` | ❌ failed | 1.5s | restart: 500 |"),
+            "{summary}"
+        );
+        assert!(summary.contains("`herokuops resume r-1`"), "{summary}");
+        let outputs = std::fs::read_to_string(dir.path().join("output")).unwrap();
+        assert_eq!(
+            outputs,
+            "run_id=r-1\nstatus=failed\nplaybook=reset\napp=tmi-server\nsafety_backup_id=b001\nfailed_step=migrate\n"
+        );
+    }
+
+    #[test]
+    fn verify_writes_the_drift_table_and_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let (io, streams) = io_in_actions(dir.path());
+        let drifts = vec![
+            Drift {
+                kind: DriftKind::MissingTable,
+                object: "notes".into(),
+                expected: "table".into(),
+                found: "nothing".into(),
+            };
+            3
+        ];
+        verify_result(&io, "tmi-server", "expected.toml", &drifts);
+        assert!(
+            streams
+                .out
+                .contents()
+                .starts_with("::error title=schema drift on tmi-server::")
+        );
+        let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+        assert_eq!(summary.matches("| `notes` |").count(), 3, "{summary}");
+        let outputs = std::fs::read_to_string(dir.path().join("output")).unwrap();
+        assert!(
+            outputs.starts_with("status=drift\ndrift_count=3\ndrift<<ghadelimiter_"),
+            "{outputs}"
+        );
+    }
+
+    #[test]
+    fn nothing_outside_actions() {
+        let (io, streams) = Io::captured(Mode::Human);
+        verify_result(&io, "a", "f", &[]);
+        backup_captured(&io, "a", "b001", "1 KiB");
+        assert_eq!(streams.out.contents(), "");
+    }
+}
