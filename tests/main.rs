@@ -3,6 +3,7 @@
 
 mod cli;
 mod endpoint_table;
+mod gha;
 mod pg_commands;
 mod pg_diagnose;
 mod pg_live;
