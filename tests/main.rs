@@ -2,6 +2,7 @@
 //! real PostgreSQL server.
 
 mod cli;
+mod e2e;
 mod endpoint_table;
 mod gha;
 mod pg_commands;

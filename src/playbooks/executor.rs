@@ -256,9 +256,25 @@ impl HerokuExecutor {
                 .map(str::to_string)
                 .ok_or_else(|| Error::failed("the current database's plan is unknown; pass --plan"))?,
         };
+        // Heroku may have made the add-on although the create request failed (a 5xx, a cut
+        // connection): an attempt after such a failure adopts one that appeared since.
+        let addons = self.api.addons(self.app()).await?;
+        match &state.addons_before_create {
+            Some(before) => {
+                if let Some(addon) = addons.iter().find(|a| !before.contains(&a.name) && a.plan.name == plan) {
+                    state.created_addon = Some(addon.name.clone());
+                    state.addons_before_create = None;
+                    return Ok(format!("adopted {} ({plan}), made by an earlier attempt of this run", addon.name));
+                }
+            }
+            None => {
+                state.addons_before_create = Some(addons.into_iter().map(|a| a.name).collect());
+            }
+        }
         let spec = AddonCreate { plan: plan.clone(), ..Default::default() };
         let addon = steps::addons::create(&self.api, &self.options.app, &spec, None, self.observer.as_mut()).await?;
         state.created_addon = Some(addon.name.clone());
+        state.addons_before_create = None;
         Ok(format!("created {} ({plan})", addon.name))
     }
 

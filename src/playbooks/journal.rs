@@ -62,6 +62,10 @@ pub struct RunState {
     /// Maintenance mode was turned on by this run (and so must be turned off by it).
     #[serde(default)]
     pub maintenance_on_by_run: bool,
+    /// The app's add-ons before this run's `addons.create` sent its request: when that request
+    /// failed without a clear answer, an add-on that is not in this list was made by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addons_before_create: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,13 +3,14 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::watch;
 
 use super::StepKind;
 use super::journal::{self, Journal, RunState, RunStatus, StepStatus};
+use crate::api::ApiError;
 use crate::error::Error;
 
 /// What a step will do, for the plan and `--dry-run`.
@@ -63,6 +64,12 @@ pub struct RunOptions {
     pub no_backup: bool,
     pub keep_maintenance: bool,
     pub journal_dir: PathBuf,
+    /// Further attempts at a step whose write Heroku answered with a server error or never
+    /// answered. The API client does not repeat such a POST (Heroku may have acted on it), but
+    /// every step is idempotent, so running the whole step again is safe.
+    pub step_retries: u32,
+    /// The pause before such an attempt.
+    pub retry_delay: Duration,
 }
 
 /// The outcome of a run, rendered by the command layer (human or `--json`).
@@ -142,8 +149,7 @@ pub async fn run<E: Executor>(
             StepKind::BackupCapture,
             "safety backup before the destructive steps",
         );
-        let outcome =
-            interruptible(executor.safety_backup(&mut journal.state), &mut interrupt).await;
+        let outcome = attempt(executor, None, &mut journal.state, options, &mut interrupt).await;
         let elapsed = started.elapsed().as_millis() as u64;
         match outcome {
             Ok(name) => {
@@ -178,8 +184,14 @@ pub async fn run<E: Executor>(
             let _ = save(&journal);
             observer.step_started(index + 1, total, step, &plan.description);
             let started = Instant::now();
-            let outcome =
-                interruptible(executor.execute(step, &mut journal.state), &mut interrupt).await;
+            let outcome = attempt(
+                executor,
+                Some(step),
+                &mut journal.state,
+                options,
+                &mut interrupt,
+            )
+            .await;
             let elapsed = started.elapsed().as_millis() as u64;
             journal.steps[index].duration_ms = Some(elapsed);
             match outcome {
@@ -248,6 +260,50 @@ pub async fn run<E: Executor>(
     })
 }
 
+/// Runs a step (`None`: the safety backup), again after a transient failure of a write, unless
+/// Ctrl-C comes first.
+async fn attempt<E: Executor>(
+    executor: &mut E,
+    step: Option<StepKind>,
+    state: &mut RunState,
+    options: &RunOptions,
+    interrupt: &mut watch::Receiver<bool>,
+) -> Result<String, (Error, RunStatus)> {
+    let mut retries = 0;
+    loop {
+        let work = async {
+            match step {
+                None => executor.safety_backup(state).await,
+                Some(step) => executor.execute(step, state).await,
+            }
+        };
+        match interruptible(work, interrupt).await {
+            Err((e, RunStatus::Failed))
+                if retries < options.step_retries && is_transient_write_failure(&e) =>
+            {
+                retries += 1;
+                tracing::debug!("step failed transiently ({e}); attempt {}", retries + 1);
+                let pause = async {
+                    tokio::time::sleep(options.retry_delay).await;
+                    Ok(())
+                };
+                interruptible(pause, interrupt).await?;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// A POST that Heroku answered with a server error, or whose answer never came: the API client
+/// retries every other request itself.
+fn is_transient_write_failure(e: &Error) -> bool {
+    match e {
+        Error::Api(ApiError::Http(f)) => f.method == "POST" && f.status >= 500,
+        Error::Api(ApiError::Transport { method, .. }) => method == "POST",
+        _ => false,
+    }
+}
+
 /// Runs a step unless Ctrl-C comes first.
 async fn interruptible<T>(
     work: impl Future<Output = Result<T, Error>>,
@@ -282,6 +338,22 @@ mod tests {
         maintenance_on: bool,
         backup_fails: bool,
         hang_on: Option<StepKind>,
+        /// Steps whose POST answers 503, and how many times.
+        post_503: HashMap<StepKind, u32>,
+    }
+
+    fn http_failure(method: &str, status: u16) -> Error {
+        Error::Api(ApiError::Http(Box::new(crate::api::HttpFailure {
+            method: method.into(),
+            path: "/apps/app/addons".into(),
+            status,
+            id: None,
+            message: None,
+            url: None,
+            request_id: None,
+            raw_body: None,
+            subject: None,
+        })))
     }
 
     impl Executor for Scripted {
@@ -314,6 +386,13 @@ mod tests {
             {
                 *n -= 1;
                 return Err(Error::failed(format!("{step} broke")));
+            }
+            if let Some(n) = self.post_503.get_mut(&step)
+                && *n > 0
+            {
+                *n -= 1;
+                self.ran.push(format!("{step} (503)"));
+                return Err(http_failure("POST", 503));
             }
             self.ran.push(step.name().into());
             if step == StepKind::MaintenanceOn {
@@ -349,6 +428,8 @@ mod tests {
             no_backup: false,
             keep_maintenance: false,
             journal_dir: dir.to_path_buf(),
+            step_retries: 2,
+            retry_delay: std::time::Duration::from_millis(1),
         }
     }
 
@@ -515,6 +596,68 @@ mod tests {
         assert_eq!(failed.report.status, RunStatus::Interrupted);
         assert!(!ex.maintenance_on);
         assert!(ex.ran.contains(&"cleanup: maintenance off".to_string()));
+    }
+
+    #[tokio::test]
+    async fn a_post_answered_503_is_tried_again_but_not_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Scripted {
+            post_503: HashMap::from([(StepKind::AddonsCreate, 1)]),
+            ..Default::default()
+        };
+        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
+        run(
+            &mut ex,
+            journal,
+            &options(dir.path()),
+            &mut (),
+            no_interrupt(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            ex.ran[..3],
+            ["safety", "addons.create (503)", "addons.create"]
+        );
+
+        let mut ex = Scripted {
+            post_503: HashMap::from([(StepKind::AddonsCreate, 10)]),
+            ..Default::default()
+        };
+        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
+        let failed = run(
+            &mut ex,
+            journal,
+            &options(dir.path()),
+            &mut (),
+            no_interrupt(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            ex.ran.len(),
+            1 + 3,
+            "the first attempt and two more: {:?}",
+            ex.ran
+        );
+        assert_eq!(failed.report.status, RunStatus::Failed);
+
+        // A failure that is not a server error is not retried.
+        let mut ex = Scripted {
+            fail: HashMap::from([(StepKind::AddonsCreate, 1)]),
+            ..Default::default()
+        };
+        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
+        run(
+            &mut ex,
+            journal,
+            &options(dir.path()),
+            &mut (),
+            no_interrupt(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(ex.ran, ["safety"]);
     }
 
     #[tokio::test]

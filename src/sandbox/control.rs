@@ -7,7 +7,9 @@
 //!   "times": 2}`; instead of (or with) `status`: `"delay_ms": 1500`, or `"drop": true` to close
 //!   the connection without an answer. `*` matches within one path segment, `**` across
 //!   segments; without `method` any method matches; without `times` the fault stays until
-//!   `DELETE /__sandbox/faults`. Optional `id`, `message` and `retry_after` shape the error.
+//!   `DELETE /__sandbox/faults`. `"after": N` lets the first N matching requests through
+//!   untouched, to reach e.g. the second `PATCH /apps/*` of a run. Optional `id`, `message` and
+//!   `retry_after` shape the error.
 //! - `POST /__sandbox/reset`: back to the fixtures, databases recreated.
 //! - `POST /__sandbox/rate-limit` `{"remaining": N}`: set the budget `RateLimit-Remaining`
 //!   reports; `GET` reads it with the bucket's shape and how many requests were answered 429.
@@ -26,8 +28,6 @@ use super::http::{DropConnection, Failure, Listener, Outcome, Req, Response, err
 
 const MAX_RECORDS: usize = 20_000;
 
-pub(crate) struct ControlState {
-    requests: VecDeque<Record>,
 /// The token bucket behind `RateLimit-Remaining`: `capacity` tokens, refilled continuously at
 /// `refill_per_sec`; a request with none left is answered 429.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,16 +65,18 @@ impl RateLimit {
     }
 }
 
+pub(crate) struct ControlState {
+    requests: VecDeque<Record>,
     next_seq: u64,
     faults: Vec<Fault>,
     next_fault: u64,
+    rate: RateLimit,
     rate_remaining: f64,
     rate_at: Instant,
-    rate: RateLimit,
-}
-
     /// Requests answered 429 by the bucket (not by injected faults).
     rate_limited: u64,
+}
+
 impl ControlState {
     pub fn new(rate: RateLimit) -> ControlState {
         ControlState {
@@ -85,9 +87,9 @@ impl ControlState {
             rate,
             rate_remaining: rate.capacity,
             rate_at: Instant::now(),
+            rate_limited: 0,
         }
     }
-            rate_limited: 0,
 
     fn refill(&mut self) {
         let now = Instant::now();
@@ -135,6 +137,9 @@ pub(crate) struct Fault {
     /// How many more requests it applies to; `None` is every one.
     #[serde(default)]
     pub times: Option<u32>,
+    /// How many more matching requests pass untouched before it applies.
+    #[serde(default)]
+    pub after: u32,
     /// The error `id` (default: Heroku's id for the status).
     #[serde(default)]
     pub id: Option<String>,
@@ -225,6 +230,10 @@ pub(crate) async fn fault_response(
         let Some(fault) = control.faults.iter_mut().find(|f| f.matches(req)) else {
             return Ok(None);
         };
+        if fault.after > 0 {
+            fault.after -= 1;
+            return Ok(None);
+        }
         fault.hits += 1;
         if let Some(times) = fault.times.as_mut() {
             *times -= 1;
@@ -343,15 +352,6 @@ pub(crate) async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
                 .map_err(|e| Failure::internal(format!("reset failed: {e}")))?;
             ok(&json!({ "reset": true }))
         }
-        (&Method::POST, "/__sandbox/rate-limit") => {
-            let body = req.json()?;
-            let remaining = body["remaining"]
-                .as_u64()
-                .ok_or_else(|| Failure::invalid("remaining must be a number"))?;
-            let mut control = inner.control();
-            control.rate_remaining = (remaining as f64).min(control.rate.capacity);
-            control.rate_at = Instant::now();
-            ok(&json!({ "remaining": remaining }))
         (&Method::GET, "/__sandbox/rate-limit") => {
             let mut control = inner.control();
             control.refill();
@@ -362,6 +362,15 @@ pub(crate) async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
                 "limited": control.rate_limited,
             }))
         }
+        (&Method::POST, "/__sandbox/rate-limit") => {
+            let body = req.json()?;
+            let remaining = body["remaining"]
+                .as_u64()
+                .ok_or_else(|| Failure::invalid("remaining must be a number"))?;
+            let mut control = inner.control();
+            control.rate_remaining = (remaining as f64).min(control.rate.capacity);
+            control.rate_at = Instant::now();
+            ok(&json!({ "remaining": remaining }))
         }
         _ => Err(Failure::not_found(format!(
             "No control route {} {}",

@@ -172,6 +172,8 @@ async fn execute(
         no_backup,
         keep_maintenance: flags.keep_maintenance,
         journal_dir: journal_dir(flags.journal_dir.as_ref()),
+        step_retries: 2,
+        retry_delay: options.interval.min(Duration::from_secs(5)),
     };
     let mut progress = StepLines { io: ctx.io.clone() };
     let outcome = runner::run(&mut executor, journal, &run_options, &mut progress, rx).await;

@@ -1,0 +1,530 @@
+//! The fault matrix: every request by which `reset` and `swap-db` change something answered
+//! 503 once (the run gets through), 500 until cleared (exit 1, clean-up, a journal that
+//! `resume` completes), and Ctrl-C during each wait (exit 130, the same clean-up, resumable).
+//!
+//! Each cell runs on a sandbox of its own; cells run a few at a time. Every cell's outcome is
+//! printed as a table row (see it with `--nocapture`), and the test fails if any cell did.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use super::harness::{
+    E2e, Options, Run, expected_file, fault, fresh_and_empty, glob, has_seed, signal,
+    tables_and_rows,
+};
+use crate::support::sandbox::APP;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Playbook {
+    Reset,
+    SwapDb,
+}
+
+impl Playbook {
+    fn name(self) -> &'static str {
+        match self {
+            Playbook::Reset => "reset",
+            Playbook::SwapDb => "swap-db",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// One 503, then the request goes through.
+    Once503,
+    /// 500 on every attempt until the faults are cleared.
+    Persistent500,
+    /// SIGINT while the request is held by a delay fault.
+    InterruptHeld,
+    /// SIGINT while the new add-on is provisioning (a long sandbox provision delay).
+    InterruptProvisioning,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Once503 => "503 once",
+            Kind::Persistent500 => "500 until cleared",
+            Kind::InterruptHeld => "Ctrl-C (request held)",
+            Kind::InterruptProvisioning => "Ctrl-C (provisioning)",
+        })
+    }
+}
+
+/// Where a fault lands: the step (as the journal names it; `safety backup` is the capture the
+/// runner makes before the first destructive step), and the request, as a sandbox fault
+/// matches it. `after` lets that many matching requests through first.
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    playbook: Playbook,
+    step: &'static str,
+    method: &'static str,
+    path: &'static str,
+    after: u32,
+    kind: Kind,
+}
+
+const BACKUPS: &str = "/client/v11/databases/*/backups";
+
+/// The matrix. The drop is SQL in one transaction, so what can fail over HTTP in that step is
+/// reading DATABASE_URL: the second GET of the config vars (the preflight's is the first); a
+/// kill during the SQL itself is the subject of the `kill` tests.
+fn cells() -> Vec<Cell> {
+    use Kind::*;
+    use Playbook::*;
+    let mut cells = Vec::new();
+    let mut add = |playbook, step, method, path, after, kinds: &[Kind]| {
+        for kind in kinds {
+            cells.push(Cell {
+                playbook,
+                step,
+                method,
+                path,
+                after,
+                kind: *kind,
+            });
+        }
+    };
+    let both = &[Once503, Persistent500];
+    add(Reset, "safety backup", "POST", BACKUPS, 0, both);
+    add(
+        Reset,
+        "pg.drop-schema",
+        "GET",
+        "/apps/*/config-vars",
+        1,
+        both,
+    );
+    add(Reset, "migrate", "DELETE", "/apps/*/dynos", 0, both);
+    add(
+        Reset,
+        "migrate",
+        "GET",
+        "/apps/*/dynos",
+        0,
+        &[InterruptHeld],
+    );
+    add(
+        Reset,
+        "pg.verify",
+        "GET",
+        "/apps/*/config-vars",
+        2,
+        &[InterruptHeld],
+    );
+
+    add(SwapDb, "safety backup", "POST", BACKUPS, 0, both);
+    add(SwapDb, "addons.create", "POST", "/apps/*/addons", 0, both);
+    add(
+        SwapDb,
+        "pg.wait",
+        "GET",
+        "/client/v11/databases/*/wait_status",
+        0,
+        &[InterruptProvisioning],
+    );
+    add(SwapDb, "maintenance.on", "PATCH", "/apps/*", 0, both);
+    add(
+        SwapDb,
+        "pg.promote",
+        "POST",
+        "/addon-attachments",
+        0,
+        &[Once503, Persistent500, InterruptHeld],
+    );
+    add(SwapDb, "maintenance.off", "PATCH", "/apps/*", 1, both);
+    add(SwapDb, "dynos.restart", "DELETE", "/apps/*/dynos", 0, both);
+    add(
+        SwapDb,
+        "dynos.wait-up",
+        "GET",
+        "/apps/*/dynos",
+        0,
+        &[InterruptHeld],
+    );
+    add(
+        SwapDb,
+        "pg.verify",
+        "GET",
+        "/apps/*/config-vars",
+        1,
+        &[InterruptHeld],
+    );
+    cells
+}
+
+/// What the app looked like before the run.
+struct Before {
+    database_url: String,
+}
+
+type Outcome = Result<String, String>;
+
+macro_rules! check {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+fn playbook_args(cell: &Cell, expect: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--json".into(),
+        cell.playbook.name().into(),
+        APP.into(),
+        "--confirm".into(),
+        APP.into(),
+        "--expect".into(),
+        expect.into(),
+        "--timeout".into(),
+        "30s".into(),
+        "--interval".into(),
+        "200ms".into(),
+    ];
+    if cell.playbook == Playbook::SwapDb && cell.step == "pg.wait" {
+        // Long enough for a signal to land mid-wait, short enough to resume.
+        args[8] = "40s".into();
+    }
+    args
+}
+
+async fn run_cell(cell: Cell) -> Outcome {
+    let provision_delay = match cell.kind {
+        Kind::InterruptProvisioning => Duration::from_secs(5),
+        _ => Duration::from_millis(300),
+    };
+    let e2e = E2e::start_with(Options {
+        provision_delay,
+        ..Options::default()
+    })
+    .await;
+    let outcome = cell_on(&e2e, cell).await;
+    let journals = e2e.assert_journals_clean();
+    e2e.shutdown().await;
+    outcome.map(|o| format!("{o}; {journals} journal(s) without secrets"))
+}
+
+async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
+    e2e.seed().await;
+    let before = Before {
+        database_url: e2e.database_url().await,
+    };
+    let expect = expected_file();
+    let args = playbook_args(&cell, &expect);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match cell.kind {
+        Kind::Once503 => {
+            e2e.fault(fault(
+                cell.method,
+                cell.path,
+                json!({ "status": 503, "times": 1, "after": cell.after }),
+            ))
+            .await;
+            let run = e2e.run(&args).await;
+            check!(run.code == Some(0), "exit {:?}: {}", run.code, tail(&run));
+            let hit = e2e.requests().await.iter().any(|r| {
+                r["method"] == cell.method
+                    && glob(cell.path, r["path"].as_str().unwrap())
+                    && r["status"] == 503
+            });
+            check!(hit, "the 503 was never answered");
+            let final_state = final_state(e2e, &cell, &before).await?;
+            Ok(format!("survived, exit 0; {final_state}"))
+        }
+        Kind::Persistent500 => {
+            e2e.fault(fault(
+                cell.method,
+                cell.path,
+                json!({ "status": 500, "after": cell.after }),
+            ))
+            .await;
+            let run = e2e.run(&args).await;
+            check!(
+                run.code == Some(1),
+                "exit {:?}, not 1: {}",
+                run.code,
+                tail(&run)
+            );
+            let stopped = after_stop(e2e, &cell, &before, &run, "failed").await?;
+            let resumed = clear_and_resume(e2e, &cell, &run).await?;
+            let final_state = final_state(e2e, &cell, &before).await?;
+            Ok(format!("exit 1; {stopped}; {resumed}; {final_state}"))
+        }
+        Kind::InterruptHeld | Kind::InterruptProvisioning => {
+            if cell.kind == Kind::InterruptHeld {
+                let held = json!({ "delay_ms": 6000, "times": 1, "after": cell.after });
+                e2e.fault(fault(cell.method, cell.path, held)).await;
+            }
+            let child = e2e.spawn(&args);
+            let step = if cell.step == "safety backup" {
+                "backup.capture"
+            } else {
+                cell.step
+            };
+            if let Err(e) = e2e.until_step_running(step, Duration::from_secs(30)).await {
+                let run = e2e.finish(child).await;
+                return Err(format!("{e}; {}", tail(&run)));
+            }
+            let in_flight = e2e
+                .until_request(cell.method, cell.path, Duration::from_secs(10))
+                .await;
+            check!(in_flight, "{} {} never came", cell.method, cell.path);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let started = Instant::now();
+            signal(&child, "INT");
+            let run = e2e.finish(child).await;
+            let took = started.elapsed();
+            check!(
+                run.code == Some(130),
+                "exit {:?}, not 130: {}",
+                run.code,
+                tail(&run)
+            );
+            check!(
+                took < Duration::from_secs(4),
+                "took {took:?} to stop after the signal"
+            );
+            let stopped = after_stop(e2e, &cell, &before, &run, "interrupted").await?;
+            let resumed = clear_and_resume(e2e, &cell, &run).await?;
+            let final_state = final_state(e2e, &cell, &before).await?;
+            Ok(format!(
+                "exit 130 {:.1}s after SIGINT; {stopped}; {resumed}; {final_state}",
+                took.as_secs_f64()
+            ))
+        }
+    }
+}
+
+fn tail(run: &Run) -> String {
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let from = lines.len().saturating_sub(6);
+    format!("stderr: {}", lines[from..].join(" | "))
+}
+
+/// The state right after a failed or interrupted run: its report, its journal on disk, `runs
+/// show`, maintenance, and for `reset` whether the data survived a stop before the drop.
+async fn after_stop(e2e: &E2e, cell: &Cell, before: &Before, run: &Run, status: &str) -> Outcome {
+    let Ok(report) = serde_json::from_str::<Value>(&run.stdout) else {
+        return Err(format!("no JSON report: {}", tail(run)));
+    };
+    check!(
+        report["status"] == status,
+        "report status {}",
+        report["status"]
+    );
+    let run_id = report["run_id"].as_str().unwrap_or_default().to_string();
+    check!(
+        report["resume_command"] == format!("herokuops resume {run_id}"),
+        "no resume command in the report"
+    );
+    let journal = e2e.journal(&run_id);
+    check!(
+        journal["status"] == status,
+        "journal status {}",
+        journal["status"]
+    );
+    let steps = journal["steps"].as_array().unwrap();
+    let failed: Vec<&str> = steps
+        .iter()
+        .filter(|s| s["status"] == "failed")
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    if cell.step == "safety backup" {
+        check!(
+            failed.is_empty() && steps.iter().all(|s| s["status"] == "pending"),
+            "steps ran after a failed safety backup: {steps:?}"
+        );
+        check!(
+            journal["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("safety backup"),
+            "journal error {}",
+            journal["error"]
+        );
+    } else {
+        check!(
+            failed == [cell.step],
+            "journal failed at {failed:?}, not {}",
+            cell.step
+        );
+    }
+
+    let shown = e2e.run(&["--json", "runs", "show", &run_id]).await;
+    check!(
+        shown.code == Some(0) && shown.json()["status"] == status,
+        "runs show: {}",
+        shown.show()
+    );
+
+    // Clean-up turns maintenance off, unless the fault also stops the request that would.
+    let maintenance = e2e.maintenance().await;
+    let mut note = String::new();
+    if cell.step == "maintenance.off" && cell.kind == Kind::Persistent500 {
+        check!(maintenance, "maintenance off while every PATCH fails?");
+        let state = report["app_state"].as_str().unwrap_or_default();
+        check!(state.contains("STILL ON"), "the report hides it: {state}");
+        note.push_str("maintenance STILL ON, reported (its PATCH is the faulted request)");
+    } else {
+        check!(!maintenance, "maintenance left on");
+        let by_run = cell.playbook == Playbook::SwapDb
+            && matches!(cell.step, "pg.promote" | "maintenance.off");
+        note.push_str(if by_run {
+            "maintenance turned off by clean-up"
+        } else {
+            "maintenance off"
+        });
+    }
+
+    if cell.playbook == Playbook::Reset && matches!(cell.step, "safety backup" | "pg.drop-schema") {
+        // Read directly: the config vars may still be the faulted request.
+        let tables = tables_and_rows(&before.database_url).await;
+        check!(
+            tables.as_ref().is_some_and(has_seed),
+            "data lost by a run that stopped before the drop: {tables:?}"
+        );
+        note.push_str(", data intact");
+    }
+    Ok(format!("journal {status} at {}, {note}", cell.step))
+}
+
+async fn clear_and_resume(e2e: &E2e, cell: &Cell, run: &Run) -> Outcome {
+    e2e.clear_faults().await;
+    let run_id = run.json()["run_id"].as_str().unwrap().to_string();
+    let resumed = e2e
+        .run(&["--json", "resume", &run_id, "--confirm", APP])
+        .await;
+    check!(
+        resumed.code == Some(0),
+        "resume exit {:?}: {}",
+        resumed.code,
+        tail(&resumed)
+    );
+    let report = resumed.json();
+    check!(
+        report["status"] == "succeeded",
+        "resumed run {}",
+        report["status"]
+    );
+    check!(report["run_id"] == run_id.as_str(), "resume made a new run");
+    let journal = e2e.journal(&run_id);
+    check!(
+        journal["status"] == "succeeded"
+            && journal["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["status"] == "done"),
+        "journal after resume: {journal}"
+    );
+    let _ = cell;
+    Ok("resume exit 0".to_string())
+}
+
+/// The app as a finished run leaves it.
+async fn final_state(e2e: &E2e, cell: &Cell, before: &Before) -> Outcome {
+    check!(!e2e.maintenance().await, "maintenance on at the end");
+    check!(e2e.dynos_up().await, "dynos {:?}", e2e.dyno_states().await);
+    if let Err(e) = e2e.verify_passes().await {
+        return Err(format!("verify: {e}"));
+    }
+    let url = e2e.database_url().await;
+    match cell.playbook {
+        Playbook::Reset => {
+            let tables = tables_and_rows(&url).await;
+            check!(
+                tables.as_ref().is_some_and(fresh_and_empty),
+                "schema after reset: {tables:?}"
+            );
+            Ok("25 empty tables, verified".into())
+        }
+        Playbook::SwapDb => {
+            check!(url != before.database_url, "DATABASE_URL did not move");
+            check!(
+                e2e.config_var("HEROKU_POSTGRESQL_COBALT_URL")
+                    .await
+                    .as_ref()
+                    == Some(&before.database_url),
+                "the old database lost its alias"
+            );
+            let (_, addons) = e2e.client.get(&format!("/apps/{APP}/addons")).await;
+            let n = addons.as_array().map(Vec::len).unwrap_or_default();
+            check!(n == 2, "{n} add-ons: one new one was expected");
+            Ok("new DATABASE_URL, old one kept as COBALT, 2 add-ons, verified".into())
+        }
+    }
+}
+
+async fn matrix(playbook: Playbook) {
+    // Shared by both matrices: a few sandboxes at a time on a small machine.
+    static SLOTS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    let slots = SLOTS
+        .get_or_init(|| Arc::new(tokio::sync::Semaphore::new(4)))
+        .clone();
+    let chosen: Vec<Cell> = cells()
+        .into_iter()
+        .filter(|c| c.playbook == playbook)
+        .collect();
+    let results: Vec<(Cell, Outcome, Duration)> = futures_util::stream::iter(chosen)
+        .map(|cell| {
+            let slots = slots.clone();
+            async move {
+                let _slot = slots.acquire_owned().await.unwrap();
+                let started = Instant::now();
+                let outcome = match tokio::spawn(run_cell(cell)).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => Err(format!("panicked: {e}")),
+                };
+                (cell, outcome, started.elapsed())
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+
+    let mut results = results;
+    results.sort_by_key(|(c, _, _)| {
+        cells().iter().position(|x| {
+            x.step == c.step && x.kind == c.kind && x.method == c.method && x.playbook == c.playbook
+        })
+    });
+    let mut table = format!("fault matrix of {}:\n", playbook.name());
+    for (cell, outcome, took) in &results {
+        let (mark, text) = match outcome {
+            Ok(t) => ("ok  ", t.as_str()),
+            Err(t) => ("FAIL", t.as_str()),
+        };
+        let after = if cell.after > 0 {
+            format!(" (after {})", cell.after)
+        } else {
+            String::new()
+        };
+        table.push_str(&format!(
+            "{mark} | {:<15} | {} {}{after} | {} | {:.1}s | {text}\n",
+            cell.step,
+            cell.method,
+            cell.path,
+            cell.kind,
+            took.as_secs_f64()
+        ));
+    }
+    println!("{table}");
+    let failed = results.iter().filter(|(_, o, _)| o.is_err()).count();
+    assert_eq!(failed, 0, "{failed} cell(s) failed:\n{table}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_matrix_of_reset() {
+    matrix(Playbook::Reset).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_matrix_of_swap_db() {
+    matrix(Playbook::SwapDb).await;
+}

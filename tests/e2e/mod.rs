@@ -1,0 +1,9 @@
+//! End-to-end acceptance of the playbooks: herokuops, the binary, against a sandbox whose
+//! databases are real, with faults, signals and kills, and a watch for leaked secrets on every
+//! output and journal.
+
+mod faults;
+mod harness;
+mod kill;
+mod playbooks;
+mod secrets;
