@@ -324,6 +324,30 @@ mod tests {
     }
 
     #[test]
+    fn errors_are_annotated_once_where_they_are_rendered() {
+        let dir = tempfile::tempdir().unwrap();
+        let (io, streams) = io_in_actions(dir.path());
+        let code = crate::cli::report(
+            &io,
+            Err(Error::failed_with_hint(
+                "could not reach Heroku",
+                "check your network",
+            )),
+        );
+        assert_eq!(code, 1);
+        assert_eq!(
+            streams.out.contents(),
+            "::error::could not reach Heroku%0Ahint: check your network\n"
+        );
+        // Drift and a playbook's failure were annotated with their report already.
+        let (io, streams) = io_in_actions(dir.path());
+        crate::cli::report(&io, Err(Error::Drift { count: 2 }));
+        crate::cli::report(&io, Err(Error::Reported(Box::new(Error::failed("x")))));
+        assert_eq!(streams.out.contents(), "");
+        assert!(streams.err.contents().contains("error: x"));
+    }
+
+    #[test]
     fn nothing_outside_actions() {
         let (io, streams) = Io::captured(Mode::Human);
         verify_result(&io, "a", "f", &[]);
