@@ -158,14 +158,17 @@ pub async fn run<E: Executor>(
             }
             Err((e, status)) => {
                 observer.step_finished(StepKind::BackupCapture, Err(&e.to_string()), elapsed);
-                failure = Some((
+                // Ctrl-C stays Ctrl-C (exit 130), not a failure of the backup.
+                let cause = if status == RunStatus::Interrupted {
+                    e
+                } else {
                     Error::failed_with_hint(
                         format!("the safety backup failed, so nothing destructive ran: {e}"),
                         "fix the cause, or pass --no-backup if you accept losing the data"
                             .to_string(),
-                    ),
-                    status,
-                ));
+                    )
+                };
+                failure = Some((cause, status));
             }
         }
         if let Ok(p) = save(&journal) {
@@ -658,6 +661,26 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(ex.ran, ["safety"]);
+    }
+
+    #[tokio::test]
+    async fn interrupt_during_the_safety_backup_is_an_interrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Scripted::default();
+        let (tx, rx) = watch::channel(false);
+        tx.send(true).unwrap();
+        let journal = Journal::new(
+            "reset",
+            "app",
+            &[StepKind::PgDropSchema],
+            serde_json::json!({}),
+        );
+        let failed = run(&mut ex, journal, &options(dir.path()), &mut (), rx)
+            .await
+            .unwrap_err();
+        assert_eq!(failed.cause.exit_code(), 130);
+        assert_eq!(failed.report.status, RunStatus::Interrupted);
+        assert!(ex.ran.is_empty(), "{:?}", ex.ran);
     }
 
     #[tokio::test]

@@ -43,6 +43,9 @@ enum Kind {
     InterruptHeld,
     /// SIGINT while the new add-on is provisioning (a long sandbox provision delay).
     InterruptProvisioning,
+    /// SIGINT between polls of a schema that is not there yet: the run migrates with a local
+    /// command that does nothing; the app's restart before the resume migrates it.
+    InterruptPolling,
 }
 
 impl fmt::Display for Kind {
@@ -52,6 +55,7 @@ impl fmt::Display for Kind {
             Kind::Persistent500 => "500 until cleared",
             Kind::InterruptHeld => "Ctrl-C (request held)",
             Kind::InterruptProvisioning => "Ctrl-C (provisioning)",
+            Kind::InterruptPolling => "Ctrl-C (polling)",
         })
     }
 }
@@ -91,7 +95,14 @@ fn cells() -> Vec<Cell> {
         }
     };
     let both = &[Once503, Persistent500];
-    add(Reset, "safety backup", "POST", BACKUPS, 0, both);
+    add(
+        Reset,
+        "safety backup",
+        "POST",
+        BACKUPS,
+        0,
+        &[Once503, Persistent500, InterruptHeld],
+    );
     add(
         Reset,
         "pg.drop-schema",
@@ -116,6 +127,14 @@ fn cells() -> Vec<Cell> {
         "/apps/*/config-vars",
         2,
         &[InterruptHeld],
+    );
+    add(
+        Reset,
+        "pg.verify",
+        "GET",
+        "/apps/*/config-vars",
+        0,
+        &[InterruptPolling],
     );
 
     add(SwapDb, "safety backup", "POST", BACKUPS, 0, both);
@@ -187,9 +206,8 @@ fn playbook_args(cell: &Cell, expect: &str) -> Vec<String> {
         "--interval".into(),
         "200ms".into(),
     ];
-    if cell.playbook == Playbook::SwapDb && cell.step == "pg.wait" {
-        // Long enough for a signal to land mid-wait, short enough to resume.
-        args[8] = "40s".into();
+    if cell.kind == Kind::InterruptPolling {
+        args.extend(["--migrate-local".into(), "true".into()]);
     }
     args
 }
@@ -252,22 +270,22 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
                 tail(&run)
             );
             let stopped = after_stop(e2e, &cell, &before, &run, "failed").await?;
-            let resumed = clear_and_resume(e2e, &cell, &run).await?;
+            let resumed = clear_and_resume(e2e, &run).await?;
             let final_state = final_state(e2e, &cell, &before).await?;
             Ok(format!("exit 1; {stopped}; {resumed}; {final_state}"))
         }
-        Kind::InterruptHeld | Kind::InterruptProvisioning => {
+        Kind::InterruptHeld | Kind::InterruptProvisioning | Kind::InterruptPolling => {
             if cell.kind == Kind::InterruptHeld {
                 let held = json!({ "delay_ms": 6000, "times": 1, "after": cell.after });
                 e2e.fault(fault(cell.method, cell.path, held)).await;
             }
             let child = e2e.spawn(&args);
-            let step = if cell.step == "safety backup" {
-                "backup.capture"
-            } else {
-                cell.step
-            };
-            if let Err(e) = e2e.until_step_running(step, Duration::from_secs(30)).await {
+            // The safety backup is not a step of the journal: its request is the sign.
+            if cell.step != "safety backup"
+                && let Err(e) = e2e
+                    .until_step_running(cell.step, Duration::from_secs(30))
+                    .await
+            {
                 let run = e2e.finish(child).await;
                 return Err(format!("{e}; {}", tail(&run)));
             }
@@ -291,7 +309,12 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
                 "took {took:?} to stop after the signal"
             );
             let stopped = after_stop(e2e, &cell, &before, &run, "interrupted").await?;
-            let resumed = clear_and_resume(e2e, &cell, &run).await?;
+            if cell.kind == Kind::InterruptPolling {
+                let restart = e2e.run(&["dynos", "restart", APP]).await;
+                check!(restart.code == Some(0), "restart: {}", tail(&restart));
+                e2e.until_dynos_up().await;
+            }
+            let resumed = clear_and_resume(e2e, &run).await?;
             let final_state = final_state(e2e, &cell, &before).await?;
             Ok(format!(
                 "exit 130 {:.1}s after SIGINT; {stopped}; {resumed}; {final_state}",
@@ -340,11 +363,13 @@ async fn after_stop(e2e: &E2e, cell: &Cell, before: &Before, run: &Run, status: 
             failed.is_empty() && steps.iter().all(|s| s["status"] == "pending"),
             "steps ran after a failed safety backup: {steps:?}"
         );
+        let error = journal["error"].as_str().unwrap_or_default();
         check!(
-            journal["error"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("safety backup"),
+            error.contains(if status == "failed" {
+                "safety backup"
+            } else {
+                "interrupted"
+            }),
             "journal error {}",
             journal["error"]
         );
@@ -394,7 +419,7 @@ async fn after_stop(e2e: &E2e, cell: &Cell, before: &Before, run: &Run, status: 
     Ok(format!("journal {status} at {}, {note}", cell.step))
 }
 
-async fn clear_and_resume(e2e: &E2e, cell: &Cell, run: &Run) -> Outcome {
+async fn clear_and_resume(e2e: &E2e, run: &Run) -> Outcome {
     e2e.clear_faults().await;
     let run_id = run.json()["run_id"].as_str().unwrap().to_string();
     let resumed = e2e
@@ -423,7 +448,6 @@ async fn clear_and_resume(e2e: &E2e, cell: &Cell, run: &Run) -> Outcome {
                 .all(|s| s["status"] == "done"),
         "journal after resume: {journal}"
     );
-    let _ = cell;
     Ok("resume exit 0".to_string())
 }
 
