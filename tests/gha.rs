@@ -412,3 +412,41 @@ async fn verify_in_actions_reports_drift_count_and_table() {
     );
     assert_eq!(files.outputs()["drift_count"], "3");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_on_stdout_stays_clean_in_actions() {
+    let sb = sandbox().await;
+    let client = Client::new(&sb);
+    let secrets = secrets(&client).await;
+    let files = StepFiles::new();
+
+    // `schema snapshot > FILE` must give a TOML file, not one that starts with masks.
+    let output = run_in_actions(&sb, &files, &["schema", "snapshot", APP]).await;
+    assert!(output.status.success(), "{}", show(&output));
+    let out = stdout(&output);
+    assert!(commands(&out).is_empty(), "{out}");
+    let parsed: toml::Table = toml::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(parsed["schema"].as_str(), Some("public"));
+    let err = stderr(&output);
+    for secret in &secrets {
+        assert!(
+            err.contains(&format!("::add-mask::{secret}")),
+            "masked on stderr: {err}"
+        );
+        assert!(!out.contains(secret.as_str()));
+    }
+
+    // `URL=$(herokuops backup url APP)` must capture the URL alone; the URL itself is masked.
+    let output = run_in_actions(&sb, &files, &["backup", "capture", APP]).await;
+    assert!(output.status.success(), "{}", show(&output));
+    let output = run_in_actions(&sb, &files, &["backup", "url", APP]).await;
+    assert!(output.status.success(), "{}", show(&output));
+    let out = stdout(&output);
+    let url = out.trim_end();
+    assert!(url.starts_with("http") && !url.contains('\n'), "{out}");
+    assert!(
+        stderr(&output).contains(&format!("::add-mask::{}", url.replace('%', "%25"))),
+        "{}",
+        show(&output)
+    );
+}

@@ -9,6 +9,7 @@ pub mod prompt;
 pub mod table;
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How the command's result is rendered on stdout.
@@ -32,6 +33,8 @@ pub struct Io {
     pub progress: bool,
     /// Set inside GitHub Actions: workflow commands, masks, outputs and the step summary.
     pub gha: Option<gha::Actions>,
+    /// Stdout carries data meant to be captured or redirected (see [`Io::stdout_is_data`]).
+    stdout_data: Arc<AtomicBool>,
 }
 
 impl Io {
@@ -48,6 +51,7 @@ impl Io {
             quiet,
             progress: stderr_tty && !no_progress && mode == Mode::Human && !quiet,
             gha: gha::Actions::from_env(),
+            stdout_data: Arc::default(),
         }
     }
 
@@ -64,6 +68,7 @@ impl Io {
             quiet: false,
             progress: false,
             gha: None,
+            stdout_data: Arc::default(),
         };
         (io, CapturedStreams { out, err })
     }
@@ -105,13 +110,21 @@ impl Io {
     }
 
     /// A workflow command. The runner reads them from stdout, where GitHub documents them;
-    /// with `--json` they go to stderr (the runner reads those too) so stdout stays one document.
+    /// with `--json`, or when stdout is data, they go to stderr (the runner reads those too) so
+    /// what is captured or redirected stays exactly the data.
     fn workflow_command(&self, line: &str) {
-        if self.json() {
+        if self.json() || self.stdout_data.load(Ordering::Relaxed) {
             self.err_line(line);
         } else {
             self.out(line);
         }
+    }
+
+    /// Says that stdout is data to capture or redirect (a URL, a file's text, a dyno's output):
+    /// from now on workflow commands go to stderr, so `$(herokuops ...)` and `> FILE` get only
+    /// the data. Call it before anything could emit a mask.
+    pub fn stdout_is_data(&self) {
+        self.stdout_data.store(true, Ordering::Relaxed);
     }
 
     /// Inside GitHub Actions, masks `secret` (and its password, if it is a URL) in the log from

@@ -153,9 +153,12 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
         BackupCommand::Url { args } => {
             let (app, rest) =
                 app_and_args(&ctx.global, &args, 1, "herokuops backup url APP [BACKUP]")?;
+            ctx.io.stdout_is_data();
             let api = ctx.api()?;
             let num = backup::backup_number(api, &app, rest.first().map(String::as_str)).await?;
             let public = api.public_url(&app, num).await?;
+            // Anyone with the signed URL can download the backup until it expires.
+            ctx.io.mask(&public.url);
             ctx.io.render(
                 &json!({ "num": num, "url": public.url, "expires_at": public.expires_at }),
                 || public.url.clone(),

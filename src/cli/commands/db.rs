@@ -213,6 +213,9 @@ pub async fn schema(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
         schema,
     } = cmd;
     let usage = "herokuops schema snapshot APP [-o FILE] (or --database-url URL)";
+    if output.is_none() {
+        ctx.io.stdout_is_data();
+    }
     let resolved = resolve(ctx, &source, usage).await?;
     let db = connect(&resolved).await?;
     let live = introspect(&db, &schema, &MigrationProbe::Auto).await?;

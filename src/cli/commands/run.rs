@@ -49,6 +49,7 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
             });
         return Ok(());
     }
+    ctx.io.stdout_is_data();
     let io = ctx.io.clone();
     let json = ctx.io.json();
     let outcome = steps::run::run(ctx.api()?, &app, &command, env, args.timeout, move |line| {
