@@ -66,6 +66,12 @@ pub fn playbook_report(io: &Io, report: &Report, failure: Option<&Error>) {
         .map(|s| s.step.to_string());
     if let Some(error) = failure {
         let title = match &failed_step {
+            Some(step) if report.status == RunStatus::Interrupted => {
+                format!(
+                    "{} on {} interrupted at {step}",
+                    report.playbook, report.app
+                )
+            }
             Some(step) => format!("{} on {} failed at {step}", report.playbook, report.app),
             None => format!("{} on {} {status}", report.playbook, report.app),
         };
