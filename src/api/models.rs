@@ -300,6 +300,16 @@ pub struct ScheduleRef {
     pub uuid: String,
 }
 
+/// Reads `null` as the type's default: the data API sends `"succeeded": null` (and null sizes)
+/// for a transfer that has not finished.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// A backup, restore or copy on the data API.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Transfer {
@@ -307,11 +317,11 @@ pub struct Transfer {
     pub num: u64,
     #[serde(default)]
     pub from_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub from_type: String,
     #[serde(default)]
     pub to_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub to_type: String,
     /// A storage URL; may be signed, so it is not serialized into our output.
     #[serde(default, skip_serializing)]
@@ -324,13 +334,13 @@ pub struct Transfer {
     pub finished_at: Option<String>,
     #[serde(default)]
     pub canceled_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub succeeded: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub processed_bytes: u64,
     #[serde(default)]
     pub source_bytes: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub warnings: u64,
     #[serde(default)]
     pub schedule: Option<ScheduleRef>,
@@ -463,6 +473,19 @@ mod tests {
         };
         assert_eq!(restore.display_name(), "r001");
         assert!(restore.is_restore());
+    }
+
+    #[test]
+    fn an_unfinished_transfer_with_nulls_parses() {
+        let t: Transfer = serde_json::from_value(serde_json::json!({
+            "uuid": "0c3a5b2e-1f1d-4a5e-9a43-6c1f3c3c8a11", "num": 7,
+            "from_type": "pg_dump", "to_type": "gof3r",
+            "succeeded": null, "processed_bytes": null, "warnings": null, "finished_at": null
+        }))
+        .unwrap();
+        assert!(!t.succeeded);
+        assert_eq!(t.processed_bytes, 0);
+        assert_eq!(t.status_text(), "Pending");
     }
 
     #[test]

