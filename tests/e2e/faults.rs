@@ -3,7 +3,8 @@
 //! `resume` completes), and Ctrl-C during each wait (exit 130, the same clean-up, resumable).
 //!
 //! Each cell runs on a sandbox of its own; cells run a few at a time. Every cell's outcome is
-//! printed as a table row (see it with `--nocapture`), and the test fails if any cell did.
+//! printed as a table row (see it with `--nocapture`, or in
+//! `target/tmp/fault-matrix-PLAYBOOK.txt`), and the test fails if any cell did.
 
 use std::fmt;
 use std::sync::Arc;
@@ -539,6 +540,10 @@ async fn matrix(playbook: Playbook) {
         ));
     }
     println!("{table}");
+    // Kept for CI to publish next to the test log.
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("fault-matrix-{}.txt", playbook.name()));
+    std::fs::write(&file, &table).unwrap();
     let failed = results.iter().filter(|(_, o, _)| o.is_err()).count();
     assert_eq!(failed, 0, "{failed} cell(s) failed:\n{table}");
 }
