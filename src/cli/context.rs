@@ -34,6 +34,15 @@ impl Ctx {
         }
     }
 
+    /// A context whose API client is given, not resolved: the apps of a fleet share one
+    /// client, and with it one rate-limit budget.
+    pub fn with_api(io: Io, global: Global, prompter: Box<dyn Prompter>, api: ApiClient) -> Self {
+        let ctx = Ctx::new(io, global, prompter);
+        let _ = ctx.endpoints.set(api.endpoints().clone());
+        let _ = ctx.api.set(api);
+        ctx
+    }
+
     /// Where the APIs are, from `HEROKU_HOST` / `HEROKU_DATA_HOST`.
     pub fn endpoints(&self) -> Result<Endpoints> {
         if let Some(e) = self.endpoints.get() {
@@ -92,6 +101,16 @@ impl Ctx {
     pub fn confirm(&self, app: &str, action: &str) -> Result<()> {
         confirm_destructive(
             &self.io,
+            self.prompter.as_ref(),
+            app,
+            action,
+            self.global.confirm.as_deref(),
+        )
+    }
+
+    /// Refuses now a destructive action that `confirm` would refuse later without asking.
+    pub fn confirmation_possible(&self, app: &str, action: &str) -> Result<()> {
+        crate::output::prompt::confirmation_possible(
             self.prompter.as_ref(),
             app,
             action,

@@ -10,6 +10,11 @@ use super::Io;
 pub trait Prompter: Send + Sync {
     /// Returns what the operator typed (trimmed), or `None` when nobody can answer.
     fn ask(&self, question: &str) -> Option<String>;
+
+    /// Whether `ask` could get an answer at all.
+    fn can_ask(&self) -> bool {
+        true
+    }
 }
 
 /// Reads stdin when stdin is a terminal; never blocks otherwise.
@@ -18,6 +23,10 @@ pub struct TerminalPrompter {
 }
 
 impl Prompter for TerminalPrompter {
+    fn can_ask(&self) -> bool {
+        self.stdin_tty
+    }
+
     fn ask(&self, question: &str) -> Option<String> {
         if !self.stdin_tty {
             return None;
@@ -37,6 +46,32 @@ pub struct ScriptedPrompter(pub Option<String>);
 impl Prompter for ScriptedPrompter {
     fn ask(&self, _question: &str) -> Option<String> {
         self.0.clone()
+    }
+
+    fn can_ask(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// Refuses early what `confirm_destructive` would refuse later without asking: a `--confirm`
+/// naming another app, or no `--confirm` where nobody can answer a prompt. Playbooks call it
+/// before their read-only preflight, so a refused run sends no request at all.
+pub fn confirmation_possible(
+    prompter: &dyn Prompter,
+    app: &str,
+    action: &str,
+    confirm_flag: Option<&str>,
+) -> Result<()> {
+    match confirm_flag {
+        Some(given) if given != app => Err(Error::ConfirmationMismatch {
+            app: app.to_string(),
+            given: given.to_string(),
+        }),
+        None if !prompter.can_ask() => Err(Error::ConfirmationMissing {
+            app: app.to_string(),
+            action: action.to_string(),
+        }),
+        _ => Ok(()),
     }
 }
 

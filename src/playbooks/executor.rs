@@ -45,6 +45,9 @@ pub struct PlaybookOptions {
     /// What `backup.restore` restores from (a backup name or URL; default: the newest backup).
     #[serde(default)]
     pub restore_from: Option<String>,
+    /// Extensions `backup.restore` installs before restoring.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restore_extensions: Vec<String>,
     /// The command of a `run` step.
     #[serde(default)]
     pub run_command: Option<String>,
@@ -85,7 +88,11 @@ pub struct HerokuExecutor {
 }
 
 impl HerokuExecutor {
-    pub fn new(api: ApiClient, options: PlaybookOptions, observer: Box<dyn Observer + Sync>) -> Result<Self> {
+    pub fn new(
+        api: ApiClient,
+        options: PlaybookOptions,
+        observer: Box<dyn Observer + Sync>,
+    ) -> Result<Self> {
         let expected = match &options.expect {
             Some(path) => Some(Expected::load(path)?),
             None => None,
@@ -153,13 +160,19 @@ impl HerokuExecutor {
             if let Some(crashed) = long_running.iter().find(|d| d.state == "crashed") {
                 return Err(Error::failed_with_hint(
                     format!("dyno {} crashed", crashed.name),
-                    format!("see `heroku logs -a {} --dyno {}`", self.options.app, crashed.name),
+                    format!(
+                        "see `heroku logs -a {} --dyno {}`",
+                        self.options.app, crashed.name
+                    ),
                 ));
             }
             if long_running.iter().all(|d| d.state == "up") {
                 return Ok(format!("{} dynos up", long_running.len()));
             }
-            let states: Vec<String> = long_running.iter().map(|d| format!("{} {}", d.name, d.state)).collect();
+            let states: Vec<String> = long_running
+                .iter()
+                .map(|d| format!("{} {}", d.name, d.state))
+                .collect();
             self.observer.event(steps::Event::Status(states.join(", ")));
             deadline.tick("the dynos to be up").await?;
         }
@@ -172,7 +185,9 @@ impl HerokuExecutor {
                 Some(expected) => {
                     let expected = expected.clone();
                     let db = self.connect().await?;
-                    let schema = pg::introspect::introspect(&db, &expected.schema, &expected.probe()).await?;
+                    let schema =
+                        pg::introspect::introspect(&db, &expected.schema, &expected.probe())
+                            .await?;
                     let drift = pg::verify(&expected, &schema);
                     if drift.is_empty() {
                         return Ok(format!("schema matches ({} tables)", schema.tables.len()));
@@ -191,8 +206,14 @@ impl HerokuExecutor {
             if let Err(ApiError::Timeout { after, .. }) = deadline.tick("the schema").await {
                 return Err(match &self.expected {
                     Some(_) => Error::failed_with_hint(
-                        format!("the schema did not reach the expected state within {}: {outcome}", humantime::format_duration(after)),
-                        format!("see `herokuops verify {} --expect FILE` for every difference", self.options.app),
+                        format!(
+                            "the schema did not reach the expected state within {}: {outcome}",
+                            humantime::format_duration(after)
+                        ),
+                        format!(
+                            "see `herokuops verify {} --expect FILE` for every difference",
+                            self.options.app
+                        ),
                     ),
                     None => Error::failed(format!(
                         "no table appeared in schema public within {}",
@@ -206,15 +227,28 @@ impl HerokuExecutor {
     async fn migrate(&mut self) -> Result<String> {
         match self.options.migrate.clone() {
             Migrate::Restart => {
-                self.api.restart_dynos(self.app(), &RestartTarget::All).await?;
+                self.api
+                    .restart_dynos(self.app(), &RestartTarget::All)
+                    .await?;
                 let up = self.wait_dynos_up().await?;
                 Ok(format!("restarted all dynos; {up}"))
             }
             Migrate::OneOffDyno(command) => {
                 let timeout = self.options.timeout;
-                let outcome = steps::run::run(&self.api, self.app(), &command, Default::default(), timeout, |_| {}).await?;
+                let outcome = steps::run::run(
+                    &self.api,
+                    self.app(),
+                    &command,
+                    Default::default(),
+                    timeout,
+                    |_| {},
+                )
+                .await?;
                 if outcome.exit_status != 0 {
-                    return Err(Error::Exited { what: format!("`{command}` on {}", outcome.dyno), status: outcome.exit_status });
+                    return Err(Error::Exited {
+                        what: format!("`{command}` on {}", outcome.dyno),
+                        status: outcome.exit_status,
+                    });
                 }
                 Ok(format!("`{command}` exited 0 on {}", outcome.dyno))
             }
@@ -231,7 +265,10 @@ impl HerokuExecutor {
                     .map_err(|e| Error::io(format!("could not run `{command}`"), e))?;
                 match status.code() {
                     Some(0) => Ok(format!("`{command}` exited 0")),
-                    Some(code) => Err(Error::Exited { what: format!("`{command}`"), status: code }),
+                    Some(code) => Err(Error::Exited {
+                        what: format!("`{command}`"),
+                        status: code,
+                    }),
                     None => Err(Error::failed(format!("`{command}` was killed by a signal"))),
                 }
             }
@@ -254,25 +291,43 @@ impl HerokuExecutor {
                 .await?
                 .plan_name()
                 .map(str::to_string)
-                .ok_or_else(|| Error::failed("the current database's plan is unknown; pass --plan"))?,
+                .ok_or_else(|| {
+                    Error::failed("the current database's plan is unknown; pass --plan")
+                })?,
         };
         // Heroku may have made the add-on although the create request failed (a 5xx, a cut
         // connection): an attempt after such a failure adopts one that appeared since.
         let addons = self.api.addons(self.app()).await?;
         match &state.addons_before_create {
             Some(before) => {
-                if let Some(addon) = addons.iter().find(|a| !before.contains(&a.name) && a.plan.name == plan) {
+                if let Some(addon) = addons
+                    .iter()
+                    .find(|a| !before.contains(&a.name) && a.plan.name == plan)
+                {
                     state.created_addon = Some(addon.name.clone());
                     state.addons_before_create = None;
-                    return Ok(format!("adopted {} ({plan}), made by an earlier attempt of this run", addon.name));
+                    return Ok(format!(
+                        "adopted {} ({plan}), made by an earlier attempt of this run",
+                        addon.name
+                    ));
                 }
             }
             None => {
                 state.addons_before_create = Some(addons.into_iter().map(|a| a.name).collect());
             }
         }
-        let spec = AddonCreate { plan: plan.clone(), ..Default::default() };
-        let addon = steps::addons::create(&self.api, &self.options.app, &spec, None, self.observer.as_mut()).await?;
+        let spec = AddonCreate {
+            plan: plan.clone(),
+            ..Default::default()
+        };
+        let addon = steps::addons::create(
+            &self.api,
+            &self.options.app,
+            &spec,
+            None,
+            self.observer.as_mut(),
+        )
+        .await?;
         state.created_addon = Some(addon.name.clone());
         state.addons_before_create = None;
         Ok(format!("created {} ({plan})", addon.name))
@@ -283,14 +338,27 @@ impl HerokuExecutor {
             .created_addon
             .clone()
             .ok_or_else(|| Error::failed("no add-on to promote: run addons.create first"))?;
-        let outcome = steps::promote::promote(&self.api, &self.options.app, &target, &PromoteOptions::default(), self.observer.as_mut()).await?;
+        let outcome = steps::promote::promote(
+            &self.api,
+            &self.options.app,
+            &target,
+            &PromoteOptions::default(),
+            self.observer.as_mut(),
+        )
+        .await?;
         match outcome {
-            PromoteOutcome::Promoted { addon, previous_alias, previous_addon } => {
+            PromoteOutcome::Promoted {
+                addon,
+                previous_alias,
+                previous_addon,
+            } => {
                 state.previous_addon = previous_addon;
                 state.previous_alias = previous_alias;
                 Ok(format!("{addon} is now DATABASE_URL"))
             }
-            PromoteOutcome::AlreadyPromoted { addon } => Ok(format!("{addon} already was DATABASE_URL")),
+            PromoteOutcome::AlreadyPromoted { addon } => {
+                Ok(format!("{addon} already was DATABASE_URL"))
+            }
         }
     }
 
@@ -300,21 +368,42 @@ impl HerokuExecutor {
             None => self.current_database().await?,
         };
         let wait = self.wait();
-        let message = database::wait_available(&self.api, &db.addon.id, wait, self.observer.as_mut()).await?;
+        let message =
+            database::wait_available(&self.api, &db.addon.id, wait, self.observer.as_mut()).await?;
         Ok(format!("{} is {message}", db.addon.name))
     }
 
     async fn restore(&mut self) -> Result<String> {
         let db = self.current_database().await?;
-        let url = backup::backup_url(&self.api, self.app(), self.options.restore_from.as_deref()).await?;
+        let url =
+            backup::backup_url(&self.api, self.app(), self.options.restore_from.as_deref()).await?;
         let wait = backup::transfer_wait(self.options.timeout);
-        let transfer = backup::restore(&self.api, &db, &url, &[], wait, self.observer.as_mut()).await?;
-        Ok(format!("restored {} ({})", db.addon.name, transfer.display_name()))
+        let transfer = backup::restore(
+            &self.api,
+            &db,
+            &url,
+            &self.options.restore_extensions,
+            wait,
+            self.observer.as_mut(),
+        )
+        .await?;
+        Ok(format!(
+            "restored {} ({})",
+            db.addon.name,
+            transfer.display_name()
+        ))
     }
 
     async fn capture(&mut self) -> Result<String> {
         let wait = backup::transfer_wait(self.options.timeout);
-        let transfer = backup::capture(&self.api, &self.options.app, None, wait, self.observer.as_mut()).await?;
+        let transfer = backup::capture(
+            &self.api,
+            &self.options.app,
+            None,
+            wait,
+            self.observer.as_mut(),
+        )
+        .await?;
         Ok(transfer.display_name())
     }
 }
@@ -334,13 +423,24 @@ impl Executor for HerokuExecutor {
         };
         let mut facts = vec![
             format!("account: {}", account.email),
-            format!("DATABASE_URL: {} ({})", db.addon.name, db.plan_name().unwrap_or("plan unknown")),
-            format!("maintenance: {}", if app.maintenance { "on" } else { "off" }),
+            format!(
+                "DATABASE_URL: {} ({})",
+                db.addon.name,
+                db.plan_name().unwrap_or("plan unknown")
+            ),
+            format!(
+                "maintenance: {}",
+                if app.maintenance { "on" } else { "off" }
+            ),
         ];
         if tables.is_empty() {
             facts.push("schema public has no tables".into());
         } else {
-            facts.push(format!("schema public has {} tables: {}", tables.len(), tables.join(", ")));
+            facts.push(format!(
+                "schema public has {} tables: {}",
+                tables.len(),
+                tables.join(", ")
+            ));
         }
         if let Some(path) = &self.options.expect {
             facts.push(format!("expected schema: {}", path.display()));
@@ -350,22 +450,44 @@ impl Executor for HerokuExecutor {
 
     fn describe(&self, step: StepKind) -> StepPlan {
         let app = &self.options.app;
-        let db = if self.preflight.database_addon.is_empty() { "DATABASE".to_string() } else { self.preflight.database_addon.clone() };
+        let db = if self.preflight.database_addon.is_empty() {
+            "DATABASE".to_string()
+        } else {
+            self.preflight.database_addon.clone()
+        };
         let (description, requests, sql): (String, Vec<String>, Vec<String>) = match step {
             StepKind::BackupCapture => (
                 format!("capture a backup of {db}"),
-                vec![format!("POST /client/v11/databases/{{id}}/backups"), format!("GET /client/v11/apps/{app}/transfers/{{uuid}} until finished")],
+                vec![
+                    format!("POST /client/v11/databases/{{id}}/backups"),
+                    format!("GET /client/v11/apps/{app}/transfers/{{uuid}} until finished"),
+                ],
                 vec![],
             ),
             StepKind::BackupRestore => (
-                format!("restore {db} from {}", self.options.restore_from.as_deref().unwrap_or("the newest backup")),
+                format!(
+                    "restore {db} from {}",
+                    self.options
+                        .restore_from
+                        .as_deref()
+                        .unwrap_or("the newest backup")
+                ),
                 vec!["POST /client/v11/databases/{id}/restores".into()],
                 vec![],
             ),
             StepKind::PgDropSchema => (
-                format!("drop schema public of {db} ({} tables) and recreate it with its owner and grants, in one transaction", self.preflight.tables.len()),
+                format!(
+                    "drop schema public of {db} ({} tables) and recreate it with its owner and grants, in one transaction",
+                    self.preflight.tables.len()
+                ),
                 vec![format!("GET /apps/{app}/config-vars")],
-                vec!["BEGIN".into(), "DROP SCHEMA public CASCADE".into(), "CREATE SCHEMA public AUTHORIZATION <owner>".into(), "GRANT/COMMENT as before".into(), "COMMIT".into()],
+                vec![
+                    "BEGIN".into(),
+                    "DROP SCHEMA public CASCADE".into(),
+                    "CREATE SCHEMA public AUTHORIZATION <owner>".into(),
+                    "GRANT/COMMENT as before".into(),
+                    "COMMIT".into(),
+                ],
             ),
             StepKind::PgVerify => (
                 match &self.options.expect {
@@ -375,44 +497,91 @@ impl Executor for HerokuExecutor {
                 vec![format!("GET /apps/{app}/config-vars")],
                 vec!["catalog queries (a fixed number)".into()],
             ),
-            StepKind::PgWait => ("wait until the new database is available".into(), vec!["GET /client/v11/databases/{id}/wait_status".into()], vec![]),
+            StepKind::PgWait => (
+                "wait until the new database is available".into(),
+                vec!["GET /client/v11/databases/{id}/wait_status".into()],
+                vec![],
+            ),
             StepKind::PgPromote => (
                 "promote the new database to DATABASE_URL, keeping an alias for the old one".into(),
-                vec!["POST /addon-attachments (alias for the old database, if it has none)".into(), "POST /addon-attachments {\"name\":\"DATABASE\"}".into()],
+                vec![
+                    "POST /addon-attachments (alias for the old database, if it has none)".into(),
+                    "POST /addon-attachments {\"name\":\"DATABASE\"}".into(),
+                ],
                 vec![],
             ),
             StepKind::AddonsCreate => (
                 format!(
                     "create a {} add-on",
-                    self.options.plan.clone().or(self.preflight.database_plan.clone()).unwrap_or_else(|| "heroku-postgresql".into())
+                    self.options
+                        .plan
+                        .clone()
+                        .or(self.preflight.database_plan.clone())
+                        .unwrap_or_else(|| "heroku-postgresql".into())
                 ),
                 vec![format!("POST /apps/{app}/addons")],
                 vec![],
             ),
-            StepKind::MaintenanceOn => ("turn maintenance mode on".into(), vec![format!("PATCH /apps/{app} {{\"maintenance\":true}}")], vec![]),
-            StepKind::MaintenanceOff => ("turn maintenance mode off".into(), vec![format!("PATCH /apps/{app} {{\"maintenance\":false}}")], vec![]),
-            StepKind::DynosRestart => ("restart all dynos".into(), vec![format!("DELETE /apps/{app}/dynos")], vec![]),
-            StepKind::DynosWaitUp => ("wait until every dyno is up".into(), vec![format!("GET /apps/{app}/dynos")], vec![]),
+            StepKind::MaintenanceOn => (
+                "turn maintenance mode on".into(),
+                vec![format!("PATCH /apps/{app} {{\"maintenance\":true}}")],
+                vec![],
+            ),
+            StepKind::MaintenanceOff => (
+                "turn maintenance mode off".into(),
+                vec![format!("PATCH /apps/{app} {{\"maintenance\":false}}")],
+                vec![],
+            ),
+            StepKind::DynosRestart => (
+                "restart all dynos".into(),
+                vec![format!("DELETE /apps/{app}/dynos")],
+                vec![],
+            ),
+            StepKind::DynosWaitUp => (
+                "wait until every dyno is up".into(),
+                vec![format!("GET /apps/{app}/dynos")],
+                vec![],
+            ),
             StepKind::Migrate => match &self.options.migrate {
                 Migrate::Restart => (
-                    "restart the dynos so the app migrates at boot, and wait until they are up".into(),
-                    vec![format!("DELETE /apps/{app}/dynos"), format!("GET /apps/{app}/dynos")],
+                    "restart the dynos so the app migrates at boot, and wait until they are up"
+                        .into(),
+                    vec![
+                        format!("DELETE /apps/{app}/dynos"),
+                        format!("GET /apps/{app}/dynos"),
+                    ],
                     vec![],
                 ),
                 Migrate::OneOffDyno(cmd) => (
                     format!("run `{cmd}` on a one-off dyno; fail on a non-zero exit"),
-                    vec![format!("POST /apps/{app}/dynos"), format!("POST /apps/{app}/log-sessions")],
+                    vec![
+                        format!("POST /apps/{app}/dynos"),
+                        format!("POST /apps/{app}/log-sessions"),
+                    ],
                     vec![],
                 ),
-                Migrate::Local(cmd) => (format!("run `{cmd}` here with DATABASE_URL set"), vec![format!("GET /apps/{app}/config-vars")], vec![]),
+                Migrate::Local(cmd) => (
+                    format!("run `{cmd}` here with DATABASE_URL set"),
+                    vec![format!("GET /apps/{app}/config-vars")],
+                    vec![],
+                ),
             },
             StepKind::Run => (
-                format!("run `{}` on a one-off dyno", self.options.run_command.as_deref().unwrap_or("?")),
+                format!(
+                    "run `{}` on a one-off dyno",
+                    self.options.run_command.as_deref().unwrap_or("?")
+                ),
                 vec![format!("POST /apps/{app}/dynos")],
                 vec![],
             ),
         };
-        StepPlan { step, description, requests, sql, destructive: step.is_destructive() }
+        StepPlan {
+            step,
+            description,
+            requests,
+            sql,
+            destructive: step.is_destructive(),
+        }
     }
 
     async fn safety_backup(&mut self, _state: &mut RunState) -> Result<String> {
@@ -430,7 +599,10 @@ impl Executor for HerokuExecutor {
             StepKind::PgDropSchema => {
                 let db = self.connect().await?;
                 let report = pg::drop::drop_schema(&db, &pg::drop::DropOptions::default()).await?;
-                Ok(format!("dropped and recreated schema public ({} tables before)", report.before.tables))
+                Ok(format!(
+                    "dropped and recreated schema public ({} tables before)",
+                    report.before.tables
+                ))
             }
             StepKind::PgVerify => self.verify().await,
             StepKind::PgWait => self.wait_database(state).await,
@@ -451,20 +623,31 @@ impl Executor for HerokuExecutor {
                 Ok("maintenance off".into())
             }
             StepKind::DynosRestart => {
-                self.api.restart_dynos(self.app(), &RestartTarget::All).await?;
+                self.api
+                    .restart_dynos(self.app(), &RestartTarget::All)
+                    .await?;
                 Ok("restarted all dynos".into())
             }
             StepKind::DynosWaitUp => self.wait_dynos_up().await,
             StepKind::Migrate => self.migrate().await,
             StepKind::Run => {
-                let command = self
-                    .options
-                    .run_command
-                    .clone()
-                    .ok_or_else(|| Error::usage("the playbook has a `run` step: pass --command CMD"))?;
-                let outcome = steps::run::run(&self.api, self.app(), &command, Default::default(), self.options.timeout, |_| {}).await?;
+                let command = self.options.run_command.clone().ok_or_else(|| {
+                    Error::usage("the playbook has a `run` step: pass --command CMD")
+                })?;
+                let outcome = steps::run::run(
+                    &self.api,
+                    self.app(),
+                    &command,
+                    Default::default(),
+                    self.options.timeout,
+                    |_| {},
+                )
+                .await?;
                 if outcome.exit_status != 0 {
-                    return Err(Error::Exited { what: format!("`{command}` on {}", outcome.dyno), status: outcome.exit_status });
+                    return Err(Error::Exited {
+                        what: format!("`{command}` on {}", outcome.dyno),
+                        status: outcome.exit_status,
+                    });
                 }
                 Ok(format!("`{command}` exited 0"))
             }
@@ -482,13 +665,21 @@ impl Executor for HerokuExecutor {
             parts.push(format!(
                 "DATABASE_URL is {}; the previous database {prev} is kept{}",
                 state.created_addon.as_deref().unwrap_or("the new database"),
-                state.previous_alias.as_ref().map(|a| format!(" as {a}_URL")).unwrap_or_default()
+                state
+                    .previous_alias
+                    .as_ref()
+                    .map(|a| format!(" as {a}_URL"))
+                    .unwrap_or_default()
             ));
         } else if let Some(created) = &state.created_addon {
-            parts.push(format!("the new add-on {created} exists but is not DATABASE_URL"));
+            parts.push(format!(
+                "the new add-on {created} exists but is not DATABASE_URL"
+            ));
         }
         if let Some(backup) = &state.safety_backup {
-            parts.push(format!("the data from before the run is in backup {backup}"));
+            parts.push(format!(
+                "the data from before the run is in backup {backup}"
+            ));
         }
         if state.maintenance_on_by_run {
             parts.push("maintenance mode is on".into());

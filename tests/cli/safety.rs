@@ -89,7 +89,16 @@ async fn dry_run_sends_nothing_that_changes_anything() {
             "HEROKU_POSTGRESQL_AMBER",
         ],
         &["--dry-run", "backup", "capture", "tmi-server"],
-        &["--dry-run", "backup", "restore", "tmi-server"],
+        // Into another database than DATABASE_URL: the single step (the playbook's dry run,
+        // which reads the live schema, is tested against the sandbox).
+        &[
+            "--dry-run",
+            "backup",
+            "restore",
+            "tmi-server",
+            "--database",
+            "HEROKU_POSTGRESQL_AMBER",
+        ],
         &["--dry-run", "run", "tmi-server", "--", "bin/migrate"],
     ];
     for args in runs {

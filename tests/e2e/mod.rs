@@ -6,4 +6,5 @@ mod faults;
 mod harness;
 mod kill;
 mod playbooks;
+mod restore;
 mod secrets;

@@ -14,8 +14,9 @@ use crate::output::table::Table;
 use crate::steps::{self, backup};
 
 use super::parse_duration;
+use super::playbook::RunFlags;
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum BackupCommand {
     /// Capture a backup and follow it to completion
     Capture {
@@ -49,21 +50,20 @@ pub enum BackupCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Restore a database from a backup or URL (destructive: needs --confirm APP)
+    /// Restore a database from a backup or URL (destructive: needs --confirm APP). Into the
+    /// app's DATABASE_URL this is the `restore` playbook: safety backup, restore, restart, verify
     Restore {
         #[arg(value_name = "[APP] [BACKUP|URL]")]
         args: Vec<String>,
-        /// The database to restore into
+        /// The database to restore into; another one than DATABASE_URL is restored alone
+        /// (the app does not use it, so nothing is restarted or verified)
         #[arg(long, value_name = "DATABASE", default_value = "DATABASE_URL")]
         database: String,
         /// Extensions to pre-install, comma-separated
         #[arg(long, value_name = "LIST")]
         extensions: Vec<String>,
-        /// Skip the safety backup of the database being overwritten
-        #[arg(long)]
-        no_backup: bool,
-        #[arg(long, default_value = "2h", value_parser = parse_duration)]
-        timeout: Duration,
+        #[command(flatten)]
+        flags: RunFlags,
     },
     /// Schedule a daily backup at an hour, e.g. --at '02:00 UTC'
     Schedule {
@@ -215,8 +215,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
             args,
             database,
             extensions,
-            no_backup,
-            timeout,
+            flags,
         } => {
             let (app, rest) = app_and_args(
                 &ctx.global,
@@ -225,6 +224,11 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                 "herokuops backup restore APP [BACKUP|URL] --confirm APP",
             )?;
             let source = rest.first().map(String::as_str);
+            if matches!(database.as_str(), "DATABASE_URL" | "DATABASE") {
+                return super::playbook::run_restore(ctx, &app, source, extensions, flags).await;
+            }
+            let no_backup = flags.no_backup;
+            let timeout = flags.timeout.unwrap_or(Duration::from_secs(2 * 60 * 60));
             if ctx.global.dry_run {
                 ctx.io.render(&json!({ "dry_run": true, "restore_into": database, "from": source.unwrap_or("latest backup"), "safety_backup": !no_backup }), || {
                     format!("would restore {database} of {app} from {}{}", source.unwrap_or("the latest backup"), if no_backup { "" } else { " after a safety backup" })

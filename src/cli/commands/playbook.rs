@@ -49,7 +49,7 @@ pub struct RunFlags {
     pub config: Option<PathBuf>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum PlaybookCommand {
     /// List built-in and user playbooks
     List {
@@ -95,33 +95,86 @@ fn journal_dir(flag: Option<&PathBuf>) -> PathBuf {
 }
 
 /// Runs a playbook by name with the given app arguments.
-pub async fn run_named(ctx: &Ctx, name: &str, args: &[String], plan: Option<String>, command: Option<String>, flags: RunFlags) -> Result<()> {
+pub async fn run_named(
+    ctx: &Ctx,
+    name: &str,
+    args: &[String],
+    plan: Option<String>,
+    command: Option<String>,
+    flags: RunFlags,
+) -> Result<()> {
     let (app, _) = app_and_args(&ctx.global, args, 0, &format!("herokuops {name} APP"))?;
+    let (playbook, mut options, no_backup) = prepare(name, &app, &flags)?;
+    if playbook.steps.contains(&StepKind::Run) && command.is_none() {
+        return Err(Error::usage(format!(
+            "playbook {name} has a `run` step: pass --command CMD"
+        )));
+    }
+    options.plan = plan.or(options.plan);
+    options.run_command = command;
+    execute(ctx, playbook, options, &flags, no_backup, None).await
+}
+
+/// `backup restore APP [BACKUP|URL]` into the app's own database: the `restore` playbook.
+pub async fn run_restore(
+    ctx: &Ctx,
+    app: &str,
+    source: Option<&str>,
+    extensions: Vec<String>,
+    flags: RunFlags,
+) -> Result<()> {
+    let (playbook, mut options, no_backup) = prepare("restore", app, &flags)?;
+    // Pinned now: once the safety backup exists, "the newest backup" would be that one, and the
+    // restore would bring back the data it was meant to replace.
+    if !ctx.global.dry_run {
+        ctx.confirmation_possible(app, "The restore playbook (it destroys data)")?;
+    }
+    let source = match source {
+        Some(s) => s.to_string(),
+        None => crate::steps::backup::latest_backup(ctx.api()?, app)
+            .await?
+            .display_name(),
+    };
+    options.restore_from = Some(source);
+    options.restore_extensions = extensions;
+    if flags.timeout.is_none() {
+        options.timeout = options.timeout.max(Duration::from_secs(2 * 60 * 60));
+    }
+    execute(ctx, playbook, options, &flags, no_backup, None).await
+}
+
+/// The playbook and the options of a run, from the flags and the app's herokuops.toml defaults.
+fn prepare(name: &str, app: &str, flags: &RunFlags) -> Result<(Playbook, PlaybookOptions, bool)> {
     let config = Config::load(flags.config.as_deref())?;
     let playbook = config.playbook(name)?;
-    let defaults = config.app(&app);
-    let migrate = match (&flags.migrate_command, &flags.migrate_local, &defaults.migrate) {
+    let defaults = config.app(app);
+    let migrate = match (
+        &flags.migrate_command,
+        &flags.migrate_local,
+        &defaults.migrate,
+    ) {
         (Some(cmd), _, _) => Migrate::OneOffDyno(cmd.clone()),
         (_, Some(cmd), _) => Migrate::Local(cmd.clone()),
         (_, _, Some(MigrateSetting::Command { command })) => Migrate::OneOffDyno(command.clone()),
         (_, _, Some(MigrateSetting::Local { local })) => Migrate::Local(local.clone()),
         _ => Migrate::Restart,
     };
-    if playbook.steps.contains(&StepKind::Run) && command.is_none() {
-        return Err(Error::usage(format!("playbook {name} has a `run` step: pass --command CMD")));
-    }
     let options = PlaybookOptions {
-        app: app.clone(),
-        plan: plan.or(defaults.plan.clone()),
+        app: app.to_string(),
+        plan: defaults.plan.clone(),
         expect: flags.expect.clone().or(defaults.expect.clone()),
         migrate,
-        timeout: flags.timeout.or(defaults.timeout()).unwrap_or(Duration::from_secs(20 * 60)),
+        timeout: flags
+            .timeout
+            .or(defaults.timeout())
+            .unwrap_or(Duration::from_secs(20 * 60)),
         interval: flags.interval,
         restore_from: None,
-        run_command: command,
+        restore_extensions: Vec::new(),
+        run_command: None,
     };
     let no_backup = flags.no_backup || defaults.safety_backup == Some(false);
-    execute(ctx, playbook, options, &flags, no_backup, None).await
+    Ok((playbook, options, no_backup))
 }
 
 /// Plans, confirms and runs (or resumes) a playbook; renders the report.
@@ -134,19 +187,35 @@ async fn execute(
     resumed: Option<Journal>,
 ) -> Result<()> {
     let app = options.app.clone();
+    let remaining: Vec<StepKind> = match &resumed {
+        Some(j) => j
+            .steps
+            .iter()
+            .filter(|s| s.status != StepStatus::Done)
+            .map(|s| s.step)
+            .collect(),
+        None => playbook.steps.clone(),
+    };
+    let action = format!("The {} playbook (it destroys data)", playbook.name);
+    if !ctx.global.dry_run && remaining.iter().any(|s| s.is_destructive()) {
+        ctx.confirmation_possible(&app, &action)?;
+    }
     let api = ctx.api()?.clone();
     let observer = ctx.spinner(&format!("{} {app}", playbook.name));
     let mut executor = HerokuExecutor::new(api, options.clone(), Box::new(observer))?;
     let facts = executor.preflight().await?;
-    let remaining: Vec<StepKind> = match &resumed {
-        Some(j) => j.steps.iter().filter(|s| s.status != StepStatus::Done).map(|s| s.step).collect(),
-        None => playbook.steps.clone(),
-    };
     let plan: Vec<StepPlan> = remaining.iter().map(|s| executor.describe(*s)).collect();
     let destructive = remaining.iter().any(|s| s.is_destructive());
 
     if ctx.global.dry_run {
-        render_plan(ctx, &playbook, &app, &facts, &plan, destructive && !no_backup);
+        render_plan(
+            ctx,
+            &playbook,
+            &app,
+            &facts,
+            &plan,
+            destructive && !no_backup,
+        );
         return Ok(());
     }
     if !ctx.io.json() {
@@ -156,11 +225,16 @@ async fn execute(
         }
     }
     if destructive {
-        ctx.confirm(&app, &format!("The {} playbook (it destroys data)", playbook.name))?;
+        ctx.confirm(&app, &action)?;
     }
     let journal = match resumed {
         Some(j) => j,
-        None => Journal::new(&playbook.name, &app, &playbook.steps, serde_json::to_value(&options).unwrap_or_default()),
+        None => Journal::new(
+            &playbook.name,
+            &app,
+            &playbook.steps,
+            serde_json::to_value(&options).unwrap_or_default(),
+        ),
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     let interrupt = tokio::spawn(async move {
@@ -209,17 +283,33 @@ impl RunObserver for StepLines {
         self.io.info(&format!("==> {title}"));
     }
 
-    fn step_finished(&mut self, step: StepKind, outcome: std::result::Result<&str, &str>, elapsed_ms: u64) {
+    fn step_finished(
+        &mut self,
+        step: StepKind,
+        outcome: std::result::Result<&str, &str>,
+        elapsed_ms: u64,
+    ) {
         let secs = elapsed_ms as f64 / 1000.0;
         match outcome {
-            Ok(detail) => self.io.info(&format!("    {step} done in {secs:.1}s: {detail}")),
-            Err(error) => self.io.info(&format!("    {step} FAILED after {secs:.1}s: {error}")),
+            Ok(detail) => self
+                .io
+                .info(&format!("    {step} done in {secs:.1}s: {detail}")),
+            Err(error) => self
+                .io
+                .info(&format!("    {step} FAILED after {secs:.1}s: {error}")),
         }
         self.io.endgroup();
     }
 }
 
-fn render_plan(ctx: &Ctx, playbook: &Playbook, app: &str, facts: &[String], plan: &[StepPlan], safety_backup: bool) {
+fn render_plan(
+    ctx: &Ctx,
+    playbook: &Playbook,
+    app: &str,
+    facts: &[String],
+    plan: &[StepPlan],
+    safety_backup: bool,
+) {
     ctx.io.render(
         &json!({ "dry_run": true, "playbook": playbook.name, "app": app, "preflight": facts, "safety_backup": safety_backup, "steps": plan }),
         || {
@@ -317,7 +407,12 @@ pub async fn playbook(ctx: &Ctx, cmd: PlaybookCommand) -> Result<()> {
             });
             Ok(())
         }
-        PlaybookCommand::Run { name, args, command, flags } => run_named(ctx, &name, &args, None, command, flags).await,
+        PlaybookCommand::Run {
+            name,
+            args,
+            command,
+            flags,
+        } => run_named(ctx, &name, &args, None, command, flags).await,
     }
 }
 
@@ -328,13 +423,26 @@ pub fn runs(ctx: &Ctx, cmd: RunsCommand) -> Result<()> {
             ctx.io.render(&json!(runs), || {
                 let mut table = Table::new(["run", "playbook", "app", "status", "started"]);
                 for r in &runs {
-                    table.row([r.id.clone(), r.playbook.clone(), r.app.clone(), format!("{:?}", r.status).to_lowercase(), r.started_at.clone()]);
+                    table.row([
+                        r.id.clone(),
+                        r.playbook.clone(),
+                        r.app.clone(),
+                        format!("{:?}", r.status).to_lowercase(),
+                        r.started_at.clone(),
+                    ]);
                 }
-                if table.is_empty() { "no runs yet".to_string() } else { table.render() }
+                if table.is_empty() {
+                    "no runs yet".to_string()
+                } else {
+                    table.render()
+                }
             });
             Ok(())
         }
-        RunsCommand::Show { id, journal_dir: dir } => {
+        RunsCommand::Show {
+            id,
+            journal_dir: dir,
+        } => {
             let dir = journal_dir(dir.as_ref());
             let j = journal::load(&dir, &id).map_err(|e| Error::usage(e.to_string()))?;
             let path = dir.join(format!("{id}.json"));
@@ -364,16 +472,24 @@ pub async fn resume(ctx: &Ctx, id: &str, flags: RunFlags) -> Result<()> {
     let dir = journal_dir(flags.journal_dir.as_ref());
     let journal = journal::load(&dir, id).map_err(|e| Error::usage(e.to_string()))?;
     if journal.status == RunStatus::Succeeded {
-        return Err(Error::usage(format!("run {id} already succeeded; nothing to resume")));
+        return Err(Error::usage(format!(
+            "run {id} already succeeded; nothing to resume"
+        )));
     }
-    let options: PlaybookOptions = serde_json::from_value(journal.options.clone())
-        .map_err(|e| Error::failed(format!("the journal of run {id} has unreadable options: {e}")))?;
+    let options: PlaybookOptions =
+        serde_json::from_value(journal.options.clone()).map_err(|e| {
+            Error::failed(format!(
+                "the journal of run {id} has unreadable options: {e}"
+            ))
+        })?;
     let config = Config::load(flags.config.as_deref())?;
-    let playbook = config.playbook(&journal.playbook).unwrap_or_else(|_| Playbook {
-        name: journal.playbook.clone(),
-        description: String::new(),
-        steps: journal.steps.iter().map(|s| s.step).collect(),
-    });
+    let playbook = config
+        .playbook(&journal.playbook)
+        .unwrap_or_else(|_| Playbook {
+            name: journal.playbook.clone(),
+            description: String::new(),
+            steps: journal.steps.iter().map(|s| s.step).collect(),
+        });
     let no_backup = flags.no_backup;
     execute(ctx, playbook, options, &flags, no_backup, Some(journal)).await
 }
