@@ -78,6 +78,14 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
+    /// Some apps of a fleet did not succeed; `code` is the worst of their exit codes.
+    #[error("{failed} of {total} apps did not succeed; their rows above say why")]
+    Fleet {
+        failed: usize,
+        total: usize,
+        code: u8,
+    },
+
     /// A failure whose report has already been rendered (a playbook run); only the summary line
     /// remains to be printed.
     #[error("{0}")]
@@ -123,6 +131,7 @@ impl Error {
             Error::Pg(e) => e.exit_code(),
             Error::Drift { .. } => exit::DRIFT,
             Error::Interrupted => exit::INTERRUPTED,
+            Error::Fleet { code, .. } => *code,
             Error::Reported(inner) => inner.exit_code(),
             Error::Exited { status, .. } => u8::try_from(*status)
                 .ok()

@@ -4,6 +4,7 @@
 mod cli;
 mod e2e;
 mod endpoint_table;
+mod fleet;
 mod gha;
 mod pg_commands;
 mod pg_diagnose;

@@ -128,14 +128,22 @@ fn with_trailing_slash(raw: &str) -> Result<Url, String> {
 /// The shared view of Heroku's rate-limit budget, read from `RateLimit-Remaining`.
 ///
 /// Clients that share one token (a fleet run) share one budget, so they slow down together
-/// before Heroku starts answering 429. Pacing is a queue of send slots, not a pause each caller
-/// takes on its own: eight tasks that each paused 800 ms would still send eight requests per
-/// 800 ms, while slots spread them out.
+/// before Heroku starts answering 429. Pacing spaces the sends of all callers together, not a
+/// pause each caller takes on its own: eight tasks that each paused 800 ms would still send
+/// eight requests per 800 ms. Waiting callers look again as answers come in, so a budget that
+/// recovers frees them at once.
 #[derive(Debug)]
 pub struct RateBudget {
     remaining: AtomicI64,
-    /// The earliest moment the next request may go out.
-    next_slot: Mutex<Option<Instant>>,
+    /// The most ever seen remaining: the size of the bucket, near enough.
+    largest: AtomicI64,
+    /// Requests sent and not yet answered: they have spent their token before any answer
+    /// can say so, and concurrent callers must count them.
+    in_flight: AtomicI64,
+    /// What the refill rate looks like from here.
+    refill: Mutex<RefillEstimate>,
+    /// When the last request went out, and until when a 429 holds everyone back.
+    sends: Mutex<Sends>,
     /// Below this many remaining tokens, requests are spaced out.
     pub low_water: i64,
     /// The spacing at zero remaining; it shrinks linearly up to `low_water`. Heroku refills
@@ -153,7 +161,10 @@ impl RateBudget {
     pub fn new(low_water: i64, max_pause: Duration) -> Self {
         RateBudget {
             remaining: AtomicI64::new(-1),
-            next_slot: Mutex::new(None),
+            largest: AtomicI64::new(-1),
+            in_flight: AtomicI64::new(0),
+            refill: Mutex::new(RefillEstimate::default()),
+            sends: Mutex::new(Sends::default()),
             low_water,
             max_pause,
         }
@@ -166,44 +177,143 @@ impl RateBudget {
 
     pub fn observe(&self, remaining: i64) {
         self.remaining.store(remaining.max(0), Ordering::Relaxed);
+        let largest = self
+            .largest
+            .fetch_max(remaining, Ordering::Relaxed)
+            .max(remaining);
+        self.refill
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observe(remaining, largest, Instant::now());
     }
 
-    /// The spacing between requests, given what Heroku last told us.
-    pub fn pause(&self) -> Duration {
-        match self.remaining() {
-            Some(r) if r < self.low_water => {
-                let short = (self.low_water - r) as f64 / self.low_water.max(1) as f64;
-                self.max_pause.mul_f64(short)
-            }
-            _ => Duration::ZERO,
+    /// Tokens per second the bucket seems to refill at, once it has been watched below full.
+    pub fn refill_rate(&self) -> Option<f64> {
+        self.refill.lock().unwrap_or_else(|e| e.into_inner()).rate
+    }
+
+    /// Where pacing starts: `low_water`, or half of a bucket too small for it.
+    ///
+    /// Spacing grows as the bucket empties, so the remaining count settles where the spacing
+    /// matches the refill rate, whatever that rate is; only the start must lie inside the bucket.
+    fn effective_low_water(&self) -> i64 {
+        let largest = self.largest.load(Ordering::Relaxed);
+        if largest < 0 || largest >= 2 * self.low_water {
+            self.low_water
+        } else {
+            (largest / 2).max(1)
         }
     }
 
-    /// Takes the next send slot and returns how long to wait for it.
-    ///
-    /// The estimate of what remains drops by one at once: requests in flight have spent their
-    /// token before any answer says so, and concurrent callers must see that.
-    pub fn reserve(&self) -> Duration {
+    /// The spacing between requests, given what Heroku last told us less what is in flight.
+    pub fn pause(&self) -> Duration {
+        let low_water = self.effective_low_water();
+        let Some(remaining) = self.remaining() else {
+            return Duration::ZERO;
+        };
+        let left = remaining - self.in_flight.load(Ordering::Relaxed);
+        if left >= low_water {
+            return Duration::ZERO;
+        }
+        let short = (low_water - left).min(low_water) as f64 / low_water as f64;
+        // An empty bucket allows what it refills, no more and, with a known rate, no less.
+        let empty = match self.refill_rate() {
+            Some(rate) => Duration::from_secs_f64(1.1 / rate).min(self.max_pause),
+            None => self.max_pause,
+        };
+        empty.mul_f64(short)
+    }
+
+    /// Waits for this caller's turn to send; the request counts as in flight until the
+    /// returned guard is dropped.
+    pub async fn acquire(&self) -> InFlight<'_> {
+        // Short naps: a wait computed now may be too long once answers show the budget recovering.
+        const NAP: Duration = Duration::from_millis(100);
+        loop {
+            match self.try_acquire() {
+                Ok(sending) => return sending,
+                Err(wait) => tokio::time::sleep(wait.min(NAP)).await,
+            }
+        }
+    }
+
+    /// Takes the turn to send if it is due, or says how long until it will be.
+    pub fn try_acquire(&self) -> Result<InFlight<'_>, Duration> {
         let spacing = self.pause();
         let now = Instant::now();
-        let mut next = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = next.map_or(now, |n| n.max(now));
-        *next = Some(slot + spacing);
-        drop(next);
-        let _ = self
-            .remaining
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
-                (r > 0).then_some(r - 1)
-            });
-        slot - now
+        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        let due = [sends.last.map(|t| t + spacing), sends.held_until]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(now);
+        if due > now {
+            return Err(due - now);
+        }
+        sends.last = Some(now);
+        drop(sends);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        Ok(InFlight { budget: self })
     }
 
     /// Holds every client of this budget back for `wait` (a 429's `Retry-After`): the limit is
     /// the token's, so one task being told to wait means all of them are.
     pub fn hold(&self, wait: Duration) {
         let until = Instant::now() + wait;
-        let mut next = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
-        *next = Some(next.map_or(until, |n| n.max(until)));
+        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        sends.held_until = Some(sends.held_until.map_or(until, |h| h.max(until)));
+    }
+}
+
+#[derive(Debug, Default)]
+struct Sends {
+    last: Option<Instant>,
+    held_until: Option<Instant>,
+}
+
+/// The refill rate, from how `RateLimit-Remaining` moves against the requests answered.
+#[derive(Debug, Default)]
+struct RefillEstimate {
+    /// The start of the current sample: when, what remained, answers so far.
+    since: Option<(Instant, i64, u64)>,
+    answered: u64,
+    rate: Option<f64>,
+}
+
+impl RefillEstimate {
+    /// A sample spans at least this long, so a few answers' jitter does not dominate it.
+    const SAMPLE: Duration = Duration::from_secs(1);
+
+    fn observe(&mut self, remaining: i64, largest: i64, now: Instant) {
+        self.answered += 1;
+        let Some((start, start_remaining, start_answered)) = self.since else {
+            self.since = Some((now, remaining, self.answered));
+            return;
+        };
+        let elapsed = now.duration_since(start);
+        if elapsed < Self::SAMPLE {
+            return;
+        }
+        // A full bucket hides its refill: what it would have gained was thrown away.
+        let below_full = |r: i64| r < largest - largest / 10;
+        let gained = remaining - start_remaining + (self.answered - start_answered) as i64;
+        if below_full(start_remaining) && below_full(remaining) && gained > 0 {
+            let rate = gained as f64 / elapsed.as_secs_f64();
+            self.rate = Some(self.rate.map_or(rate, |old| (old + rate) / 2.0));
+        }
+        self.since = Some((now, remaining, self.answered));
+    }
+}
+
+/// A request sent and not yet answered (or abandoned half-way, when it is dropped).
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    budget: &'a RateBudget,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.budget.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -344,27 +454,74 @@ mod tests {
     }
 
     #[test]
-    fn slots_are_shared_between_callers() {
+    fn sends_are_spaced_across_callers() {
         let budget = RateBudget::new(10, Duration::from_millis(100));
-        assert_eq!(budget.reserve(), Duration::ZERO, "unknown budget: no wait");
+        let first = budget.try_acquire().expect("unknown budget: no wait");
+        assert!(budget.try_acquire().is_ok(), "unknown budget: no spacing");
+        drop(first);
         budget.observe(0);
-        // Three callers at zero remaining queue up one spacing apart, whoever they are.
-        let waits: Vec<Duration> = (0..3).map(|_| budget.reserve()).collect();
-        assert!(waits[0] <= Duration::from_millis(5), "{waits:?}");
-        assert!(waits[1] >= Duration::from_millis(90), "{waits:?}");
-        assert!(waits[2] >= Duration::from_millis(190), "{waits:?}");
+        assert!(budget.try_acquire().is_err(), "sent just now");
+        // Whoever asks next waits a spacing after the last send, however it is asked.
+        std::thread::sleep(Duration::from_millis(110));
+        let _one = budget.try_acquire().expect("a spacing has passed");
+        let wait = budget.try_acquire().unwrap_err();
+        assert!(wait >= Duration::from_millis(90), "{wait:?}");
     }
 
     #[test]
-    fn reserving_spends_the_estimate_and_a_hold_delays_everyone() {
+    fn requests_in_flight_count_against_the_budget_and_a_hold_delays_everyone() {
         let budget = RateBudget::new(10, Duration::from_millis(100));
         budget.observe(100);
-        budget.reserve();
-        budget.reserve();
-        assert_eq!(budget.remaining(), Some(98));
+        budget.observe(12);
+        let sending: Vec<InFlight> = (0..3).map(|_| budget.try_acquire().unwrap()).collect();
+        assert!(
+            budget.pause() > Duration::ZERO,
+            "12 left, 3 of them in flight"
+        );
+        drop(sending);
+        assert_eq!(
+            budget.pause(),
+            Duration::ZERO,
+            "answered: no longer in flight"
+        );
         budget.hold(Duration::from_millis(400));
-        let wait = budget.reserve();
+        let wait = budget.try_acquire().unwrap_err();
         assert!(wait >= Duration::from_millis(350), "{wait:?}");
+    }
+
+    #[test]
+    fn a_small_bucket_is_paced_from_half_its_size() {
+        let budget = RateBudget::default();
+        budget.observe(40);
+        assert_eq!(budget.pause(), Duration::ZERO);
+        budget.observe(21);
+        assert_eq!(budget.pause(), Duration::ZERO, "above half of 40");
+        budget.observe(5);
+        assert!(budget.pause() > Duration::ZERO && budget.pause() < budget.max_pause);
+        budget.observe(0);
+        assert_eq!(budget.pause(), budget.max_pause);
+    }
+
+    #[test]
+    fn the_refill_rate_is_learnt_below_a_full_bucket() {
+        let mut estimate = RefillEstimate::default();
+        let start = Instant::now();
+        // 20 answered in a second while the bucket went from 10 to 0: it refilled 10.
+        estimate.observe(10, 40, start);
+        for i in 1..=20 {
+            let remaining = 10 - i / 2;
+            estimate.observe(remaining, 40, start + Duration::from_millis(50 * i as u64));
+        }
+        let rate = estimate.rate.expect("a rate after a second");
+        assert!((9.0..=11.5).contains(&rate), "{rate}");
+
+        let mut full = RefillEstimate::default();
+        full.observe(40, 40, start);
+        full.observe(40, 40, start + Duration::from_secs(2));
+        assert_eq!(
+            full.rate, None,
+            "a full bucket says nothing about its refill"
+        );
     }
 
     #[test]

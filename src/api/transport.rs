@@ -190,14 +190,14 @@ impl ApiClient {
         let url = self.url_for(req)?;
         let mut attempt: u32 = 0;
         loop {
-            let pause = self.budget.reserve();
-            if !pause.is_zero() {
+            let waiting = Instant::now();
+            let sending = self.budget.acquire().await;
+            if waiting.elapsed() >= Duration::from_millis(5) {
                 tracing::debug!(
-                    "rate limit low ({:?} left): pausing {:?}",
+                    "rate limit low ({:?} left): waited {:?}",
                     self.budget.remaining(),
-                    pause
+                    waiting.elapsed()
                 );
-                tokio::time::sleep(pause).await;
             }
             let started = Instant::now();
             let request_id = uuid::Uuid::new_v4().to_string();
@@ -250,6 +250,7 @@ impl ApiClient {
             {
                 self.budget.observe(remaining);
             }
+            drop(sending);
             tracing::debug!(
                 "← {} {} in {:?} [{}]",
                 status.as_u16(),

@@ -1,9 +1,12 @@
 //! The command line: clap definitions, dispatch, and the one place errors are rendered.
 
 pub mod actions;
+pub mod apps;
 pub mod commands;
 pub mod context;
+pub mod fleet;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -33,9 +36,18 @@ pub struct Cli {
 /// Flags every command accepts.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Global {
-    /// The Heroku app (or give it as the first argument)
+    /// The Heroku app (or give it as the first argument); repeat it to work on several apps
     #[arg(short = 'a', long = "app", global = true, value_name = "APP")]
+    pub apps: Vec<String>,
+    /// The app when exactly one `--app` was given (see [`Global::settle`]).
+    #[arg(skip)]
     pub app: Option<String>,
+    /// Work on the apps listed in FILE, one per line (# comments and blank lines ignored)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub apps_from: Option<PathBuf>,
+    /// With several apps: how many to work on at once
+    #[arg(short = 'j', long, global = true, value_name = "N", default_value_t = crate::fleet::DEFAULT_JOBS, value_parser = parse_jobs)]
+    pub jobs: usize,
     /// Confirm a destructive action without a prompt; must equal the app name
     #[arg(long, global = true, value_name = "APP")]
     pub confirm: Option<String>,
@@ -57,6 +69,23 @@ pub struct Global {
     /// Only errors on stderr
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+impl Global {
+    /// Fills `app` from a single `--app`; several make a fleet instead.
+    pub fn settle(&mut self) {
+        self.app = match self.apps.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        };
+    }
+}
+
+fn parse_jobs(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a number of jobs from 1 to 64")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,7 +203,7 @@ pub fn validate_app_name(app: &str) -> Result<()> {
 
 /// Parses the command line and runs it; returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -186,6 +215,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    cli.global.settle();
+    if let Err(e) = apps::check_app_flags(std::env::args_os(), &cli.global) {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
     if let Command::Completions { shell } = &cli.command {
         clap_complete::generate(
             *shell,
@@ -228,6 +262,8 @@ pub fn main() -> ExitCode {
         cli.command,
         Command::Reset { .. } | Command::SwapDb { .. } | Command::Playbook(_) | Command::Resume { .. }
     );
+    // A fleet stops its apps itself, to still report every one.
+    let handles_interrupt = handles_interrupt || fleet::is_fleet(&cli.global);
     let result = runtime.block_on(async {
         if handles_interrupt {
             return run(cli.command, &ctx).await;
@@ -242,6 +278,9 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command.
 pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
+    if fleet::is_fleet(&ctx.global) {
+        return fleet::run(command, ctx).await;
+    }
     match command {
         Command::Whoami => commands::auth::whoami(ctx).await,
         Command::Login(args) => commands::auth::login(ctx, args).await,
@@ -315,7 +354,12 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("herokuops").chain(args.iter().copied()))
+        Cli::try_parse_from(std::iter::once("herokuops").chain(args.iter().copied())).map(
+            |mut cli| {
+                cli.global.settle();
+                cli
+            },
+        )
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub struct Source {
     pub database_url: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
     pub source: Source,
@@ -60,7 +60,7 @@ pub enum SchemaCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum DbCommand {
     /// Connect, show the server and each table with its (estimated) row count
     Check {

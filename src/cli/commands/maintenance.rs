@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::cli::{Ctx, app_and_args};
 use crate::error::Result;
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum MaintenanceCommand {
     /// Put the app in maintenance mode
     On {

@@ -1,0 +1,332 @@
+//! The commands that take several apps, run as a fleet: each app gets the single-app command
+//! with its own context (its output captured, no prompts) and the one shared API client, so
+//! every app draws on one rate-limit budget. The report has a row per app.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result, exit};
+use crate::fleet::{self, AppOutcome, AppRow, FleetOptions, FleetReport};
+use crate::output::prompt::ScriptedPrompter;
+use crate::output::table::Table;
+use crate::output::{Io, Mode};
+
+use super::commands::backup::BackupCommand;
+use super::commands::db::{DbCommand, VerifyArgs};
+use super::commands::maintenance::MaintenanceCommand;
+use super::commands::playbook::PlaybookCommand;
+use super::{Command, Ctx, Global, apps};
+
+pub use apps::is_fleet;
+
+/// What fleets can run.
+const FLEET_COMMANDS: &str =
+    "backup capture, verify, db check, db diagnose, maintenance on|off|status and playbook run";
+
+/// One app's share of the work: the single-app command, cloned for each app.
+#[derive(Clone)]
+enum Operation {
+    Backup(BackupCommand),
+    Verify(VerifyArgs),
+    Db(DbCommand),
+    Maintenance(MaintenanceCommand),
+    Playbook(PlaybookCommand),
+}
+
+impl Operation {
+    fn from_command(command: Command) -> Result<Operation> {
+        let op = match command {
+            Command::Backup(cmd @ BackupCommand::Capture { .. }) => {
+                if let BackupCommand::Capture {
+                    download: Some(_), ..
+                } = &cmd
+                {
+                    return Err(Error::usage(
+                        "--download takes one app: every app would write the same file",
+                    ));
+                }
+                Operation::Backup(cmd)
+            }
+            Command::Verify(args) => Operation::Verify(args),
+            Command::Db(cmd @ (DbCommand::Check { .. } | DbCommand::Diagnose { .. })) => {
+                Operation::Db(cmd)
+            }
+            Command::Maintenance(cmd) => Operation::Maintenance(cmd),
+            Command::Playbook(cmd @ PlaybookCommand::Run { .. }) => Operation::Playbook(cmd),
+            _ => {
+                return Err(Error::usage(format!(
+                    "this command takes one app; several apps (--app repeated, --apps-from FILE) work with {FLEET_COMMANDS}"
+                )));
+            }
+        };
+        let database_url = match &op {
+            Operation::Verify(args) => args.source.database_url.is_some(),
+            Operation::Db(DbCommand::Check { source, .. } | DbCommand::Diagnose { source }) => {
+                source.database_url.is_some()
+            }
+            _ => false,
+        };
+        if database_url {
+            return Err(Error::usage(
+                "--database-url names one database: give it without --app or --apps-from",
+            ));
+        }
+        Ok(op)
+    }
+
+    /// Playbook runs clean up after an interrupt themselves; the rest are simply stopped.
+    fn handles_interrupt(&self) -> bool {
+        matches!(self, Operation::Playbook(_))
+    }
+
+    async fn run(self, ctx: &Ctx) -> Result<()> {
+        use super::commands;
+        match self {
+            Operation::Backup(cmd) => commands::backup::run(ctx, cmd).await,
+            Operation::Verify(args) => commands::db::verify_command(ctx, args).await,
+            Operation::Db(cmd) => commands::db::db(ctx, cmd).await,
+            Operation::Maintenance(cmd) => commands::maintenance::run(ctx, cmd).await,
+            Operation::Playbook(cmd) => commands::playbook::playbook(ctx, cmd).await,
+        }
+    }
+}
+
+/// A destructive playbook needs `--confirm APP` naming the one app it destroys data of; a
+/// fleet has no such single name, so those playbooks run one app at a time.
+fn refuse_destructive(op: &Operation) -> Result<()> {
+    let Operation::Playbook(PlaybookCommand::Run { name, flags, .. }) = op else {
+        return Ok(());
+    };
+    let playbook = crate::config::Config::load(flags.config.as_deref())?.playbook(name)?;
+    if playbook.is_destructive() {
+        return Err(Error::usage(format!(
+            "playbook {name} destroys data, so it runs on one app at a time with --confirm APP; fleets run only playbooks that destroy nothing"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `command` on every app of the fleet and renders the report.
+pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
+    let apps = apps::fleet_apps(&ctx.global)?;
+    let op = Operation::from_command(command)?;
+    refuse_destructive(&op)?;
+    // The token is resolved once, before any app starts: without one every app would fail
+    // alike. A dry run needs none, as with one app.
+    let api = match ctx.api() {
+        Ok(api) => Some(api.clone()),
+        Err(_) if ctx.global.dry_run => None,
+        Err(e) => return Err(e),
+    };
+    let options = FleetOptions {
+        jobs: ctx.global.jobs.max(1),
+        let_running_finish: op.handles_interrupt(),
+    };
+    let (tx, interrupt) = tokio::sync::watch::channel(false);
+    let listener = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = tx.send(true);
+        }
+    });
+    let shared = Arc::new(Shared {
+        io: ctx.io.clone(),
+        global: ctx.global.clone(),
+        api,
+        op,
+    });
+    let io = ctx.io.clone();
+    let report = fleet::run(
+        apps,
+        &options,
+        interrupt,
+        |app| run_one(shared.clone(), app),
+        |row, done, total| io.info(&progress_line(row, done, total)),
+    )
+    .await;
+    listener.abort();
+    render(ctx, &report);
+    let code = report.exit_code();
+    if code == exit::OK {
+        return Ok(());
+    }
+    Err(Error::Reported(Box::new(Error::Fleet {
+        failed: report.failures(),
+        total: report.rows.len(),
+        code,
+    })))
+}
+
+/// What every app's task needs from the parent command.
+struct Shared {
+    io: Io,
+    global: Global,
+    api: Option<crate::api::ApiClient>,
+    op: Operation,
+}
+
+/// One app: the single-app command in a context of its own, its JSON result kept for the row.
+async fn run_one(shared: Arc<Shared>, app: String) -> AppOutcome {
+    let (mut io, captured) = Io::captured(Mode::Json);
+    io.quiet = shared.io.quiet;
+    let mut global = shared.global.clone();
+    global.app = Some(app.clone());
+    global.apps = vec![app.clone()];
+    global.apps_from = None;
+    global.json = true;
+    let prompter = Box::new(ScriptedPrompter(None));
+    let ctx = match &shared.api {
+        Some(api) => Ctx::with_api(io, global, prompter, api.clone()),
+        None => Ctx::new(io, global, prompter),
+    };
+    let result = shared.op.clone().run(&ctx).await;
+    forward_stderr(&shared.io, &app, &captured.err.contents());
+    let document = last_json(&captured.out.contents());
+    match result {
+        Ok(()) => AppOutcome {
+            exit_code: exit::OK,
+            detail: document
+                .as_ref()
+                .map(|d| summary(&shared.op, d))
+                .unwrap_or_else(|| "done".into()),
+            result: document,
+        },
+        Err(error) => {
+            let mut detail = error.to_string();
+            if let Some(hint) = error.hint() {
+                detail.push_str(&format!(" (hint: {hint})"));
+            }
+            AppOutcome {
+                exit_code: error.exit_code(),
+                detail,
+                result: document,
+            }
+        }
+    }
+}
+
+/// The app's warnings, prefixed with its name, as one block so apps do not interleave.
+/// Workflow commands (`::...`) pass unchanged: the runner must see them as they are.
+fn forward_stderr(parent: &Io, app: &str, text: &str) {
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            if l.starts_with("::") {
+                l.to_string()
+            } else {
+                format!("{app}: {l}")
+            }
+        })
+        .collect();
+    if !lines.is_empty() {
+        parent.err_line(&lines.join("\n"));
+    }
+}
+
+/// The document the command rendered; with `--json` it is the only thing on its stdout.
+fn last_json(text: &str) -> Option<Value> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    serde_json::from_str(text).ok().or_else(|| {
+        // Defensive: several documents one after another; the last is the result.
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<Value>()
+            .filter_map(|v| v.ok())
+            .last()
+    })
+}
+
+/// One line for the row from the command's own JSON result.
+fn summary(op: &Operation, doc: &Value) -> String {
+    if doc["dry_run"] == json!(true) {
+        return "dry run: nothing changed".into();
+    }
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    match op {
+        Operation::Backup(_) => format!(
+            "backup {} ({})",
+            text(&doc["backup"]),
+            crate::output::progress::human_bytes(
+                doc["transfer"]["processed_bytes"].as_u64().unwrap_or(0)
+            )
+        ),
+        Operation::Maintenance(_) => format!(
+            "maintenance {}",
+            if doc["maintenance"] == json!(true) {
+                "on"
+            } else {
+                "off"
+            }
+        ),
+        Operation::Verify(_) => format!(
+            "matches {}: {} tables",
+            text(&doc["expect"]),
+            doc["tables"].as_u64().unwrap_or(0)
+        ),
+        Operation::Db(DbCommand::Diagnose { .. }) => {
+            let findings = doc["findings"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let rated = |r: &str| findings.iter().filter(|f| f["rating"] == r).count();
+            format!(
+                "worst rating {}: {} warn, {} fail",
+                text(&doc["worst"]),
+                rated("warn"),
+                rated("fail")
+            )
+        }
+        Operation::Db(_) => format!(
+            "PostgreSQL {}, {} tables",
+            text(&doc["check"]["server_version"]),
+            doc["check"]["tables"].as_array().map_or(0, Vec::len)
+        ),
+        Operation::Playbook(_) => {
+            let steps = doc["steps"].as_array().map_or(0, Vec::len);
+            format!(
+                "{} {}: {steps} steps",
+                text(&doc["playbook"]),
+                text(&doc["status"])
+            )
+        }
+    }
+}
+
+fn progress_line(row: &AppRow, done: usize, total: usize) -> String {
+    format!(
+        "[{done}/{total}] {} {} in {:.1}s: {}",
+        row.app,
+        row.status.as_str(),
+        row.duration_ms as f64 / 1000.0,
+        row.detail
+    )
+}
+
+fn render(ctx: &Ctx, report: &FleetReport) {
+    ctx.io.render(&json!(report.rows), || {
+        let mut table = Table::new(["app", "status", "time", "detail"]);
+        for r in &report.rows {
+            table.row([
+                r.app.clone(),
+                r.status.as_str().to_string(),
+                format!("{:.1}s", r.duration_ms as f64 / 1000.0),
+                r.detail.clone(),
+            ]);
+        }
+        let counts: Vec<String> = report
+            .counts()
+            .iter()
+            .map(|(status, n)| format!("{n} {}", status.as_str()))
+            .collect();
+        format!(
+            "{}\n{} apps in {:.1}s: {}",
+            table.render().trim_end(),
+            report.rows.len(),
+            report.elapsed.as_secs_f64(),
+            counts.join(", ")
+        )
+    });
+}
