@@ -1,6 +1,7 @@
 //! The integration test binary: the CLI run as a user runs it, and the Postgres side against a
 //! real PostgreSQL server.
 
+mod ci;
 mod cli;
 mod e2e;
 mod endpoint_table;

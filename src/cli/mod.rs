@@ -150,6 +150,9 @@ pub enum Command {
         #[command(flatten)]
         flags: commands::playbook::RunFlags,
     },
+    /// GitHub Actions: write a scheduled workflow (init), print apps as a job matrix (matrix)
+    #[command(subcommand)]
+    Ci(commands::ci::CiCommand),
     /// Write shell completions to stdout
     Completions {
         #[arg(value_enum)]
@@ -278,6 +281,10 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command.
 pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
+    // `ci` takes several apps to write them into a workflow, not to run on them.
+    if let Command::Ci(cmd) = command {
+        return commands::ci::run(ctx, cmd);
+    }
     if fleet::is_fleet(&ctx.global) {
         return fleet::run(command, ctx).await;
     }
@@ -299,6 +306,7 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
         Command::Playbook(cmd) => commands::playbook::playbook(ctx, cmd).await,
         Command::Runs(cmd) => commands::playbook::runs(ctx, cmd),
         Command::Resume { id, flags } => commands::playbook::resume(ctx, &id, flags).await,
+        Command::Ci(cmd) => commands::ci::run(ctx, cmd),
         Command::Completions { .. } => Ok(()),
     }
 }

@@ -3,6 +3,7 @@
 pub mod addons;
 pub mod auth;
 pub mod backup;
+pub mod ci;
 pub mod db;
 pub mod dynos;
 pub mod maintenance;

