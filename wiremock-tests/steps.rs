@@ -1045,6 +1045,85 @@ data: 2026-11-22T10:00:04+00:00 app[run.4242]: never read
     assert_eq!(err.exit_code(), 3);
 }
 
+/// A log stream that ends before the exit line (a quiet command, an expired session) is
+/// followed again while the dyno exists, replaying its last lines without showing them twice.
+#[tokio::test]
+async fn run_follows_a_new_log_session_when_the_stream_ends_early() {
+    let server = server().await;
+    call("GET", "/apps/tmi-server")
+        .respond_with(json(200, fixture("app.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    call_json(
+        "POST",
+        "/apps/tmi-server/dynos",
+        json!({ "attach": false, "command": "bin/migrate", "env": { "TERM": "dumb" } }),
+    )
+    .respond_with(json(201, fixture("dyno-one-off.json")))
+    .expect(1)
+    .mount(&server)
+    .await;
+    for (body, session) in [
+        (json!({ "dyno_name": "run.4242", "tail": true }), "first"),
+        (
+            json!({ "dyno_name": "run.4242", "lines": 10, "tail": true }),
+            "second",
+        ),
+    ] {
+        call_json("POST", "/apps/tmi-server/log-sessions", body)
+            .respond_with(json(
+                201,
+                with(
+                    fixture("log-session.json"),
+                    "logplex_url",
+                    json!(format!("{}/sessions/{session}", server.uri())),
+                ),
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    call("GET", "/apps/tmi-server/dynos/run.4242")
+        .respond_with(json(200, fixture("dyno-one-off.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let first = "\
+data: 2026-11-22T10:00:02+00:00 app[run.4242]: building index
+";
+    let second = "\
+data: 2026-11-22T10:00:02+00:00 app[run.4242]: building index
+data: 2026-11-22T10:03:10+00:00 app[run.4242]: done
+data: 2026-11-22T10:03:10+00:00 heroku[run.4242]: Process exited with status 0
+";
+    for (session, body) in [("first", first), ("second", second)] {
+        Mock::given(method("GET"))
+            .and(path(format!("/sessions/{session}")))
+            .and(HeaderAbsent("authorization"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(body.as_bytes().to_vec(), "text/event-stream"),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let mut output = Vec::new();
+    let outcome = run::run(
+        &client(&server),
+        APP,
+        "bin/migrate",
+        BTreeMap::from([("TERM".to_string(), "dumb".to_string())]),
+        Duration::from_secs(10),
+        |line| output.push(line.to_string()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.exit_status, 0);
+    assert_eq!(output, ["building index", "done"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Add-ons.
 

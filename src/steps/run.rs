@@ -30,6 +30,9 @@ pub struct RunOutcome {
     pub exit_status: i32,
 }
 
+/// How many lines a reconnected log session replays.
+const REPLAYED_LINES: u32 = 10;
+
 /// Starts `command` on a detached one-off dyno, passes each of its output lines to `on_output`,
 /// and returns its exit status, read from the platform's `Process exited with status N`.
 pub async fn run(
@@ -52,36 +55,67 @@ pub async fn run(
         ..Default::default()
     };
     let dyno = create_with_release_retry(api, app, &spec).await?;
-    let session = api
-        .create_log_session(
-            app,
-            &LogSessionCreate {
-                dyno_name: Some(dyno.name.clone()),
-                tail: true,
-                ..Default::default()
-            },
-        )
-        .await?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut session_spec = LogSessionCreate {
+        dyno_name: Some(dyno.name.clone()),
+        tail: true,
+        ..Default::default()
+    };
     let mut status = None;
     let app_prefix = format!("app[{}]: ", dyno.name);
-    let follow = api.read_log_stream(&session.logplex_url, |line| {
-        if let Some(code) = exit_status(line, &dyno.name) {
-            status = Some(code);
-            return false;
+    // Lines already passed on, so that a reconnected session's replay is not shown twice.
+    let mut recent: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    loop {
+        let session = api.create_log_session(app, &session_spec).await?;
+        let replaying = session_spec.lines.is_some();
+        let follow = api.read_log_stream(&session.logplex_url, |line| {
+            if let Some(code) = exit_status(line, &dyno.name) {
+                status = Some(code);
+                return false;
+            }
+            if let Some(at) = line.find(&app_prefix) {
+                if replaying && recent.iter().any(|r| r == line) {
+                    return true;
+                }
+                recent.push_back(line.to_string());
+                if recent.len() > REPLAYED_LINES as usize {
+                    recent.pop_front();
+                }
+                on_output(&line[at + app_prefix.len()..]);
+            }
+            true
+        });
+        let ended = match tokio::time::timeout_at(deadline, follow).await {
+            Ok(result) => result,
+            Err(_) => {
+                return Err(ApiError::Timeout {
+                    what: format!("one-off dyno {} to exit", dyno.name),
+                    after: timeout,
+                });
+            }
+        };
+        if status.is_some() {
+            break;
         }
-        if let Some(at) = line.find(&app_prefix) {
-            on_output(&line[at + app_prefix.len()..]);
+        // The stream ended or broke before the exit line: a command quiet for longer than the
+        // stream's read timeout, or an expired session. While the dyno exists, follow it again,
+        // with the last lines replayed in case the exit line fell between the two sessions.
+        match api.dyno(app, &dyno.name).await {
+            Ok(_) => {}
+            Err(e) if e.status() == Some(404) => match ended {
+                Err(stream_error) => return Err(stream_error),
+                Ok(()) => break,
+            },
+            Err(e) => return Err(e),
         }
-        true
-    });
-    match tokio::time::timeout(timeout, follow).await {
-        Ok(result) => result?,
-        Err(_) => {
+        if tokio::time::Instant::now() >= deadline {
             return Err(ApiError::Timeout {
                 what: format!("one-off dyno {} to exit", dyno.name),
                 after: timeout,
             });
         }
+        session_spec.lines = Some(REPLAYED_LINES);
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let exit_status = status.ok_or_else(|| {
         ApiError::step(
