@@ -338,6 +338,14 @@ impl HerokuExecutor {
             .created_addon
             .clone()
             .ok_or_else(|| Error::failed("no add-on to promote: run addons.create first"))?;
+        // Noted before the request: if its answer is lost, the attempt that finds the promotion
+        // already made still knows which database the app was moved off.
+        if state.promoting_from.is_none() {
+            let current = self.current_database().await?;
+            if current.addon.name != target {
+                state.promoting_from = Some(current.addon.name);
+            }
+        }
         let outcome = steps::promote::promote(
             &self.api,
             &self.options.app,
@@ -357,6 +365,16 @@ impl HerokuExecutor {
                 Ok(format!("{addon} is now DATABASE_URL"))
             }
             PromoteOutcome::AlreadyPromoted { addon } => {
+                if state.previous_addon.is_none()
+                    && let Some(previous) = state.promoting_from.clone()
+                {
+                    let attachments = self.api.attachments(self.app()).await?;
+                    state.previous_alias = attachments
+                        .iter()
+                        .find(|a| a.addon.name == previous && a.name != "DATABASE")
+                        .map(|a| a.name.clone());
+                    state.previous_addon = Some(previous);
+                }
                 Ok(format!("{addon} already was DATABASE_URL"))
             }
         }

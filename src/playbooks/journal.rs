@@ -53,6 +53,9 @@ pub struct RunState {
     pub previous_addon: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_alias: Option<String>,
+    /// The add-on that was DATABASE when this run's promotion was requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoting_from: Option<String>,
     /// The backup taken before the first destructive step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_backup: Option<String>,

@@ -8,8 +8,10 @@
 //!   the connection without an answer. `*` matches within one path segment, `**` across
 //!   segments; without `method` any method matches; without `times` the fault stays until
 //!   `DELETE /__sandbox/faults`. `"after": N` lets the first N matching requests through
-//!   untouched, to reach e.g. the second `PATCH /apps/*` of a run. Optional `id`, `message` and
-//!   `retry_after` shape the error.
+//!   untouched, to reach e.g. the second `PATCH /apps/*` of a run. `"after_handling": true`
+//!   carries the request out first and then answers the error (or drops the connection): the
+//!   platform acted, the client cannot know. Optional `id`, `message` and `retry_after` shape
+//!   the error.
 //! - `POST /__sandbox/reset`: back to the fixtures, databases recreated.
 //! - `POST /__sandbox/rate-limit` `{"remaining": N}`: set the budget `RateLimit-Remaining`
 //!   reports; `GET` reads it with the bucket's shape and how many requests were answered 429.
@@ -140,6 +142,9 @@ pub(crate) struct Fault {
     /// How many more matching requests pass untouched before it applies.
     #[serde(default)]
     pub after: u32,
+    /// The request is carried out, and only its answer replaced.
+    #[serde(default)]
+    pub after_handling: bool,
     /// The error `id` (default: Heroku's id for the status).
     #[serde(default)]
     pub id: Option<String>,
@@ -225,21 +230,51 @@ pub(crate) async fn fault_response(
     req: &Req,
     seq: u64,
 ) -> Result<Option<Response>, DropConnection> {
-    let fault = {
-        let mut control = inner.control();
-        let Some(fault) = control.faults.iter_mut().find(|f| f.matches(req)) else {
-            return Ok(None);
-        };
-        if fault.after > 0 {
-            fault.after -= 1;
-            return Ok(None);
-        }
-        fault.hits += 1;
-        if let Some(times) = fault.times.as_mut() {
-            *times -= 1;
-        }
-        fault.clone()
-    };
+    match take_fault(inner, req, false) {
+        Some(fault) => apply_fault(inner, req, seq, fault).await,
+        None => Ok(None),
+    }
+}
+
+/// The answer of a request that was carried out, unless an `after_handling` fault replaces it.
+pub(crate) async fn answer_after_handling(
+    inner: &Inner,
+    req: &Req,
+    seq: u64,
+    response: Response,
+) -> Result<Response, DropConnection> {
+    match take_fault(inner, req, true) {
+        Some(fault) => Ok(apply_fault(inner, req, seq, fault)
+            .await?
+            .unwrap_or(response)),
+        None => Ok(response),
+    }
+}
+
+/// The first fault of the kind that applies to `req`, counted as applied.
+fn take_fault(inner: &Inner, req: &Req, after_handling: bool) -> Option<Fault> {
+    let mut control = inner.control();
+    let fault = control
+        .faults
+        .iter_mut()
+        .find(|f| f.after_handling == after_handling && f.matches(req))?;
+    if fault.after > 0 {
+        fault.after -= 1;
+        return None;
+    }
+    fault.hits += 1;
+    if let Some(times) = fault.times.as_mut() {
+        *times -= 1;
+    }
+    Some(fault.clone())
+}
+
+async fn apply_fault(
+    inner: &Inner,
+    req: &Req,
+    seq: u64,
+    fault: Fault,
+) -> Result<Option<Response>, DropConnection> {
     if let Some(ms) = fault.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }

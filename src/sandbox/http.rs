@@ -318,9 +318,10 @@ async fn handle(
     } else if let Some(refused) = check_accept(&req) {
         refused
     } else {
-        route(&inner, &req)
+        let response = route(&inner, &req)
             .await
-            .unwrap_or_else(Failure::into_response)
+            .unwrap_or_else(Failure::into_response);
+        control::answer_after_handling(&inner, &req, seq, response).await?
     };
     control::record_status(&inner, seq, response.status().as_u16());
     log_line(&req, &shown_path, response.status(), started);

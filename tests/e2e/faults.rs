@@ -38,6 +38,10 @@ impl Playbook {
 enum Kind {
     /// One 503, then the request goes through.
     Once503,
+    /// The connection closed once without an answer, then the request goes through.
+    CutOnce,
+    /// Carried out, but answered 500 once: the platform acted and the client cannot know.
+    LostAnswer,
     /// 500 on every attempt until the faults are cleared.
     Persistent500,
     /// SIGINT while the request is held by a delay fault.
@@ -53,6 +57,8 @@ impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Kind::Once503 => "503 once",
+            Kind::CutOnce => "connection cut once",
+            Kind::LostAnswer => "done, answered 500",
             Kind::Persistent500 => "500 until cleared",
             Kind::InterruptHeld => "Ctrl-C (request held)",
             Kind::InterruptProvisioning => "Ctrl-C (provisioning)",
@@ -102,7 +108,7 @@ fn cells() -> Vec<Cell> {
         "POST",
         BACKUPS,
         0,
-        &[Once503, Persistent500, InterruptHeld],
+        &[Once503, CutOnce, LostAnswer, Persistent500, InterruptHeld],
     );
     add(
         Reset,
@@ -139,7 +145,14 @@ fn cells() -> Vec<Cell> {
     );
 
     add(SwapDb, "safety backup", "POST", BACKUPS, 0, both);
-    add(SwapDb, "addons.create", "POST", "/apps/*/addons", 0, both);
+    add(
+        SwapDb,
+        "addons.create",
+        "POST",
+        "/apps/*/addons",
+        0,
+        &[Once503, CutOnce, LostAnswer, Persistent500, InterruptHeld],
+    );
     add(
         SwapDb,
         "pg.wait",
@@ -155,7 +168,7 @@ fn cells() -> Vec<Cell> {
         "POST",
         "/addon-attachments",
         0,
-        &[Once503, Persistent500, InterruptHeld],
+        &[Once503, CutOnce, LostAnswer, Persistent500, InterruptHeld],
     );
     add(SwapDb, "maintenance.off", "PATCH", "/apps/*", 1, both);
     add(SwapDb, "dynos.restart", "DELETE", "/apps/*/dynos", 0, both);
@@ -238,23 +251,30 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
     let args = playbook_args(&cell, &expect);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match cell.kind {
-        Kind::Once503 => {
-            e2e.fault(fault(
-                cell.method,
-                cell.path,
-                json!({ "status": 503, "times": 1, "after": cell.after }),
-            ))
-            .await;
+        Kind::Once503 | Kind::CutOnce | Kind::LostAnswer => {
+            let once = match cell.kind {
+                Kind::Once503 => json!({ "status": 503, "times": 1, "after": cell.after }),
+                Kind::CutOnce => json!({ "drop": true, "times": 1, "after": cell.after }),
+                _ => json!({ "status": 500, "times": 1, "after_handling": true }),
+            };
+            e2e.fault(fault(cell.method, cell.path, once)).await;
             let run = e2e.run(&args).await;
             check!(run.code == Some(0), "exit {:?}: {}", run.code, tail(&run));
             let hit = e2e.requests().await.iter().any(|r| {
                 r["method"] == cell.method
                     && glob(cell.path, r["path"].as_str().unwrap())
-                    && r["status"] == 503
+                    && (r["status"] == 503 || r["status"] == 500 || r["dropped"] == true)
             });
-            check!(hit, "the 503 was never answered");
+            check!(hit, "the fault never applied");
+            let detail = run.json()["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["step"] == cell.step)
+                .map(|s| format!(" ({}: {})", cell.step, s["detail"].as_str().unwrap_or("")))
+                .unwrap_or_default();
             let final_state = final_state(e2e, &cell, &before).await?;
-            Ok(format!("survived, exit 0; {final_state}"))
+            Ok(format!("survived, exit 0{detail}; {final_state}"))
         }
         Kind::Persistent500 => {
             e2e.fault(fault(
@@ -477,6 +497,14 @@ async fn final_state(e2e: &E2e, cell: &Cell, before: &Before) -> Outcome {
                     .as_ref()
                     == Some(&before.database_url),
                 "the old database lost its alias"
+            );
+            // The report says where the old database went, however the run got there.
+            let journal = e2e.latest_journal().unwrap_or_default();
+            check!(
+                journal["state"]["previous_alias"] == "HEROKU_POSTGRESQL_COBALT"
+                    && journal["state"]["previous_addon"].is_string(),
+                "the journal lost the previous database: {}",
+                journal["state"]
             );
             let (_, addons) = e2e.client.get(&format!("/apps/{APP}/addons")).await;
             let n = addons.as_array().map(Vec::len).unwrap_or_default();
