@@ -450,3 +450,47 @@ async fn data_on_stdout_stays_clean_in_actions() {
         show(&output)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fleet_in_actions_masks_every_app_and_summarises_each() {
+    let sb = sandbox_with(|o| o.copies = Some(2)).await;
+    let apps = sb.apps();
+    assert_eq!(apps.len(), 2, "{apps:?}");
+    let client = Client::new(&sb);
+    let mut urls = Vec::new();
+    for app in &apps {
+        let (status, vars) = client.get(&format!("/apps/{app}/config-vars")).await;
+        assert_eq!(status, 200);
+        urls.push(vars["DATABASE_URL"].as_str().unwrap().to_string());
+    }
+    let files = StepFiles::new();
+    let expect = drifting_expectation(files.dir.path());
+    let output = run_in_actions(
+        &sb,
+        &files,
+        &[
+            "verify",
+            "--app",
+            &apps[0],
+            "--app",
+            &apps[1],
+            "--expect",
+            expect.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(3), "{}", show(&output));
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    for url in &urls {
+        assert!(all.contains(&format!("::add-mask::{url}")), "{all}");
+    }
+    let summary = files.summary();
+    for app in &apps {
+        assert!(
+            summary.contains(&format!("### herokuops verify `{app}`")),
+            "{summary}"
+        );
+    }
+    // One app's outputs would overwrite another's; a fleet leaves the step's outputs alone.
+    assert!(files.outputs().is_empty(), "{}", files.outputs_text());
+}

@@ -169,6 +169,8 @@ struct Shared {
 async fn run_one(shared: Arc<Shared>, app: String) -> AppOutcome {
     let (mut io, captured) = Io::captured(Mode::Json);
     io.quiet = shared.io.quiet;
+    // Masks and workflow commands reach the log through the forwarded stderr.
+    io.gha = shared.io.gha.as_ref().map(|a| a.without_outputs());
     let mut global = shared.global.clone();
     global.app = Some(app.clone());
     global.apps = vec![app.clone()];
