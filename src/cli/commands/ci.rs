@@ -433,7 +433,7 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
         line(&mut y, "      fail-fast: false");
         line(
             &mut y,
-            "      # The apps share one token and its rate limit (-j when this was written).",
+            "      # The apps share one token and its rate limit: at most this many at once (-j).",
         );
         line(
             &mut y,
