@@ -114,13 +114,19 @@ async fn unconfirmed_and_dry_runs_send_nothing_that_changes_anything() {
 
     let expect = expected_file();
     for playbook in ["reset", "swap-db"] {
-        let run = e2e.run(&[playbook, APP, "--expect", &expect]).await;
-        assert_eq!(run.code, Some(2), "{}", run.show());
-        assert!(
-            run.stderr.contains(&format!("--confirm {APP}")),
-            "{}",
-            run.show()
-        );
+        let seen = e2e.requests().await.len();
+        // Run bare: the harness's own look at the config vars afterwards would count.
+        let out = e2e
+            .command(&[playbook, APP, "--expect", &expect])
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        e2e.assert_no_secret("stderr", &stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("--confirm {APP}")), "{stderr}");
+        // Refused before asking anything: not even a read.
+        assert_eq!(e2e.requests().await.len(), seen, "{playbook} sent requests");
 
         let run = e2e
             .run(&["--dry-run", playbook, APP, "--expect", &expect])
