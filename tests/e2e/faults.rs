@@ -17,6 +17,7 @@ use super::harness::{
     E2e, Options, Run, expected_file, fault, fresh_and_empty, glob, has_seed, signal,
     tables_and_rows,
 };
+use super::kill::{connect, drop_waiting_on_lock};
 use crate::support::sandbox::APP;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,6 +52,9 @@ enum Kind {
     /// SIGINT between polls of a schema that is not there yet: the run migrates with a local
     /// command that does nothing; the app's restart before the resume migrates it.
     InterruptPolling,
+    /// The drop's database session terminated by the server while the drop waits for a lock
+    /// the test holds: a database failure in the middle of the transaction.
+    SessionTerminated,
 }
 
 impl fmt::Display for Kind {
@@ -63,6 +67,7 @@ impl fmt::Display for Kind {
             Kind::InterruptHeld => "Ctrl-C (request held)",
             Kind::InterruptProvisioning => "Ctrl-C (provisioning)",
             Kind::InterruptPolling => "Ctrl-C (polling)",
+            Kind::SessionTerminated => "session terminated",
         })
     }
 }
@@ -117,6 +122,14 @@ fn cells() -> Vec<Cell> {
         "/apps/*/config-vars",
         1,
         both,
+    );
+    add(
+        Reset,
+        "pg.drop-schema",
+        "SQL",
+        "DROP SCHEMA public CASCADE",
+        0,
+        &[SessionTerminated],
     );
     add(Reset, "migrate", "DELETE", "/apps/*/dynos", 0, both);
     add(
@@ -275,6 +288,48 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
                 .unwrap_or_default();
             let final_state = final_state(e2e, &cell, &before).await?;
             Ok(format!("survived, exit 0{detail}; {final_state}"))
+        }
+        Kind::SessionTerminated => {
+            let holder = connect(&before.database_url).await;
+            holder
+                .batch(
+                    "holding a lock",
+                    "BEGIN; LOCK TABLE users IN ACCESS SHARE MODE;",
+                )
+                .await
+                .unwrap();
+            let watcher = connect(&before.database_url).await;
+            let child = e2e.spawn(&args);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !drop_waiting_on_lock(&watcher).await {
+                if Instant::now() > deadline {
+                    let run = e2e.finish(child).await;
+                    return Err(format!("the drop never waited: {}", tail(&run)));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            watcher
+                .query(
+                    "terminating the drop",
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                     AND query ILIKE '%DROP SCHEMA%'",
+                    &[],
+                )
+                .await
+                .unwrap();
+            holder.batch("release", "COMMIT").await.unwrap();
+            let run = e2e.finish(child).await;
+            check!(
+                run.code == Some(1),
+                "exit {:?}, not 1: {}",
+                run.code,
+                tail(&run)
+            );
+            let stopped = after_stop(e2e, &cell, &before, &run, "failed").await?;
+            let resumed = clear_and_resume(e2e, &run).await?;
+            let final_state = final_state(e2e, &cell, &before).await?;
+            Ok(format!("exit 1; {stopped}; {resumed}; {final_state}"))
         }
         Kind::Persistent500 => {
             e2e.fault(fault(

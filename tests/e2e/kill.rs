@@ -29,7 +29,7 @@ enum Moment {
     SinceStart,
 }
 
-async fn connect(url: &str) -> Db {
+pub(super) async fn connect(url: &str) -> Db {
     Target::parse(url).unwrap().connect().await.unwrap()
 }
 
@@ -48,7 +48,7 @@ async fn drops_in_progress(db: &Db) -> i64 {
     rows[0].get(0)
 }
 
-async fn drop_waiting_on_lock(db: &Db) -> bool {
+pub(super) async fn drop_waiting_on_lock(db: &Db) -> bool {
     let rows = db
         .query(
             "drop waiting",
