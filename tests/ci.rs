@@ -355,6 +355,35 @@ fn ci_init_refuses_bad_input_with_exit_2_and_writes_nothing() {
         assert!(!out_path.exists(), "{args:?} wrote {target}");
     }
 
+    // --dry-run shows the workflow and writes nothing.
+    let out = herokuops(
+        dir.path(),
+        &[],
+        &[
+            "--dry-run",
+            "ci",
+            "init",
+            "backup-capture",
+            "--app",
+            "tmi-server",
+            "--cron",
+            "0 3 * * *",
+            "-o",
+            target,
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("would write {target}:")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("name: \"herokuops backup-capture\""),
+        "{stdout}"
+    );
+    assert!(!out_path.exists());
+
     // An existing workflow is kept unless --force.
     std::fs::create_dir_all(out_path.parent().unwrap()).unwrap();
     std::fs::write(&out_path, "keep me\n").unwrap();

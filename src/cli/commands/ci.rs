@@ -164,6 +164,13 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
         ctx.io.out(&yaml);
         return Ok(());
     }
+    if ctx.global.dry_run {
+        ctx.io.render(
+            &json!({ "dry_run": true, "path": target, "workflow": yaml }),
+            || format!("would write {}:\n\n{yaml}", target.display()),
+        );
+        return Ok(());
+    }
     write_new(&target, &yaml, args.force)?;
     ctx.io.render(
         &json!({
