@@ -436,6 +436,22 @@ async fn data_on_stdout_stays_clean_in_actions() {
         assert!(!out.contains(secret.as_str()));
     }
 
+    // A one-off dyno may print its environment: the app's secrets are masked before it starts.
+    let output = run_in_actions(&sb, &files, &["run", APP, "--", "env"]).await;
+    assert!(output.status.success(), "{}", show(&output));
+    let out = stdout(&output);
+    assert!(commands(&out).is_empty(), "{out}");
+    assert!(
+        out.contains(&secrets[1]),
+        "the dyno printed DATABASE_URL: {out}"
+    );
+    assert!(
+        stderr(&output).contains(&format!("::add-mask::{}", secrets[1])),
+        "{}",
+        show(&output)
+    );
+    assert!(!stderr(&output).contains("::add-mask::production"));
+
     // `URL=$(herokuops backup url APP)` must capture the URL alone; the URL itself is masked.
     let output = run_in_actions(&sb, &files, &["backup", "capture", APP]).await;
     assert!(output.status.success(), "{}", show(&output));

@@ -53,6 +53,32 @@ pub fn error_message(error: &Error) -> String {
     lines.join("\n")
 }
 
+/// The values of config vars that are secrets by name (a key, secret, token, password or URL)
+/// or by form (a URL carrying a password); plain settings such as `GO_ENV=production` are left
+/// visible, since a mask blanks that text everywhere in the log.
+pub fn secret_config_values(vars: &std::collections::BTreeMap<String, String>) -> Vec<&str> {
+    const SECRET_NAMES: [&str; 7] = [
+        "KEY",
+        "SECRET",
+        "TOKEN",
+        "PASSWORD",
+        "PASS",
+        "URL",
+        "CREDENTIALS",
+    ];
+    vars.iter()
+        .filter(|(name, value)| {
+            let upper = name.to_ascii_uppercase();
+            let by_name = upper
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| SECRET_NAMES.contains(&word));
+            let by_form = url::Url::parse(value).is_ok_and(|u| u.password().is_some());
+            by_name || by_form
+        })
+        .map(|(_, value)| value.as_str())
+        .collect()
+}
+
 /// A playbook's report: summary, outputs, and on failure an annotation naming the failed step.
 pub fn playbook_report(io: &Io, report: &Report, failure: Option<&Error>) {
     if io.gha.is_none() {
@@ -351,6 +377,30 @@ mod tests {
         crate::cli::report(&io, Err(Error::Reported(Box::new(Error::failed("x")))));
         assert_eq!(streams.out.contents(), "");
         assert!(streams.err.contents().contains("error: x"));
+    }
+
+    #[test]
+    fn secret_config_vars_by_name_or_form() {
+        let vars: std::collections::BTreeMap<String, String> = [
+            ("DATABASE_URL", "postgres://u:p@h/d"),
+            ("STRIPE_API_KEY", "sk_live_1"),
+            ("SESSION_SECRET", "s3"),
+            ("CACHE", "redis://:hunter2@cache:6379"),
+            ("GO_ENV", "production"),
+            ("KEYBOARD_LAYOUT", "us"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            secret_config_values(&vars),
+            [
+                "redis://:hunter2@cache:6379",
+                "postgres://u:p@h/d",
+                "s3",
+                "sk_live_1"
+            ]
+        );
     }
 
     #[test]

@@ -50,6 +50,13 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
         return Ok(());
     }
     ctx.io.stdout_is_data();
+    if ctx.io.gha.is_some() {
+        // The dyno's output may show its environment: mask the app's secrets first.
+        let vars = ctx.api()?.config_vars(&app).await?;
+        for value in crate::cli::actions::secret_config_values(&vars) {
+            ctx.io.mask(value);
+        }
+    }
     let io = ctx.io.clone();
     let json = ctx.io.json();
     let outcome = steps::run::run(ctx.api()?, &app, &command, env, args.timeout, move |line| {
