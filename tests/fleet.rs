@@ -89,7 +89,12 @@ async fn fifty_apps_back_up_under_a_low_rate_limit_with_few_429s() {
         requests.len()
     );
     assert!(limited <= 5, "{limited} requests were answered 429");
-    // Every app's backup exists on the sandbox, captured once.
+    // Every app's backup exists on the sandbox, captured once. The bucket is filled first: the
+    // run left it empty, and these checks are not what is measured.
+    let (status, _) = client
+        .post("/__sandbox/rate-limit", json!({ "remaining": 20 }))
+        .await;
+    assert_eq!(status, 200);
     for app in apps.iter().step_by(7) {
         let (status, transfers) = client
             .get(&format!("/client/v11/apps/{app}/transfers"))
@@ -296,4 +301,220 @@ async fn commands_without_fleet_support_refuse_several_apps() {
     .await;
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("destroys data"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sandbox_bucket_empties_into_heroku_shaped_429s() {
+    let sb = sandbox_with(|o| o.rate_limit = RateLimit::parse("3/30s").unwrap()).await;
+    let client = Client::new(&sb);
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let response = client
+            .request(reqwest::Method::GET, "/account")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        remaining.push(
+            response.headers()["ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(remaining, ["2", "1", "0"]);
+    let response = client
+        .request(reqwest::Method::GET, "/account")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // One token comes back every ten seconds.
+    assert!((1..=10).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], "rate_limit");
+    let (status, bucket) = client.get("/__sandbox/rate-limit").await;
+    assert_eq!(status, 200);
+    assert_eq!(bucket["capacity"], 3.0);
+    assert_eq!(bucket["limited"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_playbooks_and_database_commands_run_as_fleets() {
+    let sb = sandbox_with(|o| o.copies = Some(2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("herokuops.toml");
+    std::fs::write(
+        &config,
+        "[playbooks.nightly]\ndescription = \"Back up, then flip maintenance\"\nsteps = [\"backup.capture\", \"maintenance.on\", \"maintenance.off\"]\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let journals = dir.path().join("runs").display().to_string();
+    let apps = ["-a", "tmi-server-01", "-a", "tmi-server-02"];
+    let mut args = vec!["--json", "playbook", "run", "nightly", "--config", &config];
+    args.extend(["--journal-dir", &journals]);
+    args.extend(apps);
+    let out = herokuops(&sb, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let rows = fleet_rows(&out);
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["detail"], "nightly succeeded: 3 steps", "{r}");
+        assert_eq!(r["result"]["app"], r["app"], "each run is its own app's");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("runs")).unwrap().count(),
+        2,
+        "a journal per app"
+    );
+
+    let mut args = vec!["--json", "db", "check"];
+    args.extend(apps);
+    let out = herokuops(&sb, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    for r in fleet_rows(&out) {
+        assert!(
+            r["detail"].as_str().unwrap().ends_with(", 25 tables"),
+            "{r}"
+        );
+    }
+    let mut args = vec!["--json", "db", "diagnose"];
+    args.extend(apps);
+    let out = herokuops(&sb, &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    for r in fleet_rows(&out) {
+        assert!(
+            r["detail"].as_str().unwrap().starts_with("worst rating "),
+            "{r}"
+        );
+        assert!(r["result"]["findings"].is_array(), "{r}");
+    }
+    let (_, vars) = Client::new(&sb)
+        .get("/apps/tmi-server-01/config-vars")
+        .await;
+    let secret = vars["DATABASE_URL"].as_str().unwrap();
+    let password = url::Url::parse(secret)
+        .unwrap()
+        .password()
+        .unwrap()
+        .to_string();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&password));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&password));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupt_reports_every_app_and_exits_130() {
+    let sb = sandbox_with(|o| o.copies = Some(3)).await;
+    let client = Client::new(&sb);
+    let (code, _) = client
+        .post(
+            "/__sandbox/faults",
+            json!({ "method": "GET", "path": "/apps/*", "delay_ms": 20000 }),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herokuops"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("CI", "1")
+        .env("HEROKU_HOST", sb.base_url())
+        .env("HEROKU_API_KEY", crate::support::sandbox::TOKEN)
+        .args(["--json", "-j", "1", "maintenance", "status"])
+        .args([
+            "-a",
+            "tmi-server-01",
+            "-a",
+            "tmi-server-02",
+            "-a",
+            "tmi-server-03",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().unwrap();
+    // The first app's request is held by the sandbox; then Ctrl-C.
+    let pid = child.id().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("herokuops stops soon after the interrupt")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    let rows = fleet_rows(&out);
+    let statuses: Vec<&str> = rows.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["interrupted", "not_run", "not_run"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_github_actions_each_app_masks_its_secrets_and_the_fleet_reports_once() {
+    let sb = sandbox_with(|o| o.copies = Some(2)).await;
+    let client = Client::new(&sb);
+    let (code, _) = client
+        .post(
+            "/__sandbox/faults",
+            json!({ "path": "/apps/tmi-server-02/config-vars", "status": 404 }),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output");
+    let summary = dir.path().join("summary.md");
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_OUTPUT", output.to_str().unwrap()),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+    ];
+    let args = ["db", "check", "-a", "tmi-server-01", "-a", "tmi-server-02"];
+    let out = crate::support::sandbox::herokuops_with_env(
+        &sb,
+        crate::support::sandbox::TOKEN,
+        &env,
+        &args,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let (_, vars) = client.get("/apps/tmi-server-01/config-vars").await;
+    let url = url::Url::parse(vars["DATABASE_URL"].as_str().unwrap()).unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains(&format!("::add-mask::{}", url.password().unwrap())),
+        "the app's database password is masked: {all}"
+    );
+    assert!(
+        all.contains("::error"),
+        "the failing app is annotated: {all}"
+    );
+    let outputs = std::fs::read_to_string(&output).unwrap();
+    assert!(outputs.contains("failed_apps"), "{outputs}");
+    assert!(outputs.contains("tmi-server-02"), "{outputs}");
+    let markdown = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(
+        markdown.matches("| tmi-server-01 | ok |").count(),
+        1,
+        "{markdown}"
+    );
+    assert_eq!(
+        markdown.matches("| tmi-server-02 | failed |").count(),
+        1,
+        "{markdown}"
+    );
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result, exit};
-use crate::fleet::{self, AppOutcome, AppRow, FleetOptions, FleetReport};
+use crate::fleet::{self, AppOutcome, AppRow, AppStatus, FleetOptions, FleetReport};
 use crate::output::prompt::ScriptedPrompter;
 use crate::output::table::Table;
 use crate::output::{Io, Mode};
@@ -146,6 +146,11 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
     .await;
     listener.abort();
     render(ctx, &report);
+    github_actions(
+        &ctx.io,
+        &report,
+        matches!(shared.op, Operation::Playbook(_)),
+    );
     let code = report.exit_code();
     if code == exit::OK {
         return Ok(());
@@ -169,6 +174,13 @@ struct Shared {
 async fn run_one(shared: Arc<Shared>, app: String) -> AppOutcome {
     let (mut io, captured) = Io::captured(Mode::Json);
     io.quiet = shared.io.quiet;
+    // In GitHub Actions each app still masks its secrets and annotates its failure; the step's
+    // outputs and summary are the fleet's, written once below, not fifty times over.
+    io.gha = shared.io.gha.clone().map(|mut actions| {
+        actions.output = None;
+        actions.summary = None;
+        actions
+    });
     // Masks and workflow commands reach the log through the forwarded stderr.
     io.gha = shared.io.gha.as_ref().map(|a| a.without_outputs());
     let mut global = shared.global.clone();
@@ -305,6 +317,47 @@ fn progress_line(row: &AppRow, done: usize, total: usize) -> String {
         row.duration_ms as f64 / 1000.0,
         row.detail
     )
+}
+
+/// The fleet's step outputs (`status`, `apps`, `failed_apps`) and a summary table.
+fn github_actions(io: &Io, report: &FleetReport, playbook: bool) {
+    if io.gha.is_none() {
+        return;
+    }
+    // A playbook run annotates its own failure, and verify its drift; the rest are annotated here.
+    for r in &report.rows {
+        let annotated = playbook || r.status == AppStatus::Drift;
+        if r.exit_code != exit::OK && !annotated {
+            io.annotate_error(Some(&format!("{} {}", r.app, r.status.as_str())), &r.detail);
+        }
+    }
+    let failed: Vec<&str> = report
+        .rows
+        .iter()
+        .filter(|r| r.exit_code != exit::OK)
+        .map(|r| r.app.as_str())
+        .collect();
+    let status = if failed.is_empty() { "ok" } else { "failed" };
+    io.gha_outputs(&[
+        ("status", status.to_string()),
+        ("apps", report.rows.len().to_string()),
+        ("failed_apps", failed.join(" ")),
+    ]);
+    let mut markdown = format!(
+        "### herokuops fleet: {} apps, {} did not succeed\n\n| app | status | time | detail |\n| --- | --- | --- | --- |\n",
+        report.rows.len(),
+        failed.len()
+    );
+    for r in &report.rows {
+        markdown.push_str(&format!(
+            "| {} | {} | {:.1}s | {} |\n",
+            r.app,
+            r.status.as_str(),
+            r.duration_ms as f64 / 1000.0,
+            r.detail.replace('|', "\\|").replace('\n', " ")
+        ));
+    }
+    io.gha_summary(&markdown);
 }
 
 fn render(ctx: &Ctx, report: &FleetReport) {
