@@ -27,7 +27,7 @@ pub enum StepStatus {
     Failed,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StepRecord {
     pub step: StepKind,
     pub status: StepStatus,
@@ -59,6 +59,9 @@ pub struct RunState {
     /// The backup taken before the first destructive step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_backup: Option<String>,
+    /// How taking it went (when, how long, the error), as for any step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_backup_step: Option<StepRecord>,
     /// The backup a `backup.capture` step took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,

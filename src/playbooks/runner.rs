@@ -143,6 +143,7 @@ pub async fn run<E: Executor>(
 
     if destroys_data && !options.no_backup && journal.state.safety_backup.is_none() {
         let started = Instant::now();
+        let started_at = journal::now_rfc3339();
         observer.step_started(
             0,
             journal.steps.len(),
@@ -151,13 +152,24 @@ pub async fn run<E: Executor>(
         );
         let outcome = attempt(executor, None, &mut journal.state, options, &mut interrupt).await;
         let elapsed = started.elapsed().as_millis() as u64;
+        let mut record = journal::StepRecord {
+            step: StepKind::BackupCapture,
+            status: StepStatus::Done,
+            started_at: Some(started_at),
+            duration_ms: Some(elapsed),
+            detail: None,
+            error: None,
+        };
         match outcome {
             Ok(name) => {
                 observer.step_finished(StepKind::BackupCapture, Ok(&name), elapsed);
+                record.detail = Some(format!("backup {name}"));
                 journal.state.safety_backup = Some(name);
             }
             Err((e, status)) => {
                 observer.step_finished(StepKind::BackupCapture, Err(&e.to_string()), elapsed);
+                record.status = StepStatus::Failed;
+                record.error = Some(e.to_string());
                 // Ctrl-C stays Ctrl-C (exit 130), not a failure of the backup.
                 let cause = if status == RunStatus::Interrupted {
                     e
@@ -171,6 +183,7 @@ pub async fn run<E: Executor>(
                 failure = Some((cause, status));
             }
         }
+        journal.state.safety_backup_step = Some(record);
         if let Ok(p) = save(&journal) {
             path = p;
         }
@@ -469,6 +482,12 @@ mod tests {
         );
         assert_eq!(report.status, RunStatus::Succeeded);
         assert_eq!(report.state.safety_backup.as_deref(), Some("b007"));
+        let safety = report.state.safety_backup_step.as_ref().unwrap();
+        assert_eq!(
+            (safety.status, safety.detail.as_deref()),
+            (StepStatus::Done, Some("backup b007"))
+        );
+        assert!(safety.duration_ms.is_some() && safety.started_at.is_some());
         let saved = journal::load(dir.path(), &report.run_id).unwrap();
         assert!(
             saved

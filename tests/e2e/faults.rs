@@ -439,6 +439,11 @@ async fn after_stop(e2e: &E2e, cell: &Cell, before: &Before, run: &Run, status: 
             failed.is_empty() && steps.iter().all(|s| s["status"] == "pending"),
             "steps ran after a failed safety backup: {steps:?}"
         );
+        check!(
+            journal["state"]["safety_backup_step"]["status"] == "failed",
+            "the safety backup's record: {}",
+            journal["state"]
+        );
         let error = journal["error"].as_str().unwrap_or_default();
         check!(
             error.contains(if status == "failed" {

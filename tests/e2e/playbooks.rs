@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::harness::{E2e, expected_file, fresh_and_empty, has_seed, tables_and_rows};
 use crate::support::sandbox::APP;
@@ -65,6 +65,17 @@ async fn reset_backs_up_first_then_leaves_the_migrated_schema_empty() {
     );
     assert!(all_done_and_timed(&report), "{report:#}");
     assert_eq!(report["state"]["safety_backup"], "b001");
+    let safety = &report["state"]["safety_backup_step"];
+    assert_eq!(
+        (&safety["step"], &safety["status"], &safety["detail"]),
+        (
+            &json!("backup.capture"),
+            &json!("done"),
+            &json!("backup b001")
+        ),
+        "the safety backup is reported as a step: {report:#}"
+    );
+    assert!(safety["duration_ms"].is_u64());
     let journal = e2e.journal(report["run_id"].as_str().unwrap());
     assert_eq!(journal["status"], "succeeded");
 
