@@ -1,6 +1,9 @@
 //! The fault matrix: every request by which `reset` and `swap-db` change something answered
 //! 503 once (the run gets through), 500 until cleared (exit 1, clean-up, a journal that
 //! `resume` completes), and Ctrl-C during each wait (exit 130, the same clean-up, resumable).
+//! The POSTs, which the API client does not repeat by itself, also lose their connection once,
+//! and are carried out but answered 500 (the run must not do twice what Heroku did once). The
+//! drop, which is SQL, has its database session terminated in the middle of its transaction.
 //!
 //! Each cell runs on a sandbox of its own; cells run a few at a time. Every cell's outcome is
 //! printed as a table row (see it with `--nocapture`, or in
