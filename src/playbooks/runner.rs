@@ -193,6 +193,9 @@ pub async fn run<E: Executor>(
     let start = journal.resume_index().unwrap_or(total);
     if failure.is_none() {
         for index in start..total {
+            if journal.steps[index].status == StepStatus::Done {
+                continue;
+            }
             let step = journal.steps[index].step;
             let plan = executor.describe(step);
             journal.steps[index].status = StepStatus::Running;
@@ -248,6 +251,15 @@ pub async fn run<E: Executor>(
         match executor.maintenance_off().await {
             Ok(()) => {
                 journal.state.maintenance_on_by_run = false;
+                // The steps after maintenance.on count on it (a promotion must not run with the
+                // app serving): a resumed run turns it on again first.
+                if let Some(on) = journal.steps.iter().rposition(|s| {
+                    s.step == StepKind::MaintenanceOn && s.status == StepStatus::Done
+                }) {
+                    journal.steps[on].status = StepStatus::Pending;
+                    journal.steps[on].detail =
+                        Some("undone by the clean-up; turned on again on resume".into());
+                }
                 cleanup_note = Some(
                     "maintenance mode, turned on by this run, was turned off again".to_string(),
                 );
@@ -535,7 +547,9 @@ mod tests {
         assert_eq!(failed.cause.exit_code(), 1);
 
         let saved = journal::load(dir.path(), &failed.report.run_id).unwrap();
-        assert_eq!(saved.resume_index(), Some(2));
+        // Maintenance, turned off by the clean-up, is turned on again before the promotion.
+        assert_eq!(saved.resume_index(), Some(1));
+        assert_eq!(saved.steps[1].status, StepStatus::Pending);
         ex.ran.clear();
         let report = run(
             &mut ex,
@@ -546,8 +560,16 @@ mod tests {
         )
         .await
         .unwrap();
-        // The safety backup and the steps already done are not repeated.
-        assert_eq!(ex.ran, ["pg.promote", "maintenance.off", "dynos.restart"]);
+        // The safety backup and the steps still in effect are not repeated.
+        assert_eq!(
+            ex.ran,
+            [
+                "maintenance.on",
+                "pg.promote",
+                "maintenance.off",
+                "dynos.restart"
+            ]
+        );
         assert_eq!(report.status, RunStatus::Succeeded);
     }
 

@@ -561,6 +561,28 @@ async fn final_state(e2e: &E2e, cell: &Cell, before: &Before) -> Outcome {
                     == Some(&before.database_url),
                 "the old database lost its alias"
             );
+            // Every promotion request, first attempt or resumed, went out in maintenance mode.
+            let mut maintenance = false;
+            for r in e2e.requests().await {
+                let path = r["path"].as_str().unwrap_or_default();
+                if r["method"] == "PATCH"
+                    && path == format!("/apps/{APP}")
+                    && r["status"].as_u64().is_some_and(|s| s < 300)
+                    && let Some(on) = r["body"]["maintenance"].as_bool()
+                {
+                    maintenance = on;
+                }
+                if r["method"] == "POST"
+                    && path == "/addon-attachments"
+                    && r["body"]["name"] == "DATABASE"
+                {
+                    check!(
+                        maintenance,
+                        "a promotion request (#{}) went out with maintenance off",
+                        r["seq"]
+                    );
+                }
+            }
             // The report says where the old database went, however the run got there.
             let journal = e2e.latest_journal().unwrap_or_default();
             check!(
