@@ -260,6 +260,10 @@ impl HerokuExecutor {
                     .env("DATABASE_URL", url)
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::inherit())
+                    // Ctrl-C abandons the step: the migration must not go on writing to the
+                    // database behind a run that says it stopped (a migration in a transaction
+                    // is rolled back; resume runs it again).
+                    .kill_on_drop(true)
                     .status()
                     .await
                     .map_err(|e| Error::io(format!("could not run `{command}`"), e))?;

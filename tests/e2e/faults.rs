@@ -55,6 +55,9 @@ enum Kind {
     /// SIGINT between polls of a schema that is not there yet: the run migrates with a local
     /// command that does nothing; the app's restart before the resume migrates it.
     InterruptPolling,
+    /// SIGINT while the migration runs as a local command (with DATABASE_URL): it must not go
+    /// on after the run says it stopped.
+    InterruptLocalMigration,
     /// The drop's database session terminated by the server while the drop waits for a lock
     /// the test holds: a database failure in the middle of the transaction.
     SessionTerminated,
@@ -70,6 +73,7 @@ impl fmt::Display for Kind {
             Kind::InterruptHeld => "Ctrl-C (request held)",
             Kind::InterruptProvisioning => "Ctrl-C (provisioning)",
             Kind::InterruptPolling => "Ctrl-C (polling)",
+            Kind::InterruptLocalMigration => "Ctrl-C (local command)",
             Kind::SessionTerminated => "session terminated",
         })
     }
@@ -142,6 +146,14 @@ fn cells() -> Vec<Cell> {
         "/apps/*/dynos",
         0,
         &[InterruptHeld],
+    );
+    add(
+        Reset,
+        "migrate",
+        "LOCAL",
+        "sh -c 'sleep 2; touch migrated'",
+        0,
+        &[InterruptLocalMigration],
     );
     add(
         Reset,
@@ -236,8 +248,12 @@ fn playbook_args(cell: &Cell, expect: &str) -> Vec<String> {
         "--interval".into(),
         "200ms".into(),
     ];
-    if cell.kind == Kind::InterruptPolling {
-        args.extend(["--migrate-local".into(), "true".into()]);
+    match cell.kind {
+        Kind::InterruptPolling => args.extend(["--migrate-local".into(), "true".into()]),
+        Kind::InterruptLocalMigration => {
+            args.extend(["--migrate-local".into(), "sleep 2; touch migrated".into()])
+        }
+        _ => {}
     }
     args
 }
@@ -353,7 +369,10 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
             let final_state = final_state(e2e, &cell, &before).await?;
             Ok(format!("exit 1; {stopped}; {resumed}; {final_state}"))
         }
-        Kind::InterruptHeld | Kind::InterruptProvisioning | Kind::InterruptPolling => {
+        Kind::InterruptHeld
+        | Kind::InterruptProvisioning
+        | Kind::InterruptPolling
+        | Kind::InterruptLocalMigration => {
             if cell.kind == Kind::InterruptHeld {
                 let held = json!({ "delay_ms": 6000, "times": 1, "after": cell.after });
                 e2e.fault(fault(cell.method, cell.path, held)).await;
@@ -368,10 +387,12 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
                 let run = e2e.finish(child).await;
                 return Err(format!("{e}; {}", tail(&run)));
             }
-            let in_flight = e2e
-                .until_request(cell.method, cell.path, Duration::from_secs(10))
-                .await;
-            check!(in_flight, "{} {} never came", cell.method, cell.path);
+            if cell.method != "LOCAL" {
+                let in_flight = e2e
+                    .until_request(cell.method, cell.path, Duration::from_secs(10))
+                    .await;
+                check!(in_flight, "{} {} never came", cell.method, cell.path);
+            }
             tokio::time::sleep(Duration::from_millis(300)).await;
             let started = Instant::now();
             signal(&child, "INT");
@@ -387,8 +408,19 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
                 took < Duration::from_secs(4),
                 "took {took:?} to stop after the signal"
             );
-            let stopped = after_stop(e2e, &cell, &before, &run, "interrupted").await?;
-            if cell.kind == Kind::InterruptPolling {
+            let mut stopped = after_stop(e2e, &cell, &before, &run, "interrupted").await?;
+            if cell.kind == Kind::InterruptLocalMigration {
+                tokio::time::sleep(Duration::from_millis(2500)).await;
+                check!(
+                    !e2e.home().join("migrated").exists(),
+                    "the migration went on after the run stopped"
+                );
+                stopped.push_str(", the command stopped with it");
+            }
+            if matches!(
+                cell.kind,
+                Kind::InterruptPolling | Kind::InterruptLocalMigration
+            ) {
                 let restart = e2e.run(&["dynos", "restart", APP]).await;
                 check!(restart.code == Some(0), "restart: {}", tail(&restart));
                 e2e.until_dynos_up().await;

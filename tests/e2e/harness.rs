@@ -118,6 +118,11 @@ impl E2e {
         self.client.token.clone()
     }
 
+    /// The working directory (and HOME) of every herokuops run.
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
     pub fn runs_dir(&self) -> PathBuf {
         self.dir.path().join("state/herokuops/runs")
     }
