@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use herokuops::pg::{Db, Target};
 
-use super::harness::{E2e, SEED_SQL, has_seed, signal, tables_and_rows};
+use super::harness::{
+    E2e, SEED_SQL, expected_file, fresh_and_empty, has_seed, signal, tables_and_rows,
+};
+use crate::support::sandbox::APP;
 
 const ITERATIONS: u64 = 18;
 /// Kill delays after the start, in milliseconds: around the time the script is sent.
@@ -179,6 +182,75 @@ async fn a_killed_drop_leaves_the_old_schema_or_the_new_empty_one() {
             .any(|k| k.starts_with("old") && k.contains("killed")),
         "no kill left the old schema: {outcomes:?}"
     );
+    e2e.assert_journals_clean();
+    e2e.shutdown().await;
+}
+
+/// `reset` itself killed during its drop: the schema is whole, and the journal it leaves (still
+/// saying running) is enough for `resume` to finish the job.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_killed_during_the_drop_resumes_from_its_journal() {
+    let e2e = E2e::start().await;
+    e2e.seed().await;
+    let url = e2e.database_url().await;
+    let expect = expected_file();
+    let holder = connect(&url).await;
+    holder
+        .batch(
+            "holding a lock",
+            "BEGIN; LOCK TABLE users IN ACCESS SHARE MODE;",
+        )
+        .await
+        .unwrap();
+    let watcher = connect(&url).await;
+    let child = e2e.spawn(&[
+        "--json",
+        "reset",
+        APP,
+        "--confirm",
+        APP,
+        "--expect",
+        &expect,
+        "--timeout",
+        "30s",
+        "--interval",
+        "200ms",
+    ]);
+    let started = Instant::now();
+    while !drop_waiting_on_lock(&watcher).await {
+        assert!(started.elapsed() < Duration::from_secs(20), "no drop");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    signal(&child, "KILL");
+    let run = e2e.finish(child).await;
+    assert_eq!(run.code, None, "killed: {}", run.show());
+    holder.batch("release", "COMMIT").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while drops_in_progress(&watcher).await > 0 {
+        assert!(Instant::now() < deadline, "the killed drop never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let tables = tables_and_rows(&url).await;
+    assert!(
+        tables.as_ref().is_some_and(|t| has_seed(t) || t.is_empty()),
+        "{tables:?}"
+    );
+
+    let journal = e2e.latest_journal().expect("the journal is on disk");
+    assert_eq!(
+        journal["status"], "running",
+        "nobody was left to say otherwise"
+    );
+    assert_eq!(journal["steps"][0]["status"], "running");
+    let run_id = journal["id"].as_str().unwrap();
+    let resumed = e2e
+        .run(&["--json", "resume", run_id, "--confirm", APP])
+        .await;
+    assert_eq!(resumed.code, Some(0), "{}", resumed.show());
+    assert_eq!(e2e.journal(run_id)["status"], "succeeded");
+    let after = tables_and_rows(&url).await.unwrap();
+    assert!(fresh_and_empty(&after), "{after:?}");
+    e2e.verify_passes().await.unwrap();
     e2e.assert_journals_clean();
     e2e.shutdown().await;
 }
