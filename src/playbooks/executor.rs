@@ -681,6 +681,14 @@ impl Executor for HerokuExecutor {
         Ok(())
     }
 
+    fn may_repeat(&self, step: Option<StepKind>) -> bool {
+        match step {
+            Some(StepKind::Run) => false,
+            Some(StepKind::Migrate) => !matches!(self.options.migrate, Migrate::OneOffDyno(_)),
+            _ => true,
+        }
+    }
+
     fn describe_state(&self, state: &RunState) -> String {
         let mut parts = Vec::new();
         if let Some(prev) = &state.previous_addon {

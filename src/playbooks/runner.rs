@@ -46,6 +46,12 @@ pub trait Executor: Send {
     fn maintenance_off(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
     /// The app's state in a sentence, for the failure report.
     fn describe_state(&self, state: &RunState) -> String;
+    /// Whether running `step` (`None`: the safety backup) twice is harmless, so that a request
+    /// Heroku may or may not have acted on can be answered by running it again. A step that
+    /// runs the operator's own command is not: that command may not be.
+    fn may_repeat(&self, step: Option<StepKind>) -> bool {
+        step != Some(StepKind::Run)
+    }
 }
 
 /// Progress of a run, for the command layer to render.
@@ -307,7 +313,9 @@ async fn attempt<E: Executor>(
         };
         match interruptible(work, interrupt).await {
             Err((e, RunStatus::Failed))
-                if retries < options.step_retries && is_transient_write_failure(&e) =>
+                if retries < options.step_retries
+                    && is_transient_write_failure(&e)
+                    && executor.may_repeat(step) =>
             {
                 retries += 1;
                 tracing::debug!("step failed transiently ({e}); attempt {}", retries + 1);
@@ -685,6 +693,23 @@ mod tests {
             ex.ran
         );
         assert_eq!(failed.report.status, RunStatus::Failed);
+
+        // The operator's own command is not run twice on a doubt.
+        let mut ex = Scripted {
+            post_503: HashMap::from([(StepKind::Run, 1)]),
+            ..Default::default()
+        };
+        let journal = Journal::new("custom", "app", &[StepKind::Run], serde_json::json!({}));
+        run(
+            &mut ex,
+            journal,
+            &options(dir.path()),
+            &mut (),
+            no_interrupt(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(ex.ran, ["run (503)"]);
 
         // A failure that is not a server error is not retried.
         let mut ex = Scripted {
