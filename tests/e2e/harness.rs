@@ -61,23 +61,9 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             provision_delay: Duration::from_millis(300),
-            token: format!("e2e-token-{}", random_suffix()),
+            token: format!("e2e-token-{:016x}", rand::random::<u64>()),
         }
     }
-}
-
-fn random_suffix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{:08x}{:04x}",
-        nanos ^ std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// A sandbox with its own state directory; every output and journal it sees is checked for
