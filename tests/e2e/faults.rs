@@ -50,6 +50,8 @@ enum Kind {
     Persistent500,
     /// SIGINT while the request is held by a delay fault.
     InterruptHeld,
+    /// SIGTERM (a cancelled CI job, a stopped container) while the request is held.
+    TerminateHeld,
     /// SIGINT while the new add-on is provisioning (a long sandbox provision delay).
     InterruptProvisioning,
     /// SIGINT between polls of a schema that is not there yet: the run migrates with a local
@@ -71,6 +73,7 @@ impl fmt::Display for Kind {
             Kind::LostAnswer => "done, answered 500",
             Kind::Persistent500 => "500 until cleared",
             Kind::InterruptHeld => "Ctrl-C (request held)",
+            Kind::TerminateHeld => "SIGTERM (request held)",
             Kind::InterruptProvisioning => "Ctrl-C (provisioning)",
             Kind::InterruptPolling => "Ctrl-C (polling)",
             Kind::InterruptLocalMigration => "Ctrl-C (local command)",
@@ -196,7 +199,14 @@ fn cells() -> Vec<Cell> {
         "POST",
         "/addon-attachments",
         0,
-        &[Once503, CutOnce, LostAnswer, Persistent500, InterruptHeld],
+        &[
+            Once503,
+            CutOnce,
+            LostAnswer,
+            Persistent500,
+            InterruptHeld,
+            TerminateHeld,
+        ],
     );
     add(SwapDb, "maintenance.off", "PATCH", "/apps/*", 1, both);
     add(SwapDb, "dynos.restart", "DELETE", "/apps/*/dynos", 0, both);
@@ -370,10 +380,11 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
             Ok(format!("exit 1; {stopped}; {resumed}; {final_state}"))
         }
         Kind::InterruptHeld
+        | Kind::TerminateHeld
         | Kind::InterruptProvisioning
         | Kind::InterruptPolling
         | Kind::InterruptLocalMigration => {
-            if cell.kind == Kind::InterruptHeld {
+            if matches!(cell.kind, Kind::InterruptHeld | Kind::TerminateHeld) {
                 let held = json!({ "delay_ms": 6000, "times": 1, "after": cell.after });
                 e2e.fault(fault(cell.method, cell.path, held)).await;
             }
@@ -395,7 +406,12 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
             let started = Instant::now();
-            signal(&child, "INT");
+            let name = if cell.kind == Kind::TerminateHeld {
+                "TERM"
+            } else {
+                "INT"
+            };
+            signal(&child, name);
             let run = e2e.finish(child).await;
             let took = started.elapsed();
             check!(
@@ -428,7 +444,7 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
             let resumed = clear_and_resume(e2e, &run).await?;
             let final_state = final_state(e2e, &cell, &before).await?;
             Ok(format!(
-                "exit 130 {:.1}s after SIGINT; {stopped}; {resumed}; {final_state}",
+                "exit 130 {:.1}s after SIG{name}; {stopped}; {resumed}; {final_state}",
                 took.as_secs_f64()
             ))
         }

@@ -237,10 +237,29 @@ async fn execute(
         ),
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
+    // SIGTERM too: it is how CI cancels a job and how a container is stopped, and the run must
+    // clean up then as it does on Ctrl-C.
+    #[cfg(unix)]
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = tx.send(true);
+        let terminated = async {
+            #[cfg(unix)]
+            if let Some(signal) = terminate.as_mut() {
+                signal.recv().await;
+                return;
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => {
+                if interrupted.is_err() {
+                    return;
+                }
+            }
+            _ = terminated => {}
         }
+        let _ = tx.send(true);
     });
     let run_options = RunOptions {
         no_backup,
