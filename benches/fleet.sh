@@ -3,14 +3,19 @@
 # rate limit is low enough to be hit: wall time, API requests and 429s per run, next to the
 # time of one app alone.
 #
-#   benches/fleet.sh [APPS] [RATE] [JOBS...]   default: 50 20/1s 8 1
+#   benches/fleet.sh [APPS] [RATE] [JOBS...]   default: 50 50/1s 8 1
+#   BACKUP_TIME=1s benches/fleet.sh ...         every backup takes at least 1 s on the sandbox
 #
 # RATE is the sandbox's bucket (N/PERIOD: N tokens, refilled N per PERIOD). Before each run
-# the bucket is left to fill up again, so every run starts from the same budget.
+# the bucket is left to fill up again, so every run starts from the same budget. Without
+# BACKUP_TIME a backup costs what pg_dump costs on this machine, and the sandbox's dumps compete
+# with the client for its cores; on Heroku the dump runs on Heroku's side while the client
+# waits, which BACKUP_TIME stands for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 apps="${1:-50}"
-rate="${2:-20/1s}"
+rate="${2:-50/1s}"
+backup_time="${BACKUP_TIME:-0s}"
 shift $(($# > 2 ? 2 : $#))
 jobs_list=("$@")
 [ ${#jobs_list[@]} -gt 0 ] || jobs_list=(8 1)
@@ -29,7 +34,8 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 start="$(now)"
-"$bin/herokuops-sandbox" --token "$token" --apps "$apps" --rate-limit "$rate" --quiet \
+"$bin/herokuops-sandbox" --token "$token" --apps "$apps" --rate-limit "$rate" \
+  --backup-time "$backup_time" --quiet \
   >"$work/env" 2>"$work/log" &
 sandbox=$!
 for _ in $(seq 1200); do
@@ -79,7 +85,7 @@ for _ in 1 2 3; do
 done
 single="$(printf '%s\n' "${singles[@]}" | sort -n | sed -n 2p)"
 
-echo "sandbox: $apps apps, rate limit $rate, ready in ${ready}s"
+echo "sandbox: $apps apps, rate limit $rate, backup time at least $backup_time, ready in ${ready}s"
 echo "command: herokuops --json backup capture --apps-from FILE -j JOBS"
 printf '%5s %5s %9s %6s %9s %12s %8s %6s\n' apps jobs requests 429s "wall (s)" "single (s)" ratio ok
 for jobs in "${jobs_list[@]}"; do

@@ -518,3 +518,18 @@ async fn in_github_actions_each_app_masks_its_secrets_and_the_fleet_reports_once
         "{markdown}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandbox_backup_can_be_made_to_take_as_long_as_on_heroku() {
+    let sb = sandbox_with(|o| o.backup_time = Duration::from_millis(1500)).await;
+    let started = std::time::Instant::now();
+    let out = herokuops(&sb, &["--json", "backup", "capture", "tmi-server"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "done after {:?}",
+        started.elapsed()
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["backup"], "b001", "one app alone keeps its own output");
+}

@@ -38,6 +38,9 @@ struct Args {
     /// How long a new add-on stays provisioning
     #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
     provision_delay: Duration,
+    /// The least time a backup takes, as on Heroku where the dump runs on Heroku's side
+    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration)]
+    backup_time: Duration,
     /// Serve every fixture app as N copies, NAME-01 to NAME-N, each with its own database
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
     apps: Option<u16>,
@@ -89,6 +92,7 @@ async fn serve(args: Args) -> ExitCode {
     options.provision_delay = args.provision_delay;
     options.fixtures = args.fixtures.unwrap_or_else(default_fixtures_dir);
     options.rate_limit = args.rate_limit;
+    options.backup_time = args.backup_time;
     options.copies = args.apps.map(usize::from);
     let started = std::time::Instant::now();
     let sandbox = match Sandbox::start(options).await {

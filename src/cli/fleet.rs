@@ -174,15 +174,14 @@ struct Shared {
 async fn run_one(shared: Arc<Shared>, app: String) -> AppOutcome {
     let (mut io, captured) = Io::captured(Mode::Json);
     io.quiet = shared.io.quiet;
-    // In GitHub Actions each app still masks its secrets and annotates its failure; the step's
-    // outputs and summary are the fleet's, written once below, not fifty times over.
+    // In GitHub Actions each app still masks its secrets (the workflow commands reach the log
+    // through the forwarded stderr); the step's outputs and summary are the fleet's, written
+    // once below: one app's outputs would overwrite another's.
     io.gha = shared.io.gha.clone().map(|mut actions| {
         actions.output = None;
         actions.summary = None;
         actions
     });
-    // Masks and workflow commands reach the log through the forwarded stderr.
-    io.gha = shared.io.gha.as_ref().map(|a| a.without_outputs());
     let mut global = shared.global.clone();
     global.app = Some(app.clone());
     global.apps = vec![app.clone()];

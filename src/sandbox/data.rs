@@ -245,6 +245,7 @@ fn finish_transfer(inner: &Inner, uuid: &str, succeeded: bool, message: &str) {
 }
 
 async fn run_backup(inner: Arc<Inner>, uuid: String, creds: DbCredentials, file: PathBuf) {
+    let done_at = tokio::time::Instant::now() + inner.options.backup_time;
     if let Ok(stats) = inner.pg.stats(&creds).await {
         with_transfer(&inner, &uuid, |t| {
             t.source_bytes = Some(stats.bytes.max(0) as u64)
@@ -297,6 +298,9 @@ async fn run_backup(inner: Arc<Inner>, uuid: String, creds: DbCredentials, file:
     if let Some(logs) = logs {
         let _ = logs.await;
     }
+    // On Heroku the dump runs on Heroku's side while the client waits; a backup may be made
+    // to take that long here too.
+    tokio::time::sleep_until(done_at).await;
     match (copied, status) {
         (Ok(bytes), Ok(status)) if status.success() => finish_transfer(
             &inner,

@@ -101,6 +101,8 @@ pub struct SandboxOptions {
     /// Small dumps finish within it, so clients polling every few seconds are not slowed by a
     /// poll interval for a backup that took 100 ms.
     pub transfer_settle: Duration,
+    /// The least time a backup takes (default none: as long as `pg_dump` does).
+    pub backup_time: Duration,
     /// The token bucket behind `RateLimit-Remaining` and 429 (default: Heroku's).
     pub rate_limit: RateLimit,
     /// Serve every fixture app as this many copies, `NAME-01` to `NAME-N`, each with its own
@@ -118,6 +120,7 @@ impl SandboxOptions {
             provision_delay: Duration::from_secs(2),
             public_url_ttl: Duration::from_secs(10 * 60),
             transfer_settle: Duration::from_secs(1),
+            backup_time: Duration::ZERO,
             rate_limit: RateLimit::default(),
             copies: None,
         }
