@@ -310,7 +310,8 @@ fn summary(op: &Operation, doc: &Value) -> String {
 
 fn progress_line(row: &AppRow, done: usize, total: usize) -> String {
     format!(
-        "[{done}/{total}] {} {} in {:.1}s: {}",
+        "{} [{done}/{total}] {} {} in {:.1}s: {}",
+        crate::output::progress::timestamp(),
         row.app,
         row.status.as_str(),
         row.duration_ms as f64 / 1000.0,
