@@ -55,8 +55,12 @@ pub struct AppDefaults {
 pub enum MigrateSetting {
     /// `"restart"`.
     Named(String),
-    Command { command: String },
-    Local { local: String },
+    Command {
+        command: String,
+    },
+    Local {
+        local: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -70,7 +74,10 @@ pub struct UserPlaybook {
 /// Parses TOML into `T`, reporting errors with the file's line and column.
 pub fn parse_toml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
     toml::from_str(text).map_err(|e| {
-        let (line, column) = e.span().map(|s| line_column(text, s.start)).unwrap_or((1, 1));
+        let (line, column) = e
+            .span()
+            .map(|s| line_column(text, s.start))
+            .unwrap_or((1, 1));
         Error::InputFile {
             path: path.to_path_buf(),
             line,
@@ -98,7 +105,9 @@ impl Config {
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(Config::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Config::default());
+            }
             Err(e) => return Err(Error::io(format!("could not read {}", path.display()), e)),
         };
         let mut config: Config = parse_toml(&text, &path)?;
@@ -108,8 +117,9 @@ impl Config {
         }
         for (app, defaults) in &config.apps {
             if let Some(t) = &defaults.timeout {
-                humantime::parse_duration(t)
-                    .map_err(|e| Error::usage(format!("{}: apps.{app}.timeout {t:?}: {e}", path.display())))?;
+                humantime::parse_duration(t).map_err(|e| {
+                    Error::usage(format!("{}: apps.{app}.timeout {t:?}: {e}", path.display()))
+                })?;
             }
             if let Some(MigrateSetting::Named(n)) = &defaults.migrate
                 && n != "restart"
@@ -123,18 +133,35 @@ impl Config {
         Ok(config)
     }
 
-    fn check_playbook(&self, name: &str, playbook: &UserPlaybook, path: &Path, text: &str) -> Result<()> {
+    fn check_playbook(
+        &self,
+        name: &str,
+        playbook: &UserPlaybook,
+        path: &Path,
+        text: &str,
+    ) -> Result<()> {
         if builtin(name).is_some() {
-            return Err(Error::usage(format!("{}: playbook {name:?} would shadow the built-in one; pick another name", path.display())));
+            return Err(Error::usage(format!(
+                "{}: playbook {name:?} would shadow the built-in one; pick another name",
+                path.display()
+            )));
         }
         if playbook.steps.is_empty() {
-            return Err(Error::usage(format!("{}: playbook {name:?} has no steps", path.display())));
+            return Err(Error::usage(format!(
+                "{}: playbook {name:?} has no steps",
+                path.display()
+            )));
         }
         for step in &playbook.steps {
             if let Err(message) = step.parse::<StepKind>() {
                 let offset = text.find(&format!("\"{step}\"")).unwrap_or(0);
                 let (line, column) = line_column(text, offset);
-                return Err(Error::InputFile { path: path.to_path_buf(), line, column, message });
+                return Err(Error::InputFile {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message,
+                });
             }
         }
         Ok(())
@@ -146,16 +173,26 @@ impl Config {
             return Ok(p);
         }
         let user = self.playbooks.get(name).ok_or_else(|| {
-            let mut names: Vec<String> = crate::playbooks::builtins().into_iter().map(|p| p.name).collect();
+            let mut names: Vec<String> = crate::playbooks::builtins()
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
             names.extend(self.playbooks.keys().cloned());
-            Error::usage(format!("unknown playbook {name:?}; playbooks are: {}", names.join(", ")))
+            Error::usage(format!(
+                "unknown playbook {name:?}; playbooks are: {}",
+                names.join(", ")
+            ))
         })?;
         let steps = user
             .steps
             .iter()
             .map(|s| s.parse::<StepKind>().map_err(Error::Usage))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Playbook { name: name.to_string(), description: user.description.clone(), steps })
+        Ok(Playbook {
+            name: name.to_string(),
+            description: user.description.clone(),
+            steps,
+        })
     }
 
     /// Every playbook: built-ins first, then the user's.
@@ -176,7 +213,9 @@ impl Config {
 
 impl AppDefaults {
     pub fn timeout(&self) -> Option<Duration> {
-        self.timeout.as_deref().and_then(|t| humantime::parse_duration(t).ok())
+        self.timeout
+            .as_deref()
+            .and_then(|t| humantime::parse_duration(t).ok())
     }
 }
 
@@ -198,12 +237,23 @@ mod tests {
         )
         .unwrap();
         let app = config.app("tmi-server");
-        assert_eq!(app.migrate, Some(MigrateSetting::Local { local: "alembic upgrade head".into() }));
+        assert_eq!(
+            app.migrate,
+            Some(MigrateSetting::Local {
+                local: "alembic upgrade head".into()
+            })
+        );
         assert_eq!(app.timeout(), Some(Duration::from_secs(900)));
         assert!(app.expect.unwrap().ends_with("s.toml"));
         let nightly = config.playbook("nightly").unwrap();
-        assert_eq!(nightly.steps, vec![StepKind::BackupCapture, StepKind::PgVerify]);
-        assert_eq!(config.all_playbooks().len(), crate::playbooks::builtins().len() + 1);
+        assert_eq!(
+            nightly.steps,
+            vec![StepKind::BackupCapture, StepKind::PgVerify]
+        );
+        assert_eq!(
+            config.all_playbooks().len(),
+            crate::playbooks::builtins().len() + 1
+        );
         assert_eq!(config.playbook("nope").unwrap_err().exit_code(), 2);
     }
 
@@ -216,15 +266,30 @@ mod tests {
         }
         let err = load("[playbooks.p]\nsteps = [\"backup.capture\", \"pg.nope\"]\n").unwrap_err();
         match &err {
-            Error::InputFile { line, column, message, .. } => {
+            Error::InputFile {
+                line,
+                column,
+                message,
+                ..
+            } => {
                 assert_eq!((*line, *column), (2, 28));
                 assert!(message.contains("pg.nope"));
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(err.exit_code(), 2);
-        assert_eq!(load("[playbooks.reset]\nsteps = [\"pg.verify\"]\n").unwrap_err().exit_code(), 2);
-        assert_eq!(load("[apps.x]\nmigrate = \"sometimes\"\n").unwrap_err().exit_code(), 2);
+        assert_eq!(
+            load("[playbooks.reset]\nsteps = [\"pg.verify\"]\n")
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            load("[apps.x]\nmigrate = \"sometimes\"\n")
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
     }
 
     #[test]

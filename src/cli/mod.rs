@@ -263,7 +263,15 @@ pub fn main() -> ExitCode {
     // Playbooks handle Ctrl-C themselves, to clean up before they stop.
     let handles_interrupt = matches!(
         cli.command,
-        Command::Reset { .. } | Command::SwapDb { .. } | Command::Playbook(_) | Command::Resume { .. }
+        Command::Reset { .. }
+            | Command::SwapDb { .. }
+            | Command::Playbook(_)
+            | Command::Resume { .. }
+            | Command::Backup(commands::backup::BackupCommand::Restore { .. })
+    ) && !matches!(
+        &cli.command,
+        Command::Backup(commands::backup::BackupCommand::Restore { database, .. })
+            if !matches!(database.as_str(), "DATABASE_URL" | "DATABASE")
     );
     // A fleet stops its apps itself, to still report every one.
     let handles_interrupt = handles_interrupt || fleet::is_fleet(&cli.global);
@@ -301,8 +309,12 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
         Command::Verify(args) => commands::db::verify_command(ctx, args).await,
         Command::Schema(cmd) => commands::db::schema(ctx, cmd).await,
         Command::Db(cmd) => commands::db::db(ctx, cmd).await,
-        Command::Reset { args, flags } => commands::playbook::run_named(ctx, "reset", &args, None, None, flags).await,
-        Command::SwapDb { args, plan, flags } => commands::playbook::run_named(ctx, "swap-db", &args, plan, None, flags).await,
+        Command::Reset { args, flags } => {
+            commands::playbook::run_named(ctx, "reset", &args, None, None, flags).await
+        }
+        Command::SwapDb { args, plan, flags } => {
+            commands::playbook::run_named(ctx, "swap-db", &args, plan, None, flags).await
+        }
         Command::Playbook(cmd) => commands::playbook::playbook(ctx, cmd).await,
         Command::Runs(cmd) => commands::playbook::runs(ctx, cmd),
         Command::Resume { id, flags } => commands::playbook::resume(ctx, &id, flags).await,

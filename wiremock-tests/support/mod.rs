@@ -28,9 +28,12 @@ pub async fn server() -> MockServer {
 
 /// A client for both APIs at the mock server, with fast retries.
 pub fn client(server: &MockServer) -> ApiClient {
-    ApiClient::new(Endpoints::single(&server.uri()).unwrap(), Some(Token::new(TOKEN)))
-        .unwrap()
-        .with_retry(fast_retry())
+    ApiClient::new(
+        Endpoints::single(&server.uri()).unwrap(),
+        Some(Token::new(TOKEN)),
+    )
+    .unwrap()
+    .with_retry(fast_retry())
 }
 
 pub fn fast_retry() -> RetryPolicy {
@@ -47,7 +50,13 @@ pub struct HerokuHeaders;
 
 impl Match for HerokuHeaders {
     fn matches(&self, request: &Request) -> bool {
-        let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let header = |name: &str| {
+            request
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        };
         header("accept") == "application/vnd.heroku+json; version=3"
             && header("authorization") == format!("Bearer {TOKEN}")
             && header("user-agent") == format!("herokuops/{}", env!("CARGO_PKG_VERSION"))
