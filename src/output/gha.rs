@@ -145,16 +145,6 @@ impl Actions {
         }
     }
 
-    /// The same summary and masks without `$GITHUB_OUTPUT`, for one app of a fleet: the step's
-    /// outputs would be overwritten app by app, so they are left to the fleet as a whole.
-    pub fn without_outputs(&self) -> Actions {
-        Actions {
-            output: None,
-            summary: self.summary.clone(),
-            masked: Arc::clone(&self.masked),
-        }
-    }
-
     /// The `::add-mask::` lines still needed for `secret` and the parts of it that could be
     /// printed on their own; each value is masked once per process.
     pub fn masks_for(&self, secret: &str) -> Vec<String> {
