@@ -33,31 +33,11 @@ where
     }
 }
 
-/// Every table of schema public with its exact row count.
+/// Every table of schema public with its exact row count (none when the schema is missing).
 async fn tables_and_rows(url: &str) -> BTreeMap<String, i64> {
-    let db = Target::parse(url).unwrap().connect().await.unwrap();
-    let tables = db
-        .query(
-            "listing tables",
-            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
-            &[],
-        )
+    crate::support::sandbox::tables_and_rows(url)
         .await
-        .unwrap();
-    let mut counts = BTreeMap::new();
-    for row in tables {
-        let table: String = row.get(0);
-        let rows = db
-            .query(
-                "counting rows",
-                &format!("SELECT count(*) FROM public.\"{table}\""),
-                &[],
-            )
-            .await
-            .unwrap();
-        counts.insert(table, rows[0].get::<_, i64>(0));
-    }
-    counts
+        .unwrap_or_default()
 }
 
 async fn dyno_states(client: &Client) -> Vec<String> {

@@ -967,13 +967,12 @@ async fn schedule_and_unschedule() {
 // ---------------------------------------------------------------------------------------------
 // One-off runs.
 
-#[tokio::test]
-async fn run_reads_the_exit_status_from_the_log_stream() {
-    let server = server().await;
+/// The app and the detached dyno that `run::run` starts for `bin/migrate`.
+async fn mount_one_off_start(server: &MockServer) {
     call("GET", "/apps/tmi-server")
         .respond_with(json(200, fixture("app.json")))
         .expect(1)
-        .mount(&server)
+        .mount(server)
         .await;
     call_json(
         "POST",
@@ -982,8 +981,14 @@ async fn run_reads_the_exit_status_from_the_log_stream() {
     )
     .respond_with(json(201, fixture("dyno-one-off.json")))
     .expect(1)
-    .mount(&server)
+    .mount(server)
     .await;
+}
+
+#[tokio::test]
+async fn run_reads_the_exit_status_from_the_log_stream() {
+    let server = server().await;
+    mount_one_off_start(&server).await;
     call_json(
         "POST",
         "/apps/tmi-server/log-sessions",
@@ -1050,20 +1055,7 @@ data: 2026-11-22T10:00:04+00:00 app[run.4242]: never read
 #[tokio::test]
 async fn run_follows_a_new_log_session_when_the_stream_ends_early() {
     let server = server().await;
-    call("GET", "/apps/tmi-server")
-        .respond_with(json(200, fixture("app.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    call_json(
-        "POST",
-        "/apps/tmi-server/dynos",
-        json!({ "attach": false, "command": "bin/migrate", "env": { "TERM": "dumb" } }),
-    )
-    .respond_with(json(201, fixture("dyno-one-off.json")))
-    .expect(1)
-    .mount(&server)
-    .await;
+    mount_one_off_start(&server).await;
     for (body, session) in [
         (json!({ "dyno_name": "run.4242", "tail": true }), "first"),
         (

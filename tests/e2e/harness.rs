@@ -12,6 +12,7 @@ use herokuops::pg::Target;
 use herokuops::sandbox::Sandbox;
 use serde_json::{Value, json};
 
+pub use crate::support::sandbox::tables_and_rows;
 use crate::support::sandbox::{APP, Client, sandbox_with};
 
 /// Rows the tests put in before a destructive run, to tell the old schema from the new one.
@@ -365,44 +366,6 @@ impl E2e {
     pub async fn shutdown(self) {
         let _ = self.sb.shutdown().await;
     }
-}
-
-/// Every table of schema public with its row count; `None` when the schema is missing.
-pub async fn tables_and_rows(url: &str) -> Option<BTreeMap<String, i64>> {
-    let db = Target::parse(url).unwrap().connect().await.unwrap();
-    let schema = db
-        .query(
-            "schema public",
-            "SELECT count(*) FROM pg_namespace WHERE nspname = 'public'",
-            &[],
-        )
-        .await
-        .unwrap();
-    if schema[0].get::<_, i64>(0) == 0 {
-        return None;
-    }
-    let tables = db
-        .query(
-            "listing tables",
-            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap();
-    let mut counts = BTreeMap::new();
-    for row in tables {
-        let table: String = row.get(0);
-        let rows = db
-            .query(
-                "counting rows",
-                &format!("SELECT count(*) FROM public.\"{table}\""),
-                &[],
-            )
-            .await
-            .unwrap();
-        counts.insert(table, rows[0].get::<_, i64>(0));
-    }
-    Some(counts)
 }
 
 /// The seeded rows are all there.

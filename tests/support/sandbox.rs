@@ -179,3 +179,45 @@ pub fn show(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// Every table of schema public with its row count; `None` when the schema is missing.
+pub async fn tables_and_rows(url: &str) -> Option<std::collections::BTreeMap<String, i64>> {
+    let db = herokuops::pg::Target::parse(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let schema = db
+        .query(
+            "schema public",
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'public'",
+            &[],
+        )
+        .await
+        .unwrap();
+    if schema[0].get::<_, i64>(0) == 0 {
+        return None;
+    }
+    let tables = db
+        .query(
+            "listing tables",
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for row in tables {
+        let table: String = row.get(0);
+        let rows = db
+            .query(
+                "counting rows",
+                &format!("SELECT count(*) FROM public.\"{table}\""),
+                &[],
+            )
+            .await
+            .unwrap();
+        counts.insert(table, rows[0].get::<_, i64>(0));
+    }
+    Some(counts)
+}
