@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod output;
 pub mod pg;
 pub mod playbooks;
+pub mod process;
 pub mod sandbox;
 pub mod steps;
 

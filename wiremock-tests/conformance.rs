@@ -478,6 +478,7 @@ async fn run_every_operation() -> Vec<Sent> {
         "restart dyno",
         api.restart_dynos(APP, &RestartTarget::Dyno("web.1".into()))
     );
+    op!(s, sent, "stop dyno", api.stop_dyno(APP, "run.4242"));
     op!(
         s,
         sent,
@@ -775,6 +776,7 @@ const EXPECTED_LINKS: &[(&str, &str)] = &[
     ("dyno", "Restart"),
     ("dyno", "Restart all"),
     ("dyno", "Restart formation"),
+    ("dyno", "Stop"),
     ("formation", "List"),
     ("log-session", "Create"),
     ("rate-limit", "Info"),
@@ -861,6 +863,7 @@ const EXERCISED_METHODS: &[&str] = &[
     "resolve_attachment",
     "restart_dynos",
     "set_maintenance",
+    "stop_dyno",
 ];
 
 /// A new Platform API method must join the conformance run: this lists the public async

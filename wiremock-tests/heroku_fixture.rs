@@ -165,6 +165,9 @@ impl HerokuFixture {
             ("POST", ["apps", app, "dynos"]) if is_app(app) => {
                 created(fixture("dyno-one-off.json"))
             }
+            ("POST", ["apps", app, "dynos", _, "actions", "stop"]) if is_app(app) => {
+                ResponseTemplate::new(202).set_body_json(json!({}))
+            }
             ("POST", ["apps", app, "log-sessions"]) if is_app(app) => {
                 let mut session = fixture("log-session.json");
                 session["logplex_url"] = json!(

@@ -218,6 +218,17 @@ async fn dynos_list_and_one() {
 }
 
 #[tokio::test]
+async fn stop_one_dyno() {
+    let server = server().await;
+    call("POST", "/apps/tmi-server/dynos/run.4242/actions/stop")
+        .respond_with(json(202, json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server).stop_dyno(APP, "run.4242").await.unwrap();
+}
+
+#[tokio::test]
 async fn restart_all_one_type_and_one_dyno() {
     let server = server().await;
     for at in [

@@ -77,6 +77,21 @@ impl ApiClient {
         .await
     }
 
+    /// `POST /apps/{app}/dynos/{dyno}/actions/stop`: stops one dyno (a one-off one is not
+    /// started again).
+    pub async fn stop_dyno(&self, app: &str, dyno: &str) -> Result<(), ApiError> {
+        self.send_empty(
+            Request::new(
+                Method::POST,
+                Host::Platform,
+                format!("/apps/{}/dynos/{}/actions/stop", seg(app), seg(dyno)),
+            )
+            .idempotent()
+            .subject(format!("dyno {dyno} of app {app}")),
+        )
+        .await
+    }
+
     /// `POST /apps/{app}/dynos` with `attach: false`: starts a detached one-off dyno.
     pub async fn create_dyno(&self, app: &str, spec: &DynoCreate) -> Result<Dyno, ApiError> {
         let mut body = json!({ "attach": false, "command": spec.command });

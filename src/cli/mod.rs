@@ -267,6 +267,7 @@ pub fn main() -> ExitCode {
             | Command::SwapDb { .. }
             | Command::Playbook(_)
             | Command::Resume { .. }
+            | Command::Run(_)
             | Command::Backup(commands::backup::BackupCommand::Restore { .. })
     ) && !matches!(
         &cli.command,

@@ -224,7 +224,28 @@ impl HerokuExecutor {
         }
     }
 
-    async fn migrate(&mut self) -> Result<String> {
+    /// Runs `command` on a one-off dyno and fails on a non-zero exit. The dyno is in the run
+    /// state until it exits, so that a run stopped meanwhile stops it too: a resumed run would
+    /// otherwise start the command a second time beside the first.
+    async fn one_off(&mut self, command: &str, state: &mut RunState) -> Result<String> {
+        let dyno = steps::run::start(&self.api, self.app(), command, Default::default()).await?;
+        state.one_off_dyno = Some(dyno.clone());
+        let outcome =
+            steps::run::follow(&self.api, self.app(), &dyno, self.options.timeout, |_| {}).await;
+        if outcome.is_ok() {
+            state.one_off_dyno = None;
+        }
+        let outcome = outcome?;
+        if outcome.exit_status != 0 {
+            return Err(Error::Exited {
+                what: format!("`{command}` on {dyno}"),
+                status: outcome.exit_status,
+            });
+        }
+        Ok(format!("`{command}` exited 0 on {dyno}"))
+    }
+
+    async fn migrate(&mut self, state: &mut RunState) -> Result<String> {
         match self.options.migrate.clone() {
             Migrate::Restart => {
                 self.api
@@ -233,40 +254,22 @@ impl HerokuExecutor {
                 let up = self.wait_dynos_up().await?;
                 Ok(format!("restarted all dynos; {up}"))
             }
-            Migrate::OneOffDyno(command) => {
-                let timeout = self.options.timeout;
-                let outcome = steps::run::run(
-                    &self.api,
-                    self.app(),
-                    &command,
-                    Default::default(),
-                    timeout,
-                    |_| {},
-                )
-                .await?;
-                if outcome.exit_status != 0 {
-                    return Err(Error::Exited {
-                        what: format!("`{command}` on {}", outcome.dyno),
-                        status: outcome.exit_status,
-                    });
-                }
-                Ok(format!("`{command}` exited 0 on {}", outcome.dyno))
-            }
+            Migrate::OneOffDyno(command) => self.one_off(&command, state).await,
             Migrate::Local(command) => {
                 let url = self.database_url().await?;
-                let status = tokio::process::Command::new("sh")
-                    .arg("-c")
+                let mut sh = tokio::process::Command::new("sh");
+                sh.arg("-c")
                     .arg(&command)
                     .env("DATABASE_URL", url)
                     .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::inherit())
-                    // Ctrl-C abandons the step: the migration must not go on writing to the
-                    // database behind a run that says it stopped (a migration in a transaction
-                    // is rolled back; resume runs it again).
-                    .kill_on_drop(true)
-                    .status()
-                    .await
-                    .map_err(|e| Error::io(format!("could not run `{command}`"), e))?;
+                    .stderr(std::process::Stdio::inherit());
+                let could_not = |e| Error::io(format!("could not run `{command}`"), e);
+                // Ctrl-C abandons the step and drops the child, which kills its whole process
+                // group: the migration must not go on writing to the database behind a run that
+                // says it stopped (a migration in a transaction is rolled back; resume runs it
+                // again).
+                let mut child = crate::process::GroupChild::spawn(sh).map_err(could_not)?;
+                let status = child.wait().await.map_err(could_not)?;
                 match status.code() {
                     Some(0) => Ok(format!("`{command}` exited 0")),
                     Some(code) => Err(Error::Exited {
@@ -651,33 +654,23 @@ impl Executor for HerokuExecutor {
                 Ok("restarted all dynos".into())
             }
             StepKind::DynosWaitUp => self.wait_dynos_up().await,
-            StepKind::Migrate => self.migrate().await,
+            StepKind::Migrate => self.migrate(state).await,
             StepKind::Run => {
                 let command = self.options.run_command.clone().ok_or_else(|| {
                     Error::usage("the playbook has a `run` step: pass --command CMD")
                 })?;
-                let outcome = steps::run::run(
-                    &self.api,
-                    self.app(),
-                    &command,
-                    Default::default(),
-                    self.options.timeout,
-                    |_| {},
-                )
-                .await?;
-                if outcome.exit_status != 0 {
-                    return Err(Error::Exited {
-                        what: format!("`{command}` on {}", outcome.dyno),
-                        status: outcome.exit_status,
-                    });
-                }
-                Ok(format!("`{command}` exited 0"))
+                self.one_off(&command, state).await
             }
         }
     }
 
     async fn maintenance_off(&mut self) -> Result<()> {
         self.api.set_maintenance(self.app(), false).await?;
+        Ok(())
+    }
+
+    async fn stop_dyno(&mut self, dyno: &str) -> Result<()> {
+        self.api.stop_dyno(self.app(), dyno).await?;
         Ok(())
     }
 

@@ -72,6 +72,10 @@ pub struct RunState {
     /// failed without a clear answer, an add-on that is not in this list was made by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addons_before_create: Option<Vec<String>>,
+    /// A one-off dyno this run started (a migration, a `run` step) that had not exited when
+    /// last seen; a stopped run stops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_off_dyno: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -44,6 +44,8 @@ pub trait Executor: Send {
     ) -> impl Future<Output = Result<String, Error>> + Send;
     /// Turns maintenance mode off again after a failure.
     fn maintenance_off(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Stops a one-off dyno the run started and left running when it stopped.
+    fn stop_dyno(&mut self, dyno: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// The app's state in a sentence, for the failure report.
     fn describe_state(&self, state: &RunState) -> String;
     /// Whether running `step` (`None`: the safety backup) twice is harmless, so that a request
@@ -251,8 +253,20 @@ pub async fn run<E: Executor>(
         return Ok(report_of(&journal, path));
     };
 
-    // Undo what must not stay: maintenance this run turned on.
-    let mut cleanup_note = None;
+    // Undo what must not stay: a one-off command still running for a run that has stopped,
+    // and maintenance this run turned on.
+    let mut cleanup_notes = Vec::new();
+    if let Some(dyno) = journal.state.one_off_dyno.clone() {
+        match executor.stop_dyno(&dyno).await {
+            Ok(()) => {
+                journal.state.one_off_dyno = None;
+                cleanup_notes.push(format!("the one-off dyno {dyno} was stopped"));
+            }
+            Err(e) => cleanup_notes.push(format!(
+                "the one-off dyno {dyno} may STILL BE RUNNING: stopping it failed ({e})"
+            )),
+        }
+    }
     if journal.state.maintenance_on_by_run && !options.keep_maintenance {
         match executor.maintenance_off().await {
             Ok(()) => {
@@ -266,15 +280,13 @@ pub async fn run<E: Executor>(
                     journal.steps[on].detail =
                         Some("undone by the clean-up; turned on again on resume".into());
                 }
-                cleanup_note = Some(
+                cleanup_notes.push(
                     "maintenance mode, turned on by this run, was turned off again".to_string(),
                 );
             }
-            Err(e) => {
-                cleanup_note = Some(format!(
-                    "maintenance mode is STILL ON: turning it off failed ({e})"
-                ))
-            }
+            Err(e) => cleanup_notes.push(format!(
+                "maintenance mode is STILL ON: turning it off failed ({e})"
+            )),
         }
     }
     journal.status = status;
@@ -283,7 +295,7 @@ pub async fn run<E: Executor>(
     let path = save(&journal).unwrap_or(path);
     let mut report = report_of(&journal, path);
     let mut app_state = executor.describe_state(&journal.state);
-    if let Some(note) = cleanup_note {
+    for note in cleanup_notes {
         app_state = format!("{app_state}; {note}");
     }
     report.app_state = Some(app_state);
@@ -415,6 +427,9 @@ mod tests {
         }
         async fn execute(&mut self, step: StepKind, state: &mut RunState) -> Result<String, Error> {
             if self.hang_on == Some(step) {
+                if matches!(step, StepKind::Migrate | StepKind::Run) {
+                    state.one_off_dyno = Some("run.1".into());
+                }
                 std::future::pending::<()>().await;
             }
             if let Some(n) = self.fail.get_mut(&step)
@@ -444,6 +459,10 @@ mod tests {
         async fn maintenance_off(&mut self) -> Result<(), Error> {
             self.ran.push("cleanup: maintenance off".into());
             self.maintenance_on = false;
+            Ok(())
+        }
+        async fn stop_dyno(&mut self, dyno: &str) -> Result<(), Error> {
+            self.ran.push(format!("cleanup: stop {dyno}"));
             Ok(())
         }
         fn describe_state(&self, _state: &RunState) -> String {
@@ -648,6 +667,36 @@ mod tests {
         assert_eq!(failed.report.status, RunStatus::Interrupted);
         assert!(!ex.maintenance_on);
         assert!(ex.ran.contains(&"cleanup: maintenance off".to_string()));
+    }
+
+    #[tokio::test]
+    async fn interrupt_during_a_one_off_migration_stops_its_dyno() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Scripted {
+            hang_on: Some(StepKind::Migrate),
+            ..Default::default()
+        };
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let _ = tx.send(true);
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        });
+        let steps = [
+            StepKind::PgDropSchema,
+            StepKind::Migrate,
+            StepKind::PgVerify,
+        ];
+        let journal = Journal::new("reset", "app", &steps, serde_json::json!({}));
+        let failed = run(&mut ex, journal, &options(dir.path()), &mut (), rx)
+            .await
+            .unwrap_err();
+        assert_eq!(failed.cause.exit_code(), 130);
+        assert_eq!(ex.ran.last().unwrap(), "cleanup: stop run.1");
+        let app_state = failed.report.app_state.as_deref().unwrap();
+        assert!(app_state.contains("run.1 was stopped"), "{app_state}");
+        let saved = journal::load(dir.path(), &failed.report.run_id).unwrap();
+        assert_eq!(saved.state.one_off_dyno, None);
     }
 
     #[tokio::test]

@@ -222,6 +222,7 @@ pub(crate) async fn run_one_off(inner: &Arc<Inner>, req: &Req, app: &str) -> Out
         .and_then(Value::as_str)
         .unwrap_or("run")
         .to_string();
+    let stop = Arc::new(tokio::sync::Notify::new());
     let (app_id, name, vars, logs, view, epoch) = {
         let mut world = inner.world();
         let epoch = world.epoch;
@@ -247,6 +248,7 @@ pub(crate) async fn run_one_off(inner: &Arc<Inner>, req: &Req, app: &str) -> Out
             updated_at: now,
             release_version: found.current_release(),
             restart_seq: 0,
+            stop: Some(stop.clone()),
         };
         let view = found.dyno_view(&dyno);
         found.dynos.push(dyno);
@@ -283,6 +285,7 @@ pub(crate) async fn run_one_off(inner: &Arc<Inner>, req: &Req, app: &str) -> Out
             logs,
             ttl,
             epoch,
+            stop,
         },
     ));
     created(&view)
@@ -296,6 +299,7 @@ struct OneOff {
     logs: Arc<LogBuffer>,
     ttl: Duration,
     epoch: u64,
+    stop: Arc<tokio::sync::Notify>,
 }
 
 fn set_dyno_state(inner: &Inner, run: &OneOff, new_state: &str) {
@@ -319,9 +323,10 @@ async fn one_off(inner: Arc<Inner>, run: OneOff) {
         .envs(run.vars.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let status = match cmd.spawn() {
+        .stderr(Stdio::piped());
+    // Its own process group: a stop or the time to live ends everything the command started,
+    // which also closes the output pipes the log pumps read to their end.
+    let status = match crate::process::GroupChild::spawn(cmd) {
         Err(e) => {
             run.logs.push(
                 "heroku",
@@ -335,20 +340,25 @@ async fn one_off(inner: Arc<Inner>, run: OneOff) {
             run.logs
                 .push("heroku", &run.name, "State changed from starting to up");
             let out = child
+                .child_mut()
                 .stdout
                 .take()
                 .map(|s| pump(s, run.logs.clone(), run.name.clone()));
             let err = child
+                .child_mut()
                 .stderr
                 .take()
                 .map(|s| pump(s, run.logs.clone(), run.name.clone()));
-            let waited = tokio::time::timeout(run.ttl, child.wait()).await;
+            let waited = tokio::select! {
+                waited = tokio::time::timeout(run.ttl, child.wait()) => Some(waited),
+                _ = run.stop.notified() => None,
+            };
             let status = match waited {
-                Ok(Ok(status)) => status
+                Some(Ok(Ok(status))) => status
                     .code()
                     .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
-                Ok(Err(_)) => 1,
-                Err(_) => {
+                Some(Ok(Err(_))) => 1,
+                Some(Err(_)) => {
                     run.logs.push(
                         "heroku",
                         &run.name,
@@ -356,6 +366,12 @@ async fn one_off(inner: Arc<Inner>, run: OneOff) {
                     );
                     let _ = child.kill().await;
                     137
+                }
+                None => {
+                    run.logs
+                        .push("heroku", &run.name, "Stopping all processes with SIGTERM");
+                    let _ = child.kill().await;
+                    143
                 }
             };
             // Output read to its end before the exit line, so readers see it in order.
@@ -381,6 +397,29 @@ async fn one_off(inner: Arc<Inner>, run: OneOff) {
         && let Some(app) = world.apps.iter_mut().find(|a| a.id == run.app_id)
     {
         app.dynos.retain(|d| d.name != run.name);
+    }
+}
+
+/// `POST /apps/{app}/dynos/{dyno}/actions/stop`: a one-off dyno's process ends (status 143, as
+/// on Heroku); a formation dyno is replaced by a new one, as the formation keeps its count.
+pub(crate) fn stop(inner: &Arc<Inner>, app: &str, dyno: &str) -> Outcome {
+    let handle = {
+        let world = inner.world();
+        let found = world.app(app).ok_or_else(|| no_app(app))?;
+        let target = found
+            .dynos
+            .iter()
+            .find(|d| d.name == dyno || d.id == dyno)
+            .ok_or_else(|| Failure::not_found(format!("Couldn't find that dyno: {dyno}.")))?;
+        target.stop.clone()
+    };
+    match handle {
+        Some(stop) => {
+            // A permit is kept if the process has not started waiting yet.
+            stop.notify_one();
+            Ok(json_response(StatusCode::ACCEPTED, &json!({})))
+        }
+        None => restart(inner, app, Which::Dyno(dyno.to_string())),
     }
 }
 

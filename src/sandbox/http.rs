@@ -507,6 +507,9 @@ async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
             super::dynos::restart(inner, app, super::dynos::Which::All)
         }
         ["apps", app, "dynos", dyno] if get => platform::dyno_get(inner, app, dyno),
+        ["apps", app, "dynos", dyno, "actions", "stop"] if post => {
+            super::dynos::stop(inner, app, dyno)
+        }
         ["apps", app, "dynos", dyno] if delete => {
             super::dynos::restart(inner, app, super::dynos::Which::Dyno(dyno.to_string()))
         }

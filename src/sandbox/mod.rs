@@ -477,6 +477,7 @@ async fn build_world(inner: &Arc<Inner>, epoch: u64) -> Result<World, SandboxErr
                     updated_at: now.clone(),
                     release_version: version,
                     restart_seq: 0,
+                    stop: None,
                 });
             }
         }

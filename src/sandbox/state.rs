@@ -146,6 +146,8 @@ pub(crate) struct DynoState {
     pub release_version: u64,
     /// The restart that last touched this dyno; only that restart may bring it up.
     pub restart_seq: u64,
+    /// Ends a one-off dyno's process (`actions/stop`); formation dynos have none.
+    pub stop: Option<Arc<Notify>>,
 }
 
 pub(crate) struct ReleaseState {

@@ -41,8 +41,19 @@ pub async fn run(
     command: &str,
     env: std::collections::BTreeMap<String, String>,
     timeout: Duration,
-    mut on_output: impl FnMut(&str) + Send,
+    on_output: impl FnMut(&str) + Send,
 ) -> Result<RunOutcome, ApiError> {
+    let dyno = start(api, app, command, env).await?;
+    follow(api, app, &dyno, timeout, on_output).await
+}
+
+/// Starts `command` on a detached one-off dyno; returns its name.
+pub async fn start(
+    api: &ApiClient,
+    app: &str,
+    command: &str,
+    env: std::collections::BTreeMap<String, String>,
+) -> Result<String, ApiError> {
     let details = api.app(app).await?;
     let command = if details.stack.as_ref().is_some_and(|s| s.name == "cnb") {
         format!("launcher {command}")
@@ -54,22 +65,32 @@ pub async fn run(
         env,
         ..Default::default()
     };
-    let dyno = create_with_release_retry(api, app, &spec).await?;
+    Ok(create_with_release_retry(api, app, &spec).await?.name)
+}
+
+/// Follows a one-off dyno's log until its exit line (see [`run`]).
+pub async fn follow(
+    api: &ApiClient,
+    app: &str,
+    dyno: &str,
+    timeout: Duration,
+    mut on_output: impl FnMut(&str) + Send,
+) -> Result<RunOutcome, ApiError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut session_spec = LogSessionCreate {
-        dyno_name: Some(dyno.name.clone()),
+        dyno_name: Some(dyno.to_string()),
         tail: true,
         ..Default::default()
     };
     let mut status = None;
-    let app_prefix = format!("app[{}]: ", dyno.name);
+    let app_prefix = format!("app[{}]: ", dyno);
     // Lines already passed on, so that a reconnected session's replay is not shown twice.
     let mut recent: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     loop {
         let session = api.create_log_session(app, &session_spec).await?;
         let replaying = session_spec.lines.is_some();
         let follow = api.read_log_stream(&session.logplex_url, |line| {
-            if let Some(code) = exit_status(line, &dyno.name) {
+            if let Some(code) = exit_status(line, dyno) {
                 status = Some(code);
                 return false;
             }
@@ -89,7 +110,7 @@ pub async fn run(
             Ok(result) => result,
             Err(_) => {
                 return Err(ApiError::Timeout {
-                    what: format!("one-off dyno {} to exit", dyno.name),
+                    what: format!("one-off dyno {} to exit", dyno),
                     after: timeout,
                 });
             }
@@ -100,7 +121,7 @@ pub async fn run(
         // The stream ended or broke before the exit line: a command quiet for longer than the
         // stream's read timeout, or an expired session. While the dyno exists, follow it again,
         // with the last lines replayed in case the exit line fell between the two sessions.
-        match api.dyno(app, &dyno.name).await {
+        match api.dyno(app, dyno).await {
             Ok(_) => {}
             Err(e) if e.status() == Some(404) => match ended {
                 Err(stream_error) => return Err(stream_error),
@@ -110,7 +131,7 @@ pub async fn run(
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(ApiError::Timeout {
-                what: format!("one-off dyno {} to exit", dyno.name),
+                what: format!("one-off dyno {} to exit", dyno),
                 after: timeout,
             });
         }
@@ -119,12 +140,12 @@ pub async fn run(
     }
     let exit_status = status.ok_or_else(|| {
         ApiError::step(
-            format!("the log of {} ended without an exit status", dyno.name),
-            Some(format!("check `heroku logs -a {app} --dyno {}`", dyno.name)),
+            format!("the log of {} ended without an exit status", dyno),
+            Some(format!("check `heroku logs -a {app} --dyno {}`", dyno)),
         )
     })?;
     Ok(RunOutcome {
-        dyno: dyno.name,
+        dyno: dyno.to_string(),
         exit_status,
     })
 }

@@ -60,6 +60,9 @@ enum Kind {
     /// SIGINT while the migration runs as a local command (with DATABASE_URL): it must not go
     /// on after the run says it stopped.
     InterruptLocalMigration,
+    /// SIGINT while the migration runs on a one-off dyno: the run stops the dyno, or a resume
+    /// would start the command a second time beside the first.
+    InterruptOneOffMigration,
     /// The drop's database session terminated by the server while the drop waits for a lock
     /// the test holds: a database failure in the middle of the transaction.
     SessionTerminated,
@@ -77,6 +80,7 @@ impl fmt::Display for Kind {
             Kind::InterruptProvisioning => "Ctrl-C (provisioning)",
             Kind::InterruptPolling => "Ctrl-C (polling)",
             Kind::InterruptLocalMigration => "Ctrl-C (local command)",
+            Kind::InterruptOneOffMigration => "Ctrl-C (one-off dyno)",
             Kind::SessionTerminated => "session terminated",
         })
     }
@@ -157,6 +161,14 @@ fn cells() -> Vec<Cell> {
         "sh -c 'sleep 2; touch migrated'",
         0,
         &[InterruptLocalMigration],
+    );
+    add(
+        Reset,
+        "migrate",
+        "POST",
+        "/apps/*/dynos",
+        0,
+        &[InterruptOneOffMigration],
     );
     add(
         Reset,
@@ -262,6 +274,9 @@ fn playbook_args(cell: &Cell, expect: &str) -> Vec<String> {
         Kind::InterruptPolling => args.extend(["--migrate-local".into(), "true".into()]),
         Kind::InterruptLocalMigration => {
             args.extend(["--migrate-local".into(), "sleep 2; touch migrated".into()])
+        }
+        Kind::InterruptOneOffMigration => {
+            args.extend(["--migrate-command".into(), "sleep 2".into()])
         }
         _ => {}
     }
@@ -383,7 +398,8 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
         | Kind::TerminateHeld
         | Kind::InterruptProvisioning
         | Kind::InterruptPolling
-        | Kind::InterruptLocalMigration => {
+        | Kind::InterruptLocalMigration
+        | Kind::InterruptOneOffMigration => {
             if matches!(cell.kind, Kind::InterruptHeld | Kind::TerminateHeld) {
                 let held = json!({ "delay_ms": 6000, "times": 1, "after": cell.after });
                 e2e.fault(fault(cell.method, cell.path, held)).await;
@@ -433,9 +449,30 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
                 );
                 stopped.push_str(", the command stopped with it");
             }
+            if cell.kind == Kind::InterruptOneOffMigration {
+                let stop = e2e.requests().await.into_iter().find(|r| {
+                    r["method"] == "POST"
+                        && glob("/apps/*/dynos/*/actions/stop", r["path"].as_str().unwrap())
+                });
+                check!(
+                    stop.as_ref().is_some_and(|r| r["status"] == 202),
+                    "the one-off dyno was not stopped: {stop:?}"
+                );
+                let report: Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+                let app_state = report["app_state"].as_str().unwrap_or_default();
+                check!(app_state.contains("was stopped"), "report: {app_state}");
+                let deadline = Instant::now() + Duration::from_secs(3);
+                while e2e.dyno_names().await.iter().any(|d| d.starts_with("run.")) {
+                    check!(Instant::now() < deadline, "the one-off dyno is still there");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                stopped.push_str(", its one-off dyno stopped");
+            }
             if matches!(
                 cell.kind,
-                Kind::InterruptPolling | Kind::InterruptLocalMigration
+                Kind::InterruptPolling
+                    | Kind::InterruptLocalMigration
+                    | Kind::InterruptOneOffMigration
             ) {
                 let restart = e2e.run(&["dynos", "restart", APP]).await;
                 check!(restart.code == Some(0), "restart: {}", tail(&restart));

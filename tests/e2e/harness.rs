@@ -291,6 +291,18 @@ impl E2e {
             .collect()
     }
 
+    pub async fn dyno_names(&self) -> Vec<String> {
+        let (_, dynos) = self.client.get(&format!("/apps/{APP}/dynos")).await;
+        dynos
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|d| d["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub async fn dynos_up(&self) -> bool {
         let states = self.dyno_states().await;
         !states.is_empty() && states.iter().all(|s| s == "up")

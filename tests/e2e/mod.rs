@@ -5,6 +5,7 @@
 mod faults;
 mod harness;
 mod kill;
+mod one_off;
 mod playbooks;
 mod restore;
 mod secrets;

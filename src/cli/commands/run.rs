@@ -51,20 +51,38 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
     }
     ctx.io.stdout_is_data();
     if ctx.io.gha.is_some() {
-        // The dyno's output may show its environment: mask the app's secrets first.
+        // The dyno's output may show its environment: mask the app's secrets first, and the
+        // secret-looking values given with --env.
         let vars = ctx.api()?.config_vars(&app).await?;
-        for value in crate::cli::actions::secret_config_values(&vars) {
+        for value in crate::cli::actions::secret_config_values(&vars)
+            .into_iter()
+            .chain(crate::cli::actions::secret_config_values(&env))
+        {
             ctx.io.mask(value);
         }
     }
+    let api = ctx.api()?;
+    let dyno = steps::run::start(api, &app, &command, env).await?;
     let io = ctx.io.clone();
     let json = ctx.io.json();
-    let outcome = steps::run::run(ctx.api()?, &app, &command, env, args.timeout, move |line| {
+    let follow = steps::run::follow(api, &app, &dyno, args.timeout, move |line| {
         if !json {
             io.out(line);
         }
-    })
-    .await?;
+    });
+    // Ctrl-C stops the dyno too, as it does for an attached `heroku run`: a command left
+    // running where nobody follows it is what the operator meant to stop.
+    let outcome = tokio::select! {
+        outcome = follow => outcome?,
+        _ = tokio::signal::ctrl_c() => {
+            let stopped = api.stop_dyno(&app, &dyno).await;
+            ctx.io.warn(&match stopped {
+                Ok(()) => format!("stopped {dyno}"),
+                Err(e) => format!("{dyno} may still be running: stopping it failed ({e})"),
+            });
+            return Err(Error::Interrupted);
+        }
+    };
     if ctx.io.json() {
         ctx.io
             .out(&serde_json::to_string_pretty(&json!(outcome)).unwrap_or_default());
