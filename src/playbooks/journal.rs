@@ -94,9 +94,29 @@ pub struct Journal {
     pub state: RunState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The process that runs (or last ran) it, to tell a run in progress from one whose
+    /// process was killed without a chance to record it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 impl Journal {
+    /// Says `running`, but its process is gone (killed, or the machine restarted): resumable.
+    pub fn is_abandoned(&self) -> bool {
+        self.status == RunStatus::Running && !self.pid.is_some_and(process_alive)
+    }
+
+    /// The status as `runs list` shows it.
+    pub fn status_text(&self) -> &'static str {
+        match self.status {
+            _ if self.is_abandoned() => "abandoned",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
     pub fn new(playbook: &str, app: &str, steps: &[StepKind], options: serde_json::Value) -> Self {
         Journal {
             id: new_run_id(),
@@ -119,6 +139,7 @@ impl Journal {
                 .collect(),
             state: RunState::default(),
             error: None,
+            pid: None,
         }
     }
 
@@ -191,6 +212,16 @@ pub fn load(dir: &Path, id: &str) -> Result<Journal, JournalError> {
     })
 }
 
+/// Whether a process with this id exists (signal 0 checks without sending anything).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 /// All journals in `dir`, newest first; unreadable files are skipped.
 pub fn list(dir: &Path) -> Vec<Journal> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -252,6 +283,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_running_journal_whose_process_is_gone_is_abandoned() {
+        let mut journal = Journal::new("reset", "app", &[StepKind::Migrate], serde_json::json!({}));
+        journal.pid = Some(std::process::id());
+        assert!(!journal.is_abandoned());
+        assert_eq!(journal.status_text(), "running");
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        journal.pid = Some(gone.id());
+        gone.wait().unwrap();
+        assert!(journal.is_abandoned());
+        assert_eq!(journal.status_text(), "abandoned");
+        journal.status = RunStatus::Failed;
+        assert!(!journal.is_abandoned(), "only a run that says running");
+    }
 
     #[test]
     fn dates() {

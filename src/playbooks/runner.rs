@@ -136,6 +136,7 @@ pub async fn run<E: Executor>(
     let mut path = options.journal_dir.join(format!("{}.json", journal.id));
     journal.status = RunStatus::Running;
     journal.error = None;
+    journal.pid = Some(std::process::id());
     if let Err(e) = save(&journal) {
         return Err(RunFailure {
             report: Box::new(report_of(&journal, path)),

@@ -243,6 +243,17 @@ async fn a_reset_killed_during_the_drop_resumes_from_its_journal() {
     );
     assert_eq!(journal["steps"][0]["status"], "running");
     let run_id = journal["id"].as_str().unwrap();
+    // Its process is gone: `runs list` says the run is abandoned, not running.
+    let listed = e2e.run(&["--json", "runs", "list"]).await.json();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == run_id)
+        .unwrap();
+    assert_eq!(entry["abandoned"], true, "{entry:#}");
+    let table = e2e.run(&["runs", "list"]).await;
+    assert!(table.stdout.contains("abandoned"), "{}", table.show());
     let resumed = e2e
         .run(&["--json", "resume", run_id, "--confirm", APP])
         .await;

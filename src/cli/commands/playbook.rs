@@ -439,14 +439,22 @@ pub fn runs(ctx: &Ctx, cmd: RunsCommand) -> Result<()> {
     match cmd {
         RunsCommand::List { journal_dir: dir } => {
             let runs = journal::list(&journal_dir(dir.as_ref()));
-            ctx.io.render(&json!(runs), || {
+            let listed: Vec<serde_json::Value> = runs
+                .iter()
+                .map(|r| {
+                    let mut entry = json!(r);
+                    entry["abandoned"] = json!(r.is_abandoned());
+                    entry
+                })
+                .collect();
+            ctx.io.render(&json!(listed), || {
                 let mut table = Table::new(["run", "playbook", "app", "status", "started"]);
                 for r in &runs {
                     table.row([
                         r.id.clone(),
                         r.playbook.clone(),
                         r.app.clone(),
-                        format!("{:?}", r.status).to_lowercase(),
+                        r.status_text().to_string(),
                         r.started_at.clone(),
                     ]);
                 }
@@ -493,6 +501,12 @@ pub async fn resume(ctx: &Ctx, id: &str, flags: RunFlags) -> Result<()> {
     if journal.status == RunStatus::Succeeded {
         return Err(Error::usage(format!(
             "run {id} already succeeded; nothing to resume"
+        )));
+    }
+    if journal.status == RunStatus::Running && !journal.is_abandoned() {
+        return Err(Error::usage(format!(
+            "run {id} is still running (process {}); wait for it to end, or stop it, then resume",
+            journal.pid.unwrap_or_default()
         )));
     }
     let options: PlaybookOptions =
