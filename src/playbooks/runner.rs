@@ -495,20 +495,28 @@ mod tests {
         rx
     }
 
+    /// Ctrl-C 50 ms from now, while a step hangs.
+    fn interrupt_soon() -> watch::Receiver<bool> {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let _ = tx.send(true);
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        });
+        rx
+    }
+
+    /// The swap-db steps, run to the end or the first failure, without Ctrl-C.
+    async fn run_swap(ex: &mut Scripted, dir: &std::path::Path) -> Result<Report, RunFailure> {
+        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
+        run(ex, journal, &options(dir), &mut (), no_interrupt()).await
+    }
+
     #[tokio::test]
     async fn success_takes_a_safety_backup_first_and_journals_every_step() {
         let dir = tempfile::tempdir().unwrap();
         let mut ex = Scripted::default();
-        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
-        let report = run(
-            &mut ex,
-            journal,
-            &options(dir.path()),
-            &mut (),
-            no_interrupt(),
-        )
-        .await
-        .unwrap();
+        let report = run_swap(&mut ex, dir.path()).await.unwrap();
         assert_eq!(
             ex.ran,
             [
@@ -544,16 +552,7 @@ mod tests {
             fail: HashMap::from([(StepKind::PgPromote, 1)]),
             ..Default::default()
         };
-        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
-        let failed = run(
-            &mut ex,
-            journal,
-            &options(dir.path()),
-            &mut (),
-            no_interrupt(),
-        )
-        .await
-        .unwrap_err();
+        let failed = run_swap(&mut ex, dir.path()).await.unwrap_err();
         assert!(!ex.maintenance_on, "clean-up must turn maintenance off");
         assert_eq!(failed.report.status, RunStatus::Failed);
         assert!(
@@ -654,12 +653,7 @@ mod tests {
             hang_on: Some(StepKind::PgPromote),
             ..Default::default()
         };
-        let (tx, rx) = watch::channel(false);
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let _ = tx.send(true);
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-        });
+        let rx = interrupt_soon();
         let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
         let failed = run(&mut ex, journal, &options(dir.path()), &mut (), rx)
             .await
@@ -677,12 +671,7 @@ mod tests {
             hang_on: Some(StepKind::Migrate),
             ..Default::default()
         };
-        let (tx, rx) = watch::channel(false);
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let _ = tx.send(true);
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-        });
+        let rx = interrupt_soon();
         let steps = [
             StepKind::PgDropSchema,
             StepKind::Migrate,
@@ -707,16 +696,7 @@ mod tests {
             post_503: HashMap::from([(StepKind::AddonsCreate, 1)]),
             ..Default::default()
         };
-        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
-        run(
-            &mut ex,
-            journal,
-            &options(dir.path()),
-            &mut (),
-            no_interrupt(),
-        )
-        .await
-        .unwrap();
+        run_swap(&mut ex, dir.path()).await.unwrap();
         assert_eq!(
             ex.ran[..3],
             ["safety", "addons.create (503)", "addons.create"]
@@ -726,16 +706,7 @@ mod tests {
             post_503: HashMap::from([(StepKind::AddonsCreate, 10)]),
             ..Default::default()
         };
-        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
-        let failed = run(
-            &mut ex,
-            journal,
-            &options(dir.path()),
-            &mut (),
-            no_interrupt(),
-        )
-        .await
-        .unwrap_err();
+        let failed = run_swap(&mut ex, dir.path()).await.unwrap_err();
         assert_eq!(
             ex.ran.len(),
             1 + 3,
@@ -766,16 +737,7 @@ mod tests {
             fail: HashMap::from([(StepKind::AddonsCreate, 1)]),
             ..Default::default()
         };
-        let journal = Journal::new("swap-db", "app", &SWAP, serde_json::json!({}));
-        run(
-            &mut ex,
-            journal,
-            &options(dir.path()),
-            &mut (),
-            no_interrupt(),
-        )
-        .await
-        .unwrap_err();
+        run_swap(&mut ex, dir.path()).await.unwrap_err();
         assert_eq!(ex.ran, ["safety"]);
     }
 
