@@ -18,27 +18,19 @@ cargo build --release --quiet --bins
 bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
 work="$(mktemp -d)"
 token="bench-$RANDOM$RANDOM"
+# shellcheck source=scripts/lib/sandbox.sh
+source scripts/lib/sandbox.sh
 cleanup() {
-  [ -n "${sandbox:-}" ] && kill "$sandbox" 2>/dev/null && wait "$sandbox" 2>/dev/null
+  sandbox_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$bin/herokuops-sandbox" --token "$token" --provision-delay 0s --quiet >"$work/env" 2>"$work/log" &
-sandbox=$!
-for _ in $(seq 600); do
-  [ "$(wc -l <"$work/env")" -ge 3 ] && break
-  kill -0 "$sandbox" 2>/dev/null || { cat "$work/log" >&2; exit 1; }
-  sleep 0.1
-done
-# shellcheck source=/dev/null
-source "$work/env"
+sandbox_start "$bin/herokuops-sandbox" "$work" --token "$token" --provision-delay 0s --quiet
 port="${HEROKU_HOST##*:}"
 export XDG_STATE_HOME="$work/state" HEROKUOPS_KEYRING_FILE="$work/keyring"
 
-control() {  # control METHOD PATH: the sandbox's control API
-  curl -sf -X "$1" -H "Authorization: Bearer $token" "$HEROKU_HOST/__sandbox/$2"
-}
+control() { sandbox_control "$@"; }
 requests() { control GET requests | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }

@@ -356,22 +356,19 @@ fn ci_init_refuses_bad_input_with_exit_2_and_writes_nothing() {
     }
 
     // --dry-run shows the workflow and writes nothing.
-    let out = herokuops(
-        dir.path(),
-        &[],
-        &[
-            "--dry-run",
-            "ci",
-            "init",
-            "backup-capture",
-            "--app",
-            "tmi-server",
-            "--cron",
-            "0 3 * * *",
-            "-o",
-            target,
-        ],
-    );
+    let args = [
+        "ci",
+        "init",
+        "backup-capture",
+        "--app",
+        "tmi-server",
+        "--cron",
+        "0 3 * * *",
+        "-o",
+        target,
+    ];
+    let dry_run = [&["--dry-run"][..], &args[..]].concat();
+    let out = herokuops(dir.path(), &[], &dry_run);
     assert!(out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -387,17 +384,6 @@ fn ci_init_refuses_bad_input_with_exit_2_and_writes_nothing() {
     // An existing workflow is kept unless --force.
     std::fs::create_dir_all(out_path.parent().unwrap()).unwrap();
     std::fs::write(&out_path, "keep me\n").unwrap();
-    let args = [
-        "ci",
-        "init",
-        "backup-capture",
-        "--app",
-        "tmi-server",
-        "--cron",
-        "0 3 * * *",
-        "-o",
-        target,
-    ];
     let out = herokuops(dir.path(), &[], &args);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "keep me\n");

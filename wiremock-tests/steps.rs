@@ -967,6 +967,22 @@ async fn schedule_and_unschedule() {
 // ---------------------------------------------------------------------------------------------
 // One-off runs.
 
+/// `run::run` of `bin/migrate` (with `TERM=dumb`) against the mocks: its outcome and output.
+async fn run_bin_migrate(server: &MockServer, timeout: Duration) -> (run::RunOutcome, Vec<String>) {
+    let mut output = Vec::new();
+    let outcome = run::run(
+        &client(server),
+        APP,
+        "bin/migrate",
+        BTreeMap::from([("TERM".to_string(), "dumb".to_string())]),
+        timeout,
+        |line| output.push(line.to_string()),
+    )
+    .await
+    .unwrap();
+    (outcome, output)
+}
+
 /// The app and the detached dyno that `run::run` starts for `bin/migrate`.
 async fn mount_one_off_start(server: &MockServer) {
     call("GET", "/apps/tmi-server")
@@ -1029,17 +1045,7 @@ data: 2026-11-22T10:00:04+00:00 app[run.4242]: never read
         .expect(1)
         .mount(&server)
         .await;
-    let mut output = Vec::new();
-    let outcome = run::run(
-        &client(&server),
-        APP,
-        "bin/migrate",
-        BTreeMap::from([("TERM".to_string(), "dumb".to_string())]),
-        Duration::from_secs(5),
-        |line| output.push(line.to_string()),
-    )
-    .await
-    .unwrap();
+    let (outcome, output) = run_bin_migrate(&server, Duration::from_secs(5)).await;
     assert_eq!(outcome.dyno, "run.4242");
     assert_eq!(outcome.exit_status, 3);
     assert_eq!(output, ["migrating 3 tables", "error: table busy"]);
@@ -1101,17 +1107,7 @@ data: 2026-11-22T10:03:10+00:00 heroku[run.4242]: Process exited with status 0
             .mount(&server)
             .await;
     }
-    let mut output = Vec::new();
-    let outcome = run::run(
-        &client(&server),
-        APP,
-        "bin/migrate",
-        BTreeMap::from([("TERM".to_string(), "dumb".to_string())]),
-        Duration::from_secs(10),
-        |line| output.push(line.to_string()),
-    )
-    .await
-    .unwrap();
+    let (outcome, output) = run_bin_migrate(&server, Duration::from_secs(10)).await;
     assert_eq!(outcome.exit_status, 0);
     assert_eq!(output, ["building index", "done"]);
 }

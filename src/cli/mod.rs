@@ -260,22 +260,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
-    // Playbooks handle Ctrl-C themselves, to clean up before they stop.
-    let handles_interrupt = matches!(
-        cli.command,
-        Command::Reset { .. }
-            | Command::SwapDb { .. }
-            | Command::Playbook(_)
-            | Command::Resume { .. }
-            | Command::Run(_)
-            | Command::Backup(commands::backup::BackupCommand::Restore { .. })
-    ) && !matches!(
-        &cli.command,
-        Command::Backup(commands::backup::BackupCommand::Restore { database, .. })
-            if !matches!(database.as_str(), "DATABASE_URL" | "DATABASE")
-    );
-    // A fleet stops its apps itself, to still report every one.
-    let handles_interrupt = handles_interrupt || fleet::is_fleet(&cli.global);
+    // Playbooks (and `run`, which stops its dyno) handle Ctrl-C themselves, to clean up before
+    // they stop; a fleet stops its apps itself, to still report every one.
+    let handles_interrupt = cli.command.handles_interrupt() || fleet::is_fleet(&cli.global);
     let result = runtime.block_on(async {
         if handles_interrupt {
             return run(cli.command, &ctx).await;
@@ -286,6 +273,21 @@ pub fn main() -> ExitCode {
         }
     });
     ExitCode::from(report(&ctx.io, result))
+}
+
+impl Command {
+    /// Whether the command reacts to Ctrl-C itself rather than being dropped where it stands.
+    fn handles_interrupt(&self) -> bool {
+        match self {
+            Command::Reset { .. }
+            | Command::SwapDb { .. }
+            | Command::Playbook(_)
+            | Command::Resume { .. }
+            | Command::Run(_) => true,
+            Command::Backup(cmd) => cmd.runs_a_playbook(),
+            _ => false,
+        }
+    }
 }
 
 /// Runs one parsed command.

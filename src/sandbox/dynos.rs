@@ -49,7 +49,7 @@ pub(crate) fn restart(inner: &Arc<Inner>, app: &str, which: Which) -> Outcome {
         // `DELETE /dynos/web` restarts every web dyno, as the CLI's `ps:restart web` expects.
         let which = match which {
             Which::Dyno(n)
-                if !found.dynos.iter().any(|d| d.name == n || d.id == n)
+                if found.dyno(&n).is_none()
                     && found.formation.iter().any(|f| f.process_type == n) =>
             {
                 Which::Type(n)
@@ -407,10 +407,8 @@ pub(crate) fn stop(inner: &Arc<Inner>, app: &str, dyno: &str) -> Outcome {
         let world = inner.world();
         let found = world.app(app).ok_or_else(|| no_app(app))?;
         let target = found
-            .dynos
-            .iter()
-            .find(|d| d.name == dyno || d.id == dyno)
-            .ok_or_else(|| Failure::not_found(format!("Couldn't find that dyno: {dyno}.")))?;
+            .dyno(dyno)
+            .ok_or_else(|| Failure::not_found("Couldn't find that dyno."))?;
         target.stop.clone()
     };
     match handle {

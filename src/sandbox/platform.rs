@@ -88,9 +88,7 @@ pub(crate) fn dyno_get(inner: &Arc<Inner>, app: &str, dyno: &str) -> Outcome {
     let world = inner.world();
     let found = world.app(app).ok_or_else(|| no_app(app))?;
     let d = found
-        .dynos
-        .iter()
-        .find(|d| d.name == dyno || d.id == dyno)
+        .dyno(dyno)
         .ok_or_else(|| Failure::not_found("Couldn't find that dyno."))?;
     ok(&found.dyno_view(d))
 }

@@ -527,6 +527,13 @@ impl AppState {
         v
     }
 
+    /// A dyno by name (`web.1`) or id.
+    pub fn dyno(&self, name_or_id: &str) -> Option<&DynoState> {
+        self.dynos
+            .iter()
+            .find(|d| d.name == name_or_id || d.id == name_or_id)
+    }
+
     pub fn dyno_view(&self, dyno: &DynoState) -> Value {
         let model = models::Dyno {
             id: DynoId(dyno.id.clone()),

@@ -79,6 +79,17 @@ pub enum BackupCommand {
     },
 }
 
+impl BackupCommand {
+    /// A restore into the app's own database is the `restore` playbook.
+    pub fn runs_a_playbook(&self) -> bool {
+        matches!(self, BackupCommand::Restore { database, .. } if restores_app_database(database))
+    }
+}
+
+fn restores_app_database(database: &str) -> bool {
+    matches!(database, "DATABASE_URL" | "DATABASE")
+}
+
 pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
     match cmd {
         BackupCommand::Capture {
@@ -224,7 +235,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                 "herokuops backup restore APP [BACKUP|URL] --confirm APP",
             )?;
             let source = rest.first().map(String::as_str);
-            if matches!(database.as_str(), "DATABASE_URL" | "DATABASE") {
+            if restores_app_database(&database) {
                 return super::playbook::run_restore(ctx, &app, source, extensions, flags).await;
             }
             let no_backup = flags.no_backup;
