@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use rand::Rng;
+use backon::BackoffBuilder;
 use reqwest::header::HeaderMap;
 #[cfg(test)]
 use reqwest::header::HeaderValue;
@@ -45,12 +45,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << attempt.min(16));
-        let capped = exp.min(self.max_delay);
-        // Full jitter over the upper half keeps concurrent clients from retrying in step.
-        let jitter = rand::rng().random_range(0.5..=1.0);
-        capped.mul_f64(jitter)
+    /// The pauses before each retry of one request: doubling from `base_delay` up to
+    /// `max_delay`, `max_retries` of them. Each is drawn from the upper half of its step (backon
+    /// adds up to one step to half of it), which keeps concurrent clients from retrying in step.
+    fn delays(&self) -> backon::ExponentialBackoff {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.base_delay / 2)
+            .with_max_delay(self.max_delay / 2)
+            .with_factor(2.0)
+            .with_max_times(self.max_retries as usize)
+            .with_jitter()
+            .build()
     }
 }
 
@@ -188,7 +193,7 @@ impl ApiClient {
         range: Option<&str>,
     ) -> Result<Answer, ApiError> {
         let url = self.url_for(req)?;
-        let mut attempt: u32 = 0;
+        let mut delays = self.retry.delays();
         loop {
             let waiting = Instant::now();
             let sending = self.budget.acquire().await;
@@ -228,10 +233,8 @@ impl ApiClient {
                 Err(err) => {
                     let retryable = req.retry == Retry::Idempotent
                         || err.is_connect() && req.retry == Retry::RateLimitOnly;
-                    if retryable && attempt < self.retry.max_retries {
-                        let delay = self.retry.backoff(attempt);
+                    if retryable && let Some(delay) = delays.next() {
                         tracing::debug!("  connection error, retrying in {delay:?}");
-                        attempt += 1;
                         tokio::time::sleep(delay).await;
                         continue;
                     }
@@ -267,12 +270,11 @@ impl ApiClient {
                 500..=599 => req.retry == Retry::Idempotent,
                 _ => false,
             };
-            if retryable && attempt < self.retry.max_retries {
+            if retryable && let Some(backoff) = delays.next() {
                 let delay = retry_after(&headers)
                     .map(|d| d.min(self.retry.max_retry_after))
-                    .unwrap_or_else(|| self.retry.backoff(attempt));
+                    .unwrap_or(backoff);
                 tracing::debug!("  HTTP {}, retrying in {delay:?}", status.as_u16());
-                attempt += 1;
                 if status.as_u16() == 429 {
                     // The next reservation waits out the hold, with every other user of the
                     // budget.
@@ -392,12 +394,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_is_bounded() {
+    fn backoff_is_bounded_in_number_and_length() {
         let p = RetryPolicy::default();
-        for attempt in 0..40 {
-            assert!(p.backoff(attempt) <= p.max_delay);
+        for _ in 0..50 {
+            let delays: Vec<Duration> = p.delays().collect();
+            assert_eq!(delays.len(), p.max_retries as usize);
+            assert!(delays[0] >= p.base_delay / 2 && delays[0] <= p.base_delay);
+            assert!(delays.iter().all(|d| *d <= p.max_delay), "{delays:?}");
         }
-        assert!(p.backoff(0) >= p.base_delay / 2);
+        // Doubling: the fourth pause is at least four times the base delay.
+        let delays: Vec<Duration> = p.delays().collect();
+        assert!(delays[3] >= p.base_delay * 4, "{delays:?}");
     }
 
     #[test]
