@@ -128,7 +128,7 @@ impl Error {
             | Error::ConfirmationMismatch { .. } => exit::USAGE,
             Error::NoToken => exit::NOT_AUTHENTICATED,
             Error::Api(e) if e.is_unauthorized() => exit::NOT_AUTHENTICATED,
-            Error::Pg(e) => e.exit_code(),
+            Error::Pg(e) if e.is_bad_input() => exit::USAGE,
             Error::Drift { .. } => exit::DRIFT,
             Error::Interrupted => exit::INTERRUPTED,
             Error::Fleet { code, .. } => *code,
@@ -137,7 +137,7 @@ impl Error {
                 .ok()
                 .filter(|s| *s != 0)
                 .unwrap_or(exit::FAILED),
-            Error::Api(_) | Error::Io { .. } | Error::Failed { .. } => exit::FAILED,
+            Error::Api(_) | Error::Pg(_) | Error::Io { .. } | Error::Failed { .. } => exit::FAILED,
         }
     }
 
@@ -150,5 +150,25 @@ impl Error {
             Error::Reported(inner) => inner.hint(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_failures_are_bad_input_only_when_the_input_is_bad() {
+        let bad_url = PgError::InvalidUrl {
+            url: "postgres://h".into(),
+            reason: "no database".into(),
+        };
+        assert_eq!(Error::from(bad_url).exit_code(), exit::USAGE);
+        let lost = PgError::ConnectionLost {
+            target: "h/d".into(),
+            context: "drop".into(),
+            cause: "terminated".into(),
+        };
+        assert_eq!(Error::from(lost).exit_code(), exit::FAILED);
     }
 }

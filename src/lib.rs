@@ -12,7 +12,6 @@ pub mod output;
 pub mod pg;
 pub mod playbooks;
 pub mod process;
-pub mod sandbox;
 pub mod steps;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use herokuops::sandbox::RateLimit;
+use herokuops_sandbox::RateLimit;
 use serde_json::{Value, json};
 
 use crate::support::sandbox::{Client, herokuops, sandbox_with, show};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use herokuops::sandbox::Sandbox;
+use herokuops_sandbox::Sandbox;
 use serde_json::json;
 
 use crate::support::sandbox::*;

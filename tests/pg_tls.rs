@@ -67,7 +67,7 @@ async fn disable_is_refused_by_a_tls_only_server_and_says_so() {
     );
     assert!(err.hint().unwrap().contains("sslmode=require"));
     assert!(!err.to_string().contains(&server.password));
-    assert_eq!(err.exit_code(), 1);
+    assert_eq!(herokuops::Error::from(err).exit_code(), 1);
 }
 
 #[tokio::test]
@@ -160,7 +160,7 @@ async fn an_unreadable_sslrootcert_is_bad_input() {
     .await
     .unwrap_err();
     assert!(matches!(err, PgError::RootCert { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 2);
+    assert!(err.is_bad_input());
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
 }
 

@@ -739,7 +739,7 @@ mod tests {
         ] {
             let err = Target::parse(url).unwrap_err();
             let text = err.to_string();
-            assert_eq!(err.exit_code(), 2, "{text}");
+            assert!(err.is_bad_input(), "{text}");
             assert!(text.contains(needle), "{url}: {text}");
             assert!(!text.contains("hunter2"), "{text}");
         }

@@ -96,12 +96,10 @@ pub enum PgError {
 }
 
 impl PgError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::error::exit;
-        match self {
-            PgError::InvalidUrl { .. } | PgError::RootCert { .. } => exit::USAGE,
-            _ => exit::FAILED,
-        }
+    /// Whether the failure lies in what the user gave (a URL, a certificate file) rather than
+    /// in the server or the network.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, PgError::InvalidUrl { .. } | PgError::RootCert { .. })
     }
 
     pub fn hint(&self) -> Option<String> {

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use herokuops::pg::Target;
-use herokuops::sandbox::Sandbox;
+use herokuops_sandbox::Sandbox;
 use serde_json::{Value, json};
 
 pub use crate::support::sandbox::tables_and_rows;

@@ -9,7 +9,7 @@ use std::process::{Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use herokuops::sandbox::{PostgresSource, Sandbox, SandboxOptions, TempCluster};
+use herokuops_sandbox::{PostgresSource, Sandbox, SandboxOptions, TempCluster};
 use serde_json::Value;
 
 pub const TOKEN: &str = "sandbox-test-token-4c1d";

@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn the_shipped_fixture_loads() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sandbox");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sandbox");
         let apps = load_dir(&dir).unwrap();
         let tmi = apps
             .iter()
@@ -284,7 +284,7 @@ mod tests {
 
     #[test]
     fn copies_are_numbered_and_keep_the_fixture() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sandbox");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sandbox");
         let apps = load_dir(&dir).unwrap();
         let tmi: Vec<LoadedApp> = apps
             .into_iter()

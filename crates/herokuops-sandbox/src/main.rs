@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use herokuops::sandbox::{
+use herokuops_sandbox::{
     ClusterOptions, DEFAULT_TOKEN, PostgresSource, RateLimit, Sandbox, SandboxOptions,
     default_fixtures_dir,
 };

@@ -17,9 +17,11 @@ mod data;
 mod dynos;
 pub mod fixture;
 mod http;
+mod paging;
 mod platform;
 mod postgres;
 mod state;
+mod wire;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,9 +33,9 @@ use tokio::task::{AbortHandle, JoinHandle};
 pub use cluster::{ClusterError, ClusterOptions, TempCluster};
 pub use control::RateLimit;
 
-use crate::pg::PgError;
 use control::ControlState;
 use fixture::LoadedApp;
+use herokuops::pg::PgError;
 use postgres::PgServer;
 use state::{AddonState, AppState, AttachmentState, DynoState, FormationState, World};
 
@@ -134,7 +136,8 @@ pub fn default_fixtures_dir() -> PathBuf {
     if local.is_dir() {
         local
     } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sandbox")
+        // The fixtures are the workspace's, two levels above this crate.
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sandbox")
     }
 }
 
@@ -157,6 +160,12 @@ pub(crate) struct Inner {
 impl Inner {
     pub fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The address a client should use for URLs the sandbox hands out (public backup URLs,
+    /// log streams): the platform listener.
+    pub fn public_base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     fn control(&self) -> MutexGuard<'_, ControlState> {
@@ -248,8 +257,8 @@ impl Sandbox {
         *inner.world() = world;
         Ok(Sandbox {
             listeners: vec![
-                tokio::spawn(http::serve(inner.clone(), api, http::Listener::Api)),
-                tokio::spawn(http::serve(inner.clone(), data, http::Listener::Data)),
+                tokio::spawn(http::serve(inner.clone(), api, wire::Listener::Api)),
+                tokio::spawn(http::serve(inner.clone(), data, wire::Listener::Data)),
             ],
             inner,
             cluster,
@@ -263,7 +272,7 @@ impl Sandbox {
 
     /// The Platform API base URL, e.g. `http://127.0.0.1:5555` (`HEROKU_HOST`).
     pub fn base_url(&self) -> String {
-        http::public_base(&self.inner)
+        self.inner.public_base()
     }
 
     /// The data API's host name as the official CLI wants it (`HEROKU_DATA_HOST`).
@@ -518,7 +527,7 @@ async fn create_databases(
                 let creds = inner.pg.create_database().await?;
                 let url = inner.pg.url(&creds);
                 if let Some(seed) = seed {
-                    crate::pg::Target::parse(&url)?
+                    herokuops::pg::Target::parse(&url)?
                         .connect()
                         .await?
                         .batch("the add-on's seed SQL", &seed)

@@ -1,6 +1,6 @@
 //! The sandbox's world: apps, dynos, releases, add-ons, attachments, transfers, schedules and
 //! log buffers, and how each is shown as JSON. Views reuse the client's models
-//! (`crate::api::models`) and add the fields the official CLI reads that the models leave out.
+//! (`herokuops::api::models`) and add the fields the official CLI reads that the models leave out.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use super::fixture::BootMigration;
 use super::postgres::DbCredentials;
-use crate::api::models::{
+use herokuops::api::models::{
     self, AddonId, AppId, AppRef, AttachedAddon, AttachmentId, DynoId, NamedRef, ReleaseId,
     ScheduleRef, TransferId, TransferLog,
 };

@@ -10,7 +10,7 @@ use url::Url;
 use super::SandboxError;
 use super::cluster::{find_client_tool, random_word};
 use super::fixture::BootMigration;
-use crate::pg::{Db, PgError, Target, redact_url};
+use herokuops::pg::{Db, PgError, Target, redact_url};
 
 /// The server the sandbox creates its databases on, reached with a superuser (or a role that may
 /// create roles and databases).

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Inner;
-use super::http::{DropConnection, Failure, Listener, Outcome, Req, Response, error_id, ok};
+use crate::wire::{DropConnection, Failure, Listener, Outcome, Req, Response, error_id, ok};
 
 const MAX_RECORDS: usize = 20_000;
 
@@ -373,7 +373,7 @@ pub(crate) async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
             fault.hits = 0;
             control.next_fault += 1;
             control.faults.push(fault.clone());
-            super::http::created(&json!(fault))
+            crate::wire::created(&json!(fault))
         }
         (&Method::DELETE, "/__sandbox/faults") => {
             let mut control = inner.control();

@@ -15,12 +15,12 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufR
 
 use super::Inner;
 use super::cluster::random_word;
-use super::http::{Failure, Outcome, Req, channel_body, created, full, ok, public_base};
 use super::postgres::DbCredentials;
 use super::state::{
     self, PublicGrant, ScheduleState, TransferKind, TransferState, World, data_time, plan_info,
 };
-use crate::api::models::WaitStatus;
+use crate::wire::{Failure, Outcome, Req, channel_body, created, full, ok};
+use herokuops::api::models::WaitStatus;
 
 fn no_database() -> Failure {
     Failure::not_found("Couldn't find that database.")
@@ -222,7 +222,7 @@ pub(crate) async fn capture(inner: &Arc<Inner>, db: &str) -> Outcome {
             cancel: Arc::new(tokio::sync::Notify::new()),
         };
         transfer.log("info", "Starting the backup with pg_dump --format=custom");
-        let view = world.transfer_view(&transfer, false, &public_base(inner));
+        let view = world.transfer_view(&transfer, false, &inner.public_base());
         world.transfers.push(transfer);
         (uuid, creds, file, view)
     };
@@ -356,7 +356,7 @@ fn app_id_of(world: &World, app: &str) -> Result<String, Failure> {
 pub(crate) fn transfers_list(inner: &Arc<Inner>, app: &str) -> Outcome {
     let world = inner.world();
     let app_id = app_id_of(&world, app)?;
-    let base = public_base(inner);
+    let base = inner.public_base();
     let mut list: Vec<&TransferState> = world
         .transfers
         .iter()
@@ -382,7 +382,7 @@ pub(crate) async fn transfer_get(inner: &Arc<Inner>, req: &Req, app: &str, id: &
             let app_id = app_id_of(&world, app)?;
             let t = world.transfer(&app_id, id).ok_or_else(no_transfer)?;
             if t.finished_at.is_some() || Instant::now() >= deadline {
-                return ok(&world.transfer_view(t, verbose, &public_base(inner)));
+                return ok(&world.transfer_view(t, verbose, &inner.public_base()));
             }
         }
         let _ = tokio::time::timeout_at(deadline.into(), notified).await;
@@ -407,7 +407,7 @@ pub(crate) fn transfer_delete(inner: &Arc<Inner>, app: &str, id: &str) -> Outcom
     if let Some(file) = &t.file {
         let _ = std::fs::remove_file(file);
     }
-    let mut view = world.transfer_view(&t, false, &public_base(inner));
+    let mut view = world.transfer_view(&t, false, &inner.public_base());
     view["deleted_at"] = json!(state::now_data());
     ok(&view)
 }
@@ -421,7 +421,7 @@ pub(crate) fn cancel(inner: &Arc<Inner>, app: &str, id: &str) -> Outcome {
         .ok_or_else(no_transfer)?
         .uuid
         .clone();
-    let base = public_base(inner);
+    let base = inner.public_base();
     let t = world.transfer_mut(&uuid).ok_or_else(no_transfer)?;
     if t.finished_at.is_some() {
         return Err(Failure::invalid("The transfer has already finished."));
@@ -465,7 +465,7 @@ pub(crate) fn public_url(inner: &Arc<Inner>, app: &str, id: &str) -> Outcome {
         },
     );
     ok(&json!({
-        "url": format!("{}/__sandbox/storage/public/{secret}/b{num:03}.dump", public_base(inner)),
+        "url": format!("{}/__sandbox/storage/public/{secret}/b{num:03}.dump", inner.public_base()),
         "expires_at": data_time(expires),
     }))
 }
@@ -705,7 +705,7 @@ pub(crate) async fn restore(inner: &Arc<Inner>, req: &Req, db: &str) -> Outcome 
             "info",
             "Starting the restore with pg_restore --clean --if-exists --no-owner",
         );
-        let view = world.transfer_view(&transfer, false, &public_base(inner));
+        let view = world.transfer_view(&transfer, false, &inner.public_base());
         world.transfers.push(transfer);
         (uuid, creds, source, view)
     };

@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use super::Inner;
 use super::dynos::{Which, restart};
 use super::fixture::is_attachment_name;
-use super::http::{Failure, Outcome, Req, created, json_response, ok, paginate};
 use super::state::{self, AddonState, AttachmentState, World};
+use crate::paging::paginate;
+use crate::wire::{Failure, Outcome, Req, created, json_response, ok};
 
 pub(crate) fn account() -> Outcome {
     ok(&state::account_view())

@@ -16,10 +16,10 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::Inner;
 use super::cluster::random_word;
-use super::http::{Failure, Outcome, Req, channel_body, created, json_response, public_base};
 use super::postgres::{Migrated, run_boot_migration};
 use super::state::{self, DynoState, LogBuffer, LogLine, LogSessionState};
-use crate::api::models::LogSession;
+use crate::wire::{Failure, Outcome, Req, channel_body, created, json_response};
+use herokuops::api::models::LogSession;
 
 /// Which dynos a restart is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,7 +326,7 @@ async fn one_off(inner: Arc<Inner>, run: OneOff) {
         .stderr(Stdio::piped());
     // Its own process group: a stop or the time to live ends everything the command started,
     // which also closes the output pipes the log pumps read to their end.
-    let status = match crate::process::GroupChild::spawn(cmd) {
+    let status = match herokuops::process::GroupChild::spawn(cmd) {
         Err(e) => {
             run.logs.push(
                 "heroku",
@@ -468,7 +468,7 @@ pub(crate) fn create_log_session(inner: &Arc<Inner>, req: &Req, app: &str) -> Ou
     let now = state::now_platform();
     let session = LogSession {
         id: state::new_id(),
-        logplex_url: format!("{}/__sandbox/logs/{secret}", public_base(inner)),
+        logplex_url: format!("{}/__sandbox/logs/{secret}", inner.public_base()),
         created_at: Some(now.clone()),
     };
     let mut view = serde_json::to_value(&session).unwrap_or(Value::Null);
