@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::api::ApiError;
 use crate::pg::PgError;
+use crate::steps::StepError;
 
 /// Exit codes, as documented in the README and DESIGN.md section 8.
 pub mod exit {
@@ -47,11 +48,24 @@ pub enum Error {
     )]
     NoToken,
 
+    #[error("no keyring is available on this machine to keep the token")]
+    NoKeyring,
+
+    #[error("could not {operation} the token in the {store}: {reason}")]
+    Keyring {
+        operation: &'static str,
+        store: String,
+        reason: String,
+    },
+
     #[error(transparent)]
     Api(#[from] ApiError),
 
     #[error(transparent)]
     Pg(#[from] PgError),
+
+    #[error(transparent)]
+    Step(#[from] StepError),
 
     /// Verification found differences; the report has already been rendered.
     #[error("verification found {count} difference(s) from the expected schema")]
@@ -64,19 +78,17 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// An operation failed for a reason that is not an API or database error.
-    #[error("{message}")]
-    Failed {
-        message: String,
-        hint: Option<String>,
-    },
-
-    /// A command we ran (e.g. on a one-off dyno) exited non-zero; we exit with its status.
+    /// A command we ran (`herokuops run` on a one-off dyno) exited non-zero; we exit with its
+    /// status.
     #[error("{what} exited with status {status}")]
     Exited { what: String, status: i32 },
 
     #[error("interrupted")]
     Interrupted,
+
+    /// The backup before a playbook's destructive steps failed, so none of them ran.
+    #[error("the safety backup failed, so nothing destructive ran: {0}")]
+    SafetyBackupFailed(Box<Error>),
 
     /// Some apps of a fleet did not succeed; `code` is the worst of their exit codes.
     #[error("{failed} of {total} apps did not succeed; their rows above say why")]
@@ -99,20 +111,6 @@ impl Error {
         Error::Usage(message.into())
     }
 
-    pub fn failed(message: impl Into<String>) -> Self {
-        Error::Failed {
-            message: message.into(),
-            hint: None,
-        }
-    }
-
-    pub fn failed_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::Failed {
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
-    }
-
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
@@ -129,16 +127,46 @@ impl Error {
             Error::NoToken => exit::NOT_AUTHENTICATED,
             Error::Api(e) if e.is_unauthorized() => exit::NOT_AUTHENTICATED,
             Error::Pg(e) if e.is_bad_input() => exit::USAGE,
+            Error::Step(e) if e.api().is_some_and(ApiError::is_unauthorized) => {
+                exit::NOT_AUTHENTICATED
+            }
+            Error::Step(e) if e.is_bad_input() => exit::USAGE,
+            Error::Step(StepError::Drift { .. }) => exit::DRIFT,
             Error::Drift { .. } => exit::DRIFT,
             Error::Interrupted => exit::INTERRUPTED,
             Error::Fleet { code, .. } => *code,
             Error::Reported(inner) => inner.exit_code(),
+            Error::SafetyBackupFailed(cause) => match cause.exit_code() {
+                exit::NOT_AUTHENTICATED => exit::NOT_AUTHENTICATED,
+                _ => exit::FAILED,
+            },
             Error::Exited { status, .. } => u8::try_from(*status)
                 .ok()
                 .filter(|s| *s != 0)
                 .unwrap_or(exit::FAILED),
-            Error::Api(_) | Error::Pg(_) | Error::Io { .. } | Error::Failed { .. } => exit::FAILED,
+            Error::Api(_)
+            | Error::Pg(_)
+            | Error::Step(_)
+            | Error::Io { .. }
+            | Error::NoKeyring
+            | Error::Keyring { .. } => exit::FAILED,
         }
+    }
+
+    /// The causes below the message, outermost first, each once and none repeating the
+    /// message: the one rendering of an error's chain, for the terminal, JSON and annotations.
+    pub fn causes(&self) -> Vec<String> {
+        let message = self.to_string();
+        let mut causes: Vec<String> = Vec::new();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if text != message && !causes.contains(&text) {
+                causes.push(text);
+            }
+            source = cause.source();
+        }
+        causes
     }
 
     /// A sentence naming what to do next, kept apart from the error itself.
@@ -146,8 +174,14 @@ impl Error {
         match self {
             Error::Api(e) => e.hint(),
             Error::Pg(e) => e.hint(),
-            Error::Failed { hint, .. } => hint.clone(),
+            Error::Step(e) => e.hint(),
+            Error::NoKeyring | Error::Keyring { .. } => Some(
+                "keep the token elsewhere: set HEROKU_API_KEY, set HEROKUOPS_KEYRING_FILE to a file herokuops may write (mode 0600), or add `machine api.heroku.com login EMAIL password TOKEN` to ~/.netrc".into(),
+            ),
             Error::Reported(inner) => inner.hint(),
+            Error::SafetyBackupFailed(_) => {
+                Some("fix the cause, or pass --no-backup if you accept losing the data".into())
+            }
             _ => None,
         }
     }

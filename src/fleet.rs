@@ -263,7 +263,7 @@ where
                 Ok(()) if *interrupt.borrow() => interrupted = true,
                 Ok(()) => {}
                 // A dropped sender means nobody can interrupt any more, not an interrupt.
-                Err(_) => interrupt = never_interrupted(),
+                Err(_) => interrupt = crate::signals::never(),
             }
         }
     }
@@ -339,12 +339,6 @@ fn row(app: &str, outcome: AppOutcome, elapsed: Duration) -> AppRow {
     }
 }
 
-/// A receiver that never sees an interrupt (its sender lives for the process).
-pub fn never_interrupted() -> watch::Receiver<bool> {
-    static SENDER: std::sync::OnceLock<watch::Sender<bool>> = std::sync::OnceLock::new();
-    SENDER.get_or_init(|| watch::channel(false).0).subscribe()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,7 +371,7 @@ mod tests {
         let report = run(
             apps(10),
             &options,
-            never_interrupted(),
+            crate::signals::never(),
             |app| {
                 let (live, peak) = (live.clone(), peak.clone());
                 async move {
@@ -414,7 +408,7 @@ mod tests {
         let report = run(
             apps(3),
             &FleetOptions::default(),
-            never_interrupted(),
+            crate::signals::never(),
             |app| async move {
                 if app == "app-02" {
                     panic!("bug");

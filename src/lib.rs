@@ -12,6 +12,7 @@ pub mod output;
 pub mod pg;
 pub mod playbooks;
 pub mod process;
+pub mod signals;
 pub mod steps;
 
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use herokuops::api::{AddonCreate, AttachmentCreate, DynoCreate, LogSessionCreate, RestartTarget};
+use herokuops::steps::logs::read_log_stream;
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -397,16 +398,16 @@ async fn read_log_stream_sse_without_the_token() {
         .mount(&server)
         .await;
     let mut lines = Vec::new();
-    client(&server)
-        .read_log_stream(
-            &format!("{}/stream/abc?token=logplex-secret", server.uri()),
-            |line| {
-                lines.push(line.to_string());
-                true
-            },
-        )
-        .await
-        .unwrap();
+    read_log_stream(
+        client(&server).plain_http(),
+        &format!("{}/stream/abc?token=logplex-secret", server.uri()),
+        |line| {
+            lines.push(line.to_string());
+            true
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         lines,
         [
@@ -429,7 +430,7 @@ async fn read_log_stream_plain_text_and_early_stop() {
     let api = client(&server);
     let url = format!("{}/plain?t=1", server.uri());
     let mut lines = Vec::new();
-    api.read_log_stream(&url, |line| {
+    read_log_stream(api.plain_http(), &url, |line| {
         lines.push(line.to_string());
         true
     })
@@ -440,7 +441,7 @@ async fn read_log_stream_plain_text_and_early_stop() {
         ["line one", "line two", "line three", "last without newline"]
     );
     let mut seen = 0;
-    api.read_log_stream(&url, |line| {
+    read_log_stream(api.plain_http(), &url, |line| {
         seen += 1;
         line != "line two"
     })
@@ -457,10 +458,13 @@ async fn read_log_stream_expired_session_is_an_error() {
         .expect(1)
         .mount(&server)
         .await;
-    let err = client(&server)
-        .read_log_stream(&format!("{}/gone?t=1", server.uri()), |_| true)
-        .await
-        .unwrap_err();
+    let err = read_log_stream(
+        client(&server).plain_http(),
+        &format!("{}/gone?t=1", server.uri()),
+        |_| true,
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("HTTP 404"), "{err}");
     assert!(err.hint().unwrap().contains("expired"));
 }

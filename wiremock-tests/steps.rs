@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use herokuops::api::models::{AddonId, Attachment};
 use herokuops::api::{AddonCreate, ApiError};
 use herokuops::steps::promote::{PromoteOptions, PromoteOutcome, promote};
-use herokuops::steps::{Event, Wait, addons, backup, database, run};
+use herokuops::steps::{Event, StepError, Wait, addons, backup, database, run};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
@@ -504,7 +504,7 @@ async fn resolve_keeps_other_errors() {
     let err = database::resolve(&client(&server), APP, None)
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(403));
+    assert_eq!(err.api().and_then(ApiError::status), Some(403));
 }
 
 #[tokio::test]
@@ -569,7 +569,7 @@ async fn pg_wait_fails_on_error() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, ApiError::Step { .. }), "{err:?}");
+    assert!(matches!(err, StepError::DatabaseFailed { .. }), "{err:?}");
     assert!(err.to_string().contains("provisioning failed"), "{err}");
 }
 
@@ -591,7 +591,7 @@ async fn pg_wait_gives_up_at_the_deadline() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&err, ApiError::Timeout { after, .. } if *after == Duration::from_millis(200)),
+        matches!(&err, StepError::Timeout { after, .. } if *after == Duration::from_millis(200)),
         "{err:?}"
     );
     assert!(err.to_string().contains("gave up waiting"), "{err}");
@@ -728,7 +728,7 @@ async fn following_a_transfer_gives_up_at_the_deadline() {
     ))
     .await
     .unwrap_err();
-    assert!(matches!(err, ApiError::Timeout { .. }), "{err:?}");
+    assert!(matches!(err, StepError::Timeout { .. }), "{err:?}");
 }
 
 /// The storage GET: plain, without the Heroku token, at the signed URL.

@@ -35,19 +35,85 @@ pub struct AttachmentCreate {
     pub confirm: Option<String>,
 }
 
+impl Request {
+    /// `GET /apps/{app}/addons`.
+    pub fn addons(app: &str) -> Request {
+        Request::new(
+            Method::GET,
+            Host::Platform,
+            format!("/apps/{}/addons", seg(app)),
+        )
+        .header("Accept-Expansion", "addon_service,plan")
+        .subject(format!("app {app}"))
+    }
+
+    /// `POST /apps/{app}/addons`, with the body the official CLI sends (empty `attachment` and
+    /// `config` objects when unset).
+    pub fn create_addon(app: &str, spec: &AddonCreate) -> Request {
+        let mut attachment = Map::new();
+        if let Some(name) = &spec.attachment_name {
+            attachment.insert("name".into(), Value::String(name.clone()));
+        }
+        let mut body = json!({
+            "attachment": attachment,
+            "config": spec.config,
+            "plan": { "name": spec.plan },
+        });
+        if let Some(name) = &spec.name {
+            body["name"] = Value::String(name.clone());
+        }
+        if let Some(confirm) = &spec.confirm {
+            body["confirm"] = Value::String(confirm.clone());
+        }
+        Request::new(
+            Method::POST,
+            Host::Platform,
+            format!("/apps/{}/addons", seg(app)),
+        )
+        .json(body)
+        .header("Accept-Expansion", "plan")
+        .header("X-Heroku-Legacy-Provider-Messages", "true")
+        .subject(format!("app {app}"))
+    }
+
+    /// `GET /apps/{app}/addon-attachments`, each with its add-on's plan and config var names.
+    pub fn attachments(app: &str) -> Request {
+        Request::new(
+            Method::GET,
+            Host::Platform,
+            format!("/apps/{}/addon-attachments", seg(app)),
+        )
+        .header("Accept-Inclusion", INCLUDE_PLAN_AND_VARS)
+        .subject(format!("app {app}"))
+    }
+
+    /// `POST /addon-attachments`. Objects `{"name": ...}` for add-on and app, and an explicit
+    /// `namespace` (possibly null), as the official CLI's `pg:promote` sends them.
+    pub fn create_attachment(spec: &AttachmentCreate) -> Request {
+        let mut body = json!({
+            "addon": { "name": spec.addon },
+            "app": { "name": spec.app },
+        });
+        if let Some(confirm) = &spec.confirm {
+            body["confirm"] = Value::String(confirm.clone());
+        }
+        if let Some(name) = &spec.name {
+            body["name"] = Value::String(name.clone());
+        }
+        body["namespace"] = match &spec.namespace {
+            Some(ns) => Value::String(ns.clone()),
+            None => Value::Null,
+        };
+        Request::new(Method::POST, Host::Platform, "/addon-attachments")
+            .json(body)
+            .subject(format!("app {}", spec.app))
+    }
+}
+
 impl ApiClient {
     /// `GET /apps/{app}/addons`.
     pub async fn addons(&self, app: &str) -> Result<Vec<Addon>, ApiError> {
-        self.send_list(
-            Request::new(
-                Method::GET,
-                Host::Platform,
-                format!("/apps/{}/addons", seg(app)),
-            )
-            .header("Accept-Expansion", "addon_service,plan")
-            .subject(format!("app {app}")),
-        )
-        .await
+        self.send_list(Request::addons(app)).await
     }
 
     /// `GET /apps/{app}/addons/{addon}` (id or name).
@@ -67,33 +133,7 @@ impl ApiClient {
     /// `POST /apps/{app}/addons`, with the body the official CLI sends (empty `attachment` and
     /// `config` objects when unset). Not retried after a server error: it creates something.
     pub async fn create_addon(&self, app: &str, spec: &AddonCreate) -> Result<Addon, ApiError> {
-        let mut attachment = Map::new();
-        if let Some(name) = &spec.attachment_name {
-            attachment.insert("name".into(), Value::String(name.clone()));
-        }
-        let mut body = json!({
-            "attachment": attachment,
-            "config": spec.config,
-            "plan": { "name": spec.plan },
-        });
-        if let Some(name) = &spec.name {
-            body["name"] = Value::String(name.clone());
-        }
-        if let Some(confirm) = &spec.confirm {
-            body["confirm"] = Value::String(confirm.clone());
-        }
-        self.send(
-            Request::new(
-                Method::POST,
-                Host::Platform,
-                format!("/apps/{}/addons", seg(app)),
-            )
-            .json(body)
-            .header("Accept-Expansion", "plan")
-            .header("X-Heroku-Legacy-Provider-Messages", "true")
-            .subject(format!("app {app}")),
-        )
-        .await
+        self.send(Request::create_addon(app, spec)).await
     }
 
     /// `DELETE /apps/{app}/addons/{addon}`.
@@ -132,41 +172,13 @@ impl ApiClient {
 
     /// `GET /apps/{app}/addon-attachments`, each with its add-on's plan and config var names.
     pub async fn attachments(&self, app: &str) -> Result<Vec<Attachment>, ApiError> {
-        self.send_list(
-            Request::new(
-                Method::GET,
-                Host::Platform,
-                format!("/apps/{}/addon-attachments", seg(app)),
-            )
-            .header("Accept-Inclusion", INCLUDE_PLAN_AND_VARS)
-            .subject(format!("app {app}")),
-        )
-        .await
+        self.send_list(Request::attachments(app)).await
     }
 
     /// `POST /addon-attachments`. Objects `{"name": ...}` for add-on and app, and an explicit
     /// `namespace` (possibly null), as the official CLI's `pg:promote` sends them.
     pub async fn create_attachment(&self, spec: &AttachmentCreate) -> Result<Attachment, ApiError> {
-        let mut body = json!({
-            "addon": { "name": spec.addon },
-            "app": { "name": spec.app },
-        });
-        if let Some(confirm) = &spec.confirm {
-            body["confirm"] = Value::String(confirm.clone());
-        }
-        if let Some(name) = &spec.name {
-            body["name"] = Value::String(name.clone());
-        }
-        body["namespace"] = match &spec.namespace {
-            Some(ns) => Value::String(ns.clone()),
-            None => Value::Null,
-        };
-        self.send(
-            Request::new(Method::POST, Host::Platform, "/addon-attachments")
-                .json(body)
-                .subject(format!("app {}", spec.app)),
-        )
-        .await
+        self.send(Request::create_attachment(spec)).await
     }
 
     /// `POST /actions/addon-attachments/resolve`: attachments matching a name such as

@@ -12,38 +12,45 @@ fn app_subject(app: &str) -> String {
     format!("app {app}")
 }
 
+impl Request {
+    /// `GET /apps/{app}`.
+    pub fn app(app: &str) -> Request {
+        Request::new(Method::GET, Host::Platform, format!("/apps/{}", seg(app)))
+            .subject(app_subject(app))
+    }
+
+    /// `PATCH /apps/{app}` with `{"maintenance": on}`.
+    pub fn set_maintenance(app: &str, on: bool) -> Request {
+        Request::new(Method::PATCH, Host::Platform, format!("/apps/{}", seg(app)))
+            .json(json!({ "maintenance": on }))
+            .subject(app_subject(app))
+    }
+
+    /// `GET /apps/{app}/config-vars`.
+    pub fn config_vars(app: &str) -> Request {
+        Request::new(
+            Method::GET,
+            Host::Platform,
+            format!("/apps/{}/config-vars", seg(app)),
+        )
+        .subject(app_subject(app))
+    }
+}
+
 impl ApiClient {
     /// `GET /apps/{app}`.
     pub async fn app(&self, app: &str) -> Result<App, ApiError> {
-        self.send(
-            Request::new(Method::GET, Host::Platform, format!("/apps/{}", seg(app)))
-                .subject(app_subject(app)),
-        )
-        .await
+        self.send(Request::app(app)).await
     }
 
     /// `PATCH /apps/{app}` with `{"maintenance": on}`; returns the updated app.
     pub async fn set_maintenance(&self, app: &str, on: bool) -> Result<App, ApiError> {
-        self.send(
-            Request::new(Method::PATCH, Host::Platform, format!("/apps/{}", seg(app)))
-                .json(json!({ "maintenance": on }))
-                .subject(app_subject(app)),
-        )
-        .await
+        self.send(Request::set_maintenance(app, on)).await
     }
 
     /// `GET /apps/{app}/config-vars`: values include secrets; callers must not print them.
     pub async fn config_vars(&self, app: &str) -> Result<BTreeMap<String, String>, ApiError> {
-        let vars: BTreeMap<String, Option<String>> = self
-            .send(
-                Request::new(
-                    Method::GET,
-                    Host::Platform,
-                    format!("/apps/{}/config-vars", seg(app)),
-                )
-                .subject(app_subject(app)),
-            )
-            .await?;
+        let vars: BTreeMap<String, Option<String>> = self.send(Request::config_vars(app)).await?;
         Ok(vars
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k, v)))

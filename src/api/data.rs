@@ -33,6 +33,47 @@ pub fn normalize_extensions(extensions: &[String]) -> Vec<String> {
     list
 }
 
+impl Request {
+    /// `GET /client/v11/databases/{id}/wait_status`.
+    pub fn wait_status(addon: &AddonId) -> Request {
+        Request::new(Method::GET, Host::Data, db_path(addon, "/wait_status"))
+            .subject(format!("database {addon}"))
+    }
+
+    /// `POST /client/v11/databases/{id}/backups` with no body.
+    pub fn capture_backup(addon: &AddonId) -> Request {
+        Request::new(Method::POST, Host::Data, db_path(addon, "/backups"))
+            .subject(format!("database {addon}"))
+    }
+
+    /// `GET /client/v11/apps/{app}/transfers/{uuid_or_num}`, with its logs when `verbose`.
+    pub fn transfer(app: &str, id: &str, verbose: bool) -> Request {
+        let req = Request::new(
+            Method::GET,
+            Host::Data,
+            format!("/client/v11/apps/{}/transfers/{}", seg(app), seg(id)),
+        )
+        .subject(format!("backup {id} of app {app}"));
+        if verbose {
+            req.query("verbose", "true")
+        } else {
+            req
+        }
+    }
+
+    /// `POST /client/v11/databases/{id}/restores`.
+    pub fn restore(addon: &AddonId, backup_url: &str, extensions: &[String]) -> Request {
+        let mut body = json!({ "backup_url": backup_url });
+        let extensions = normalize_extensions(extensions);
+        if !extensions.is_empty() {
+            body["extensions"] = json!(extensions);
+        }
+        Request::new(Method::POST, Host::Data, db_path(addon, "/restores"))
+            .json(body)
+            .subject(format!("database {addon}"))
+    }
+}
+
 impl ApiClient {
     /// `GET /client/v11/databases/{id}`; 404 means "not provisioned yet".
     pub async fn database_info(&self, addon: &AddonId) -> Result<DatabaseInfo, ApiError> {
@@ -45,20 +86,12 @@ impl ApiClient {
 
     /// `GET /client/v11/databases/{id}/wait_status`.
     pub async fn wait_status(&self, addon: &AddonId) -> Result<WaitStatus, ApiError> {
-        self.send(
-            Request::new(Method::GET, Host::Data, db_path(addon, "/wait_status"))
-                .subject(format!("database {addon}")),
-        )
-        .await
+        self.send(Request::wait_status(addon)).await
     }
 
     /// `POST /client/v11/databases/{id}/backups` with no body: starts a backup.
     pub async fn capture_backup(&self, addon: &AddonId) -> Result<Transfer, ApiError> {
-        self.send(
-            Request::new(Method::POST, Host::Data, db_path(addon, "/backups"))
-                .subject(format!("database {addon}")),
-        )
-        .await
+        self.send(Request::capture_backup(addon)).await
     }
 
     /// `GET /client/v11/apps/{app}/transfers`.
@@ -76,16 +109,7 @@ impl ApiClient {
 
     /// `GET /client/v11/apps/{app}/transfers/{uuid_or_num}`, with its logs when `verbose`.
     pub async fn transfer(&self, app: &str, id: &str, verbose: bool) -> Result<Transfer, ApiError> {
-        let mut req = Request::new(
-            Method::GET,
-            Host::Data,
-            format!("/client/v11/apps/{}/transfers/{}", seg(app), seg(id)),
-        )
-        .subject(format!("backup {id} of app {app}"));
-        if verbose {
-            req = req.query("verbose", "true");
-        }
-        self.send(req).await
+        self.send(Request::transfer(app, id, verbose)).await
     }
 
     /// `POST /client/v11/apps/{app}/transfers/{num}/actions/public-url`: a signed, expiring URL.
@@ -112,17 +136,8 @@ impl ApiClient {
         backup_url: &str,
         extensions: &[String],
     ) -> Result<Transfer, ApiError> {
-        let mut body = json!({ "backup_url": backup_url });
-        let extensions = normalize_extensions(extensions);
-        if !extensions.is_empty() {
-            body["extensions"] = json!(extensions);
-        }
-        self.send(
-            Request::new(Method::POST, Host::Data, db_path(addon, "/restores"))
-                .json(body)
-                .subject(format!("database {addon}")),
-        )
-        .await
+        self.send(Request::restore(addon, backup_url, extensions))
+            .await
     }
 
     /// `PUT /client/v11/databases/{id}/reset`: Heroku's own reset, which drops everything.

@@ -3,7 +3,6 @@
 //! raw body when it was not JSON.
 
 use std::fmt;
-use std::time::Duration;
 
 /// An HTTP answer outside 2xx.
 #[derive(Debug, Clone)]
@@ -44,13 +43,14 @@ pub enum ApiError {
         detail: String,
     },
 
-    #[error("gave up waiting after {}: {what}", humantime::format_duration(*.after))]
-    Timeout { what: String, after: Duration },
-
-    #[error("{message}")]
-    Step {
-        message: String,
-        hint: Option<String>,
+    /// The answer's status line came but its body could not be read to the end.
+    #[error("the answer to {method} {path} (HTTP {status}) broke off")]
+    Body {
+        method: String,
+        path: String,
+        status: u16,
+        #[source]
+        source: reqwest::Error,
     },
 }
 
@@ -104,13 +104,6 @@ impl ApiError {
         self.status() == Some(404)
     }
 
-    pub fn step(message: impl Into<String>, hint: Option<String>) -> Self {
-        ApiError::Step {
-            message: message.into(),
-            hint,
-        }
-    }
-
     pub fn hint(&self) -> Option<String> {
         match self {
             ApiError::Http(f) => {
@@ -143,11 +136,10 @@ impl ApiError {
                 }
                 hint
             }
-            ApiError::Transport { .. } => Some(
+            ApiError::Transport { .. } | ApiError::Body { .. } => Some(
                 "check the network and HEROKU_HOST / HEROKU_DATA_HOST if you set them".to_string(),
             ),
-            ApiError::Step { hint, .. } => hint.clone(),
-            _ => None,
+            ApiError::Decode { .. } => None,
         }
     }
 }

@@ -24,7 +24,7 @@ use url::Url;
 
 pub use addons::{AddonCreate, AttachmentCreate};
 pub use data::{BackupSchedule, normalize_extensions};
-pub use dynos::{DynoCreate, LogSessionCreate, RestartTarget, exit_status};
+pub use dynos::{DynoCreate, LogSessionCreate, RestartTarget};
 
 const DEFAULT_PLATFORM: &str = "https://api.heroku.com/";
 const DEFAULT_DATA_HOST: &str = "api.data.heroku.com";
@@ -389,11 +389,16 @@ impl ApiClient {
     }
 }
 
+/// What a path segment keeps as it is: RFC 3986's unreserved characters.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes one path segment (app names, dyno names, ids).
 pub(crate) fn seg(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+    percent_encoding::utf8_percent_encode(value, PATH_SEGMENT).to_string()
 }
 
 #[cfg(test)]

@@ -148,6 +148,44 @@ impl Request {
     pub fn path(&self) -> &str {
         &self.path
     }
+
+    /// The request as a plan shows it: `PATCH /apps/tmi-server {"maintenance":true}`. Built
+    /// from the very value that would be sent, so a plan cannot drift from what the client
+    /// does; the query of a URL in the body (a signature) is left out.
+    pub fn describe(&self) -> String {
+        let path = percent_encoding::percent_decode_str(&self.path).decode_utf8_lossy();
+        let mut text = format!("{} {path}", self.method);
+        for (i, (name, value)) in self.query.iter().enumerate() {
+            text.push(if i == 0 { '?' } else { '&' });
+            text.push_str(&format!("{name}={value}"));
+        }
+        if let Body::Json(body) = &self.body {
+            text.push(' ');
+            text.push_str(&without_url_queries(body).to_string());
+        }
+        text
+    }
+}
+
+/// A JSON value with every URL's query string cut off (signed URLs carry their secret there).
+fn without_url_queries(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => match url::Url::parse(text) {
+            Ok(mut url) if url.query().is_some() => {
+                url.set_query(None);
+                Value::String(format!("{url}?…"))
+            }
+            _ => value.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(without_url_queries).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), without_url_queries(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// A successful answer.
@@ -261,7 +299,26 @@ impl ApiClient {
                 started.elapsed(),
                 header_str(&headers, "request-id").unwrap_or("-")
             );
-            let body = response.bytes().await.unwrap_or_default();
+            let body = match response.bytes().await {
+                Ok(body) => body,
+                Err(err) => {
+                    // A read may be repeated; a write may have been acted on, and the step
+                    // that sent it decides whether to run again.
+                    if req.retry == Retry::Idempotent
+                        && let Some(delay) = delays.next()
+                    {
+                        tracing::debug!("  the body broke off, retrying in {delay:?}");
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Err(ApiError::Body {
+                        method: req.method.to_string(),
+                        path: req.path.clone(),
+                        status: status.as_u16(),
+                        source: err.without_url(),
+                    });
+                }
+            };
             if status.is_success() {
                 return Ok(Answer { headers, body });
             }
@@ -405,6 +462,31 @@ mod tests {
         // Doubling: the fourth pause is at least four times the base delay.
         let delays: Vec<Duration> = p.delays().collect();
         assert!(delays[3] >= p.base_delay * 4, "{delays:?}");
+    }
+
+    #[test]
+    fn a_request_describes_itself_without_url_secrets() {
+        let req = Request::set_maintenance("tmi-server", true);
+        assert_eq!(
+            req.describe(),
+            r#"PATCH /apps/tmi-server {"maintenance":true}"#
+        );
+        let restore = Request::restore(
+            &"{id}".into(),
+            "https://bucket.example.com/b001?X-Amz-Signature=s3cr3t",
+            &[],
+        );
+        let text = restore.describe();
+        assert!(
+            text.starts_with("POST /client/v11/databases/{id}/restores "),
+            "{text}"
+        );
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(
+            Request::transfer("a", "b1", true)
+                .describe()
+                .ends_with("?verbose=true")
+        );
     }
 
     #[test]

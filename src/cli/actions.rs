@@ -39,14 +39,12 @@ fn seconds(ms: Option<u64>) -> String {
 /// The error annotation's text: the one-line cause first, then what the operator needs next.
 pub fn error_message(error: &Error) -> String {
     let mut lines = vec![error.to_string()];
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !lines.iter().any(|l| l.ends_with(&text)) {
-            lines.push(format!("caused by: {text}"));
-        }
-        source = cause.source();
-    }
+    lines.extend(
+        error
+            .causes()
+            .into_iter()
+            .map(|c| format!("caused by: {c}")),
+    );
     if let Some(hint) = error.hint() {
         lines.push(format!("hint: {hint}"));
     }
@@ -292,12 +290,13 @@ mod tests {
                 safety_backup: Some("b001".into()),
                 ..Default::default()
             },
-            journal: "/tmp/r-1.json".into(),
+            journal: Some("/tmp/r-1.json".into()),
             error: Some("restart: 500".into()),
             app_state: Some("the data from before the run is in backup b001".into()),
             resume_command: Some("herokuops resume r-1".into()),
         };
-        playbook_report(&io, &report, Some(&Error::failed("restart: 500")));
+        let cause = Error::Usage("restart: 500".into());
+        playbook_report(&io, &report, Some(&cause));
         let out = streams.out.contents();
         assert_eq!(
             out.lines().collect::<Vec<_>>(),
@@ -361,20 +360,19 @@ mod tests {
         let (io, streams) = io_in_actions(dir.path());
         let code = crate::cli::report(
             &io,
-            Err(Error::failed_with_hint(
-                "could not reach Heroku",
-                "check your network",
-            )),
+            Err(Error::Step(crate::steps::StepError::NoBackup {
+                app: "tmi-server".into(),
+            })),
         );
         assert_eq!(code, 1);
         assert_eq!(
             streams.out.contents(),
-            "::error::could not reach Heroku%0Ahint: check your network\n"
+            "::error::app tmi-server has no successful backup%0Ahint: capture one with `herokuops backup capture tmi-server`\n"
         );
         // Drift and a playbook's failure were annotated with their report already.
         let (io, streams) = io_in_actions(dir.path());
         crate::cli::report(&io, Err(Error::Drift { count: 2 }));
-        crate::cli::report(&io, Err(Error::Reported(Box::new(Error::failed("x")))));
+        crate::cli::report(&io, Err(Error::Reported(Box::new(Error::usage("x")))));
         assert_eq!(streams.out.contents(), "");
         assert!(streams.err.contents().contains("error: x"));
     }

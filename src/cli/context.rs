@@ -147,16 +147,13 @@ impl Ctx {
         let app = app.ok_or_else(|| {
             Error::usage("no database given: pass APP, -a APP, or --database-url URL")
         })?;
-        let vars = self.api()?.config_vars(app).await?;
-        if let Some(url) = vars.get("DATABASE_URL") {
-            self.io.mask(url);
-        }
-        vars.get("DATABASE_URL").cloned().ok_or_else(|| {
-            Error::failed_with_hint(
-                format!("app {app} has no DATABASE_URL"),
-                format!("attach a database: `herokuops addons create {app} heroku-postgresql:essential-0`"),
-            )
-        })
+        let io = self.io.clone();
+        let mut mask = move |event: Event| {
+            if let Event::Secret(secret) = event {
+                io.mask(&secret);
+            }
+        };
+        Ok(crate::steps::schema::database_url(self.api()?, app, &mut mask).await?)
     }
 }
 

@@ -123,12 +123,7 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
         jobs: ctx.global.jobs.max(1),
         let_running_finish: op.handles_interrupt(),
     };
-    let (tx, interrupt) = tokio::sync::watch::channel(false);
-    let listener = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = tx.send(true);
-        }
-    });
+    let interrupt = crate::signals::Interrupt::listen();
     let shared = Arc::new(Shared {
         io: ctx.io.clone(),
         global: ctx.global.clone(),
@@ -139,12 +134,12 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
     let report = fleet::run(
         apps,
         &options,
-        interrupt,
+        interrupt.receiver(),
         |app| run_one(shared.clone(), app),
         |row, done, total| io.info(&progress_line(row, done, total)),
     )
     .await;
-    listener.abort();
+    drop(interrupt);
     render(ctx, &report);
     github_actions(
         &ctx.io,

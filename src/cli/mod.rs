@@ -267,9 +267,11 @@ pub fn main() -> ExitCode {
         if handles_interrupt {
             return run(cli.command, &ctx).await;
         }
+        let interrupt = crate::signals::Interrupt::listen();
+        let mut interrupted = interrupt.receiver();
         tokio::select! {
             result = run(cli.command, &ctx) => result,
-            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+            _ = crate::signals::interrupted(&mut interrupted) => Err(Error::Interrupted),
         }
     });
     ExitCode::from(report(&ctx.io, result))
@@ -333,16 +335,7 @@ pub fn report(io: &Io, result: Result<()>) -> u8 {
         Err(e) => e,
     };
     let code = error.exit_code();
-    // Drift has already been reported as data; the summary line still goes to stderr.
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !causes.contains(&text) && text != error.to_string() {
-            causes.push(text);
-        }
-        source = cause.source();
-    }
+    let causes = error.causes();
     let hint = error.hint();
     if io.json() && !matches!(error, Error::Drift { .. } | Error::Reported(_)) {
         io.out(

@@ -8,6 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::StepKind;
+use crate::steps::addons::Creation;
+use crate::steps::promote::Promotion;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,17 +47,12 @@ pub struct StepRecord {
 /// What a run created or changed, so a resumed run reuses it instead of doing it again.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunState {
-    /// The add-on this run created (swap-db).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_addon: Option<String>,
-    /// The add-on that was DATABASE before a promotion.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_addon: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_alias: Option<String>,
-    /// The add-on that was DATABASE when this run's promotion was requested.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub promoting_from: Option<String>,
+    /// The add-on this run creates (swap-db).
+    #[serde(flatten)]
+    pub addon: Creation,
+    /// Where its promotion moved the app from.
+    #[serde(flatten)]
+    pub promotion: Promotion,
     /// The backup taken before the first destructive step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_backup: Option<String>,
@@ -68,10 +65,6 @@ pub struct RunState {
     /// Maintenance mode was turned on by this run (and so must be turned off by it).
     #[serde(default)]
     pub maintenance_on_by_run: bool,
-    /// The app's add-ons before this run's `addons.create` sent its request: when that request
-    /// failed without a clear answer, an add-on that is not in this list was made by it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub addons_before_create: Option<Vec<String>>,
     /// A one-off dyno this run started (a migration, a `run` step) that had not exited when
     /// last seen; a stopped run stops it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,5 +1,6 @@
-//! Runs a plan: preflight, one confirmation, safety backup, the steps with the journal written
-//! after each, clean-up on failure or interrupt, and a report of what was done.
+//! Runs a plan, in three phases: the safety backup before anything destructive, the steps with
+//! the journal written before and after each, and on a failure or an interrupt the clean-up of
+//! what must not stay. It returns a report of what was done either way.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -9,9 +10,14 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::StepKind;
-use super::journal::{self, Journal, RunState, RunStatus, StepStatus};
+use super::executor::Preflight;
+use super::journal::{self, Journal, JournalError, RunState, RunStatus, StepRecord, StepStatus};
 use crate::api::ApiError;
 use crate::error::Error;
+use crate::steps::StepError;
+
+/// Saves the run's state in its journal in the middle of a step (see [`crate::steps::Checkpoint`]).
+pub type StateCheckpoint<'a> = crate::steps::Checkpoint<'a, RunState>;
 
 /// What a step will do, for the plan and `--dry-run`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -27,20 +33,19 @@ pub struct StepPlan {
 
 /// Does the work of each step; the runner decides when.
 pub trait Executor: Send {
-    /// Read-only checks; any failure stops the run before anything changes. Returns facts
-    /// worth showing (the current database, the tables that will be dropped...).
-    fn preflight(&mut self) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// Read-only checks; any failure stops the run before anything changes.
+    fn preflight(&mut self) -> impl Future<Output = Result<Preflight, Error>> + Send;
     fn describe(&self, step: StepKind) -> StepPlan;
     /// Takes the backup that precedes the first data-destroying step; returns its name.
-    fn safety_backup(
-        &mut self,
-        state: &mut RunState,
-    ) -> impl Future<Output = Result<String, Error>> + Send;
-    /// Runs one step, idempotently; returns a one-line account of what it did.
+    fn safety_backup(&mut self) -> impl Future<Output = Result<String, Error>> + Send;
+    /// Runs one step, idempotently; returns a one-line account of what it did. `checkpoint`
+    /// saves `state` in the journal before a request whose lost answer must not make the step
+    /// do its work twice.
     fn execute(
         &mut self,
         step: StepKind,
         state: &mut RunState,
+        checkpoint: StateCheckpoint<'_>,
     ) -> impl Future<Output = Result<String, Error>> + Send;
     /// Turns maintenance mode off again after a failure.
     fn maintenance_off(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
@@ -87,16 +92,36 @@ pub struct Report {
     pub playbook: String,
     pub app: String,
     pub status: RunStatus,
-    pub steps: Vec<journal::StepRecord>,
+    pub steps: Vec<StepRecord>,
     pub state: RunState,
-    pub journal: PathBuf,
+    /// The journal on disk; `None` when it could not be written.
+    pub journal: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The app's state after a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_state: Option<String>,
+    /// Given only when the journal it resumes from is on disk.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resume_command: Option<String>,
+}
+
+impl Report {
+    /// A journal as `runs show` reports it.
+    pub fn of_journal(journal: &Journal, path: Option<PathBuf>) -> Report {
+        Report {
+            run_id: journal.id.clone(),
+            playbook: journal.playbook.clone(),
+            app: journal.app.clone(),
+            status: journal.status,
+            steps: journal.steps.clone(),
+            state: journal.state.clone(),
+            journal: path,
+            error: journal.error.clone(),
+            app_state: None,
+            resume_command: None,
+        }
+    }
 }
 
 /// A run that did not finish: the report of what was done, and why it stopped.
@@ -106,18 +131,56 @@ pub struct RunFailure {
     pub cause: Error,
 }
 
-fn report_of(journal: &Journal, path: PathBuf) -> Report {
-    Report {
-        run_id: journal.id.clone(),
-        playbook: journal.playbook.clone(),
-        app: journal.app.clone(),
-        status: journal.status,
-        steps: journal.steps.clone(),
-        state: journal.state.clone(),
-        journal: path,
-        error: journal.error.clone(),
-        app_state: None,
-        resume_command: None,
+/// Why the run stopped early: the error, and whether it failed or was interrupted.
+type Stop = (Error, RunStatus);
+
+/// A run in progress: its journal, and where it was last saved.
+struct Run {
+    journal: Journal,
+    dir: PathBuf,
+    /// The journal file, once a save has succeeded.
+    saved: Option<PathBuf>,
+}
+
+impl Run {
+    fn save(&mut self) -> Result<(), Error> {
+        let path = journal::save(&self.dir, &self.journal).map_err(journal_error)?;
+        self.saved = Some(path);
+        Ok(())
+    }
+
+    /// A checkpoint that writes the journal as it is now with the state it is given.
+    fn checkpoint(&self) -> impl FnMut(&RunState) -> Result<(), StepError> + Send + use<> {
+        let mut snapshot = self.journal.clone();
+        let dir = self.dir.clone();
+        move |state: &RunState| {
+            snapshot.state = state.clone();
+            journal::save(&dir, &snapshot)
+                .map(|_| ())
+                .map_err(|e| match e {
+                    JournalError::Write { path, source } => {
+                        StepError::file("write the run journal", path, source)
+                    }
+                    other => StepError::file(
+                        "write the run journal",
+                        &dir,
+                        std::io::Error::other(other.to_string()),
+                    ),
+                })
+        }
+    }
+
+    fn report(&self) -> Report {
+        Report::of_journal(&self.journal, self.saved.clone())
+    }
+}
+
+fn journal_error(e: JournalError) -> Error {
+    match e {
+        JournalError::Write { path, source } => {
+            StepError::file("write the run journal", path, source).into()
+        }
+        other => Error::usage(other.to_string()),
     }
 }
 
@@ -132,179 +195,217 @@ pub async fn run<E: Executor>(
     observer: &mut dyn RunObserver,
     mut interrupt: watch::Receiver<bool>,
 ) -> Result<Report, RunFailure> {
-    let save = |j: &Journal| journal::save(&options.journal_dir, j);
-    let mut path = options.journal_dir.join(format!("{}.json", journal.id));
     journal.status = RunStatus::Running;
     journal.error = None;
     journal.pid = Some(std::process::id());
-    if let Err(e) = save(&journal) {
+    let mut run = Run {
+        journal,
+        dir: options.journal_dir.clone(),
+        saved: None,
+    };
+    // Nothing starts without a journal: a run that cannot be resumed must not begin.
+    if let Err(cause) = run.save() {
         return Err(RunFailure {
-            report: Box::new(report_of(&journal, path)),
-            cause: Error::failed(e.to_string()),
+            report: Box::new(run.report()),
+            cause,
         });
     }
+    let mut stop = take_safety_backup(executor, &mut run, options, observer, &mut interrupt).await;
+    if stop.is_none() {
+        stop = run_steps(executor, &mut run, options, observer, &mut interrupt).await;
+    }
+    match stop {
+        None => {
+            run.journal.status = RunStatus::Succeeded;
+            run.journal.finished_at = Some(journal::now_rfc3339());
+            // The work is done; a journal that could not record it only makes it look unfinished.
+            let _ = run.save();
+            Ok(run.report())
+        }
+        Some(stop) => Err(clean_up(executor, run, options, stop).await),
+    }
+}
 
+/// The backup before the first step that destroys data, unless there is none or it was waived.
+async fn take_safety_backup<E: Executor>(
+    executor: &mut E,
+    run: &mut Run,
+    options: &RunOptions,
+    observer: &mut dyn RunObserver,
+    interrupt: &mut watch::Receiver<bool>,
+) -> Option<Stop> {
+    let journal = &run.journal;
     let destroys_data = journal
         .steps
         .iter()
         .any(|s| s.step.is_destructive() && s.status != StepStatus::Done);
-    let mut failure: Option<(Error, RunStatus)> = None;
+    if !destroys_data || options.no_backup || journal.state.safety_backup.is_some() {
+        return None;
+    }
+    let (total, started, started_at) =
+        (journal.steps.len(), Instant::now(), journal::now_rfc3339());
+    let description = "safety backup before the destructive steps";
+    observer.step_started(0, total, StepKind::BackupCapture, description);
+    let mut checkpoint = run.checkpoint();
+    let state = &mut run.journal.state;
+    let outcome = attempt(executor, None, state, &mut checkpoint, options, interrupt).await;
+    let elapsed = started.elapsed().as_millis() as u64;
+    let mut record = StepRecord {
+        step: StepKind::BackupCapture,
+        status: StepStatus::Done,
+        started_at: Some(started_at),
+        duration_ms: Some(elapsed),
+        detail: None,
+        error: None,
+    };
+    let stop = match outcome {
+        Ok(name) => {
+            observer.step_finished(StepKind::BackupCapture, Ok(&name), elapsed);
+            record.detail = Some(format!("backup {name}"));
+            run.journal.state.safety_backup = Some(name);
+            None
+        }
+        Err((e, status)) => {
+            observer.step_finished(StepKind::BackupCapture, Err(&e.to_string()), elapsed);
+            record.status = StepStatus::Failed;
+            record.error = Some(e.to_string());
+            Some((safety_backup_failure(e, status), status))
+        }
+    };
+    run.journal.state.safety_backup_step = Some(record);
+    match run.save() {
+        Err(e) if stop.is_none() => Some((e, RunStatus::Failed)),
+        _ => stop,
+    }
+}
 
-    if destroys_data && !options.no_backup && journal.state.safety_backup.is_none() {
+/// Ctrl-C stays Ctrl-C (exit 130); any other failure says that nothing destructive ran.
+fn safety_backup_failure(e: Error, status: RunStatus) -> Error {
+    if status == RunStatus::Interrupted {
+        return e;
+    }
+    Error::SafetyBackupFailed(Box::new(e))
+}
+
+/// The steps not done yet, in order, until one fails or the run is interrupted.
+async fn run_steps<E: Executor>(
+    executor: &mut E,
+    run: &mut Run,
+    options: &RunOptions,
+    observer: &mut dyn RunObserver,
+    interrupt: &mut watch::Receiver<bool>,
+) -> Option<Stop> {
+    let total = run.journal.steps.len();
+    let start = run.journal.resume_index().unwrap_or(total);
+    for index in start..total {
+        if run.journal.steps[index].status == StepStatus::Done {
+            continue;
+        }
+        let step = run.journal.steps[index].step;
+        let plan = executor.describe(step);
+        run.journal.steps[index].status = StepStatus::Running;
+        run.journal.steps[index].started_at = Some(journal::now_rfc3339());
+        if let Err(e) = run.save() {
+            return Some((e, RunStatus::Failed));
+        }
+        observer.step_started(index + 1, total, step, &plan.description);
         let started = Instant::now();
-        let started_at = journal::now_rfc3339();
-        observer.step_started(
-            0,
-            journal.steps.len(),
-            StepKind::BackupCapture,
-            "safety backup before the destructive steps",
-        );
-        let outcome = attempt(executor, None, &mut journal.state, options, &mut interrupt).await;
+        let mut checkpoint = run.checkpoint();
+        let state = &mut run.journal.state;
+        let outcome = attempt(
+            executor,
+            Some(step),
+            state,
+            &mut checkpoint,
+            options,
+            interrupt,
+        )
+        .await;
         let elapsed = started.elapsed().as_millis() as u64;
-        let mut record = journal::StepRecord {
-            step: StepKind::BackupCapture,
-            status: StepStatus::Done,
-            started_at: Some(started_at),
-            duration_ms: Some(elapsed),
-            detail: None,
-            error: None,
-        };
+        let record = &mut run.journal.steps[index];
+        record.duration_ms = Some(elapsed);
         match outcome {
-            Ok(name) => {
-                observer.step_finished(StepKind::BackupCapture, Ok(&name), elapsed);
-                record.detail = Some(format!("backup {name}"));
-                journal.state.safety_backup = Some(name);
+            Ok(detail) => {
+                observer.step_finished(step, Ok(&detail), elapsed);
+                record.status = StepStatus::Done;
+                record.detail = Some(detail);
+                record.error = None;
+                if let Err(e) = run.save() {
+                    return Some((e, RunStatus::Failed));
+                }
             }
             Err((e, status)) => {
-                observer.step_finished(StepKind::BackupCapture, Err(&e.to_string()), elapsed);
+                observer.step_finished(step, Err(&e.to_string()), elapsed);
                 record.status = StepStatus::Failed;
                 record.error = Some(e.to_string());
-                // Ctrl-C stays Ctrl-C (exit 130), not a failure of the backup.
-                let cause = if status == RunStatus::Interrupted {
-                    e
-                } else {
-                    Error::failed_with_hint(
-                        format!("the safety backup failed, so nothing destructive ran: {e}"),
-                        "fix the cause, or pass --no-backup if you accept losing the data"
-                            .to_string(),
-                    )
-                };
-                failure = Some((cause, status));
-            }
-        }
-        journal.state.safety_backup_step = Some(record);
-        if let Ok(p) = save(&journal) {
-            path = p;
-        }
-    }
-
-    let total = journal.steps.len();
-    let start = journal.resume_index().unwrap_or(total);
-    if failure.is_none() {
-        for index in start..total {
-            if journal.steps[index].status == StepStatus::Done {
-                continue;
-            }
-            let step = journal.steps[index].step;
-            let plan = executor.describe(step);
-            journal.steps[index].status = StepStatus::Running;
-            journal.steps[index].started_at = Some(journal::now_rfc3339());
-            let _ = save(&journal);
-            observer.step_started(index + 1, total, step, &plan.description);
-            let started = Instant::now();
-            let outcome = attempt(
-                executor,
-                Some(step),
-                &mut journal.state,
-                options,
-                &mut interrupt,
-            )
-            .await;
-            let elapsed = started.elapsed().as_millis() as u64;
-            journal.steps[index].duration_ms = Some(elapsed);
-            match outcome {
-                Ok(detail) => {
-                    observer.step_finished(step, Ok(&detail), elapsed);
-                    journal.steps[index].status = StepStatus::Done;
-                    journal.steps[index].detail = Some(detail);
-                    journal.steps[index].error = None;
-                    match save(&journal) {
-                        Ok(p) => path = p,
-                        Err(e) => {
-                            failure = Some((Error::failed(e.to_string()), RunStatus::Failed));
-                            break;
-                        }
-                    }
-                }
-                Err((e, status)) => {
-                    observer.step_finished(step, Err(&e.to_string()), elapsed);
-                    journal.steps[index].status = StepStatus::Failed;
-                    journal.steps[index].error = Some(e.to_string());
-                    failure = Some((e, status));
-                    break;
-                }
+                return Some((e, status));
             }
         }
     }
+    None
+}
 
-    let Some((cause, status)) = failure else {
-        journal.status = RunStatus::Succeeded;
-        journal.finished_at = Some(journal::now_rfc3339());
-        let path = save(&journal).unwrap_or(path);
-        return Ok(report_of(&journal, path));
-    };
-
-    // Undo what must not stay: a one-off command still running for a run that has stopped,
-    // and maintenance this run turned on.
-    let mut cleanup_notes = Vec::new();
-    if let Some(dyno) = journal.state.one_off_dyno.clone() {
+/// Undoes what must not stay after a run stopped early (a one-off command still running, and
+/// maintenance this run turned on), records how the run ended, and reports it.
+async fn clean_up<E: Executor>(
+    executor: &mut E,
+    mut run: Run,
+    options: &RunOptions,
+    (cause, status): Stop,
+) -> RunFailure {
+    let mut notes = Vec::new();
+    if let Some(dyno) = run.journal.state.one_off_dyno.clone() {
         match executor.stop_dyno(&dyno).await {
             Ok(()) => {
-                journal.state.one_off_dyno = None;
-                cleanup_notes.push(format!("the one-off dyno {dyno} was stopped"));
+                run.journal.state.one_off_dyno = None;
+                notes.push(format!("the one-off dyno {dyno} was stopped"));
             }
-            Err(e) => cleanup_notes.push(format!(
+            Err(e) => notes.push(format!(
                 "the one-off dyno {dyno} may STILL BE RUNNING: stopping it failed ({e})"
             )),
         }
     }
-    if journal.state.maintenance_on_by_run && !options.keep_maintenance {
-        match executor.maintenance_off().await {
-            Ok(()) => {
-                journal.state.maintenance_on_by_run = false;
-                // The steps after maintenance.on count on it (a promotion must not run with the
-                // app serving): a resumed run turns it on again first.
-                if let Some(on) = journal.steps.iter().rposition(|s| {
-                    s.step == StepKind::MaintenanceOn && s.status == StepStatus::Done
-                }) {
-                    journal.steps[on].status = StepStatus::Pending;
-                    journal.steps[on].detail =
-                        Some("undone by the clean-up; turned on again on resume".into());
-                }
-                cleanup_notes.push(
-                    "maintenance mode, turned on by this run, was turned off again".to_string(),
-                );
-            }
-            Err(e) => cleanup_notes.push(format!(
-                "maintenance mode is STILL ON: turning it off failed ({e})"
-            )),
-        }
+    if run.journal.state.maintenance_on_by_run && !options.keep_maintenance {
+        notes.push(turn_maintenance_off(executor, &mut run.journal).await);
     }
-    journal.status = status;
-    journal.error = Some(cause.to_string());
-    journal.finished_at = Some(journal::now_rfc3339());
-    let path = save(&journal).unwrap_or(path);
-    let mut report = report_of(&journal, path);
-    let mut app_state = executor.describe_state(&journal.state);
-    for note in cleanup_notes {
+    run.journal.status = status;
+    run.journal.error = Some(cause.to_string());
+    run.journal.finished_at = Some(journal::now_rfc3339());
+    if let Err(e) = run.save() {
+        notes.push(format!("the journal could not be updated ({e})"));
+    }
+    let mut report = run.report();
+    let mut app_state = executor.describe_state(&run.journal.state);
+    for note in notes {
         app_state = format!("{app_state}; {note}");
     }
     report.app_state = Some(app_state);
-    report.resume_command = Some(format!("herokuops resume {}", journal.id));
-    Err(RunFailure {
+    if run.saved.is_some() {
+        report.resume_command = Some(format!("herokuops resume {}", run.journal.id));
+    }
+    RunFailure {
         report: Box::new(report),
         cause,
-    })
+    }
+}
+
+/// Turns maintenance off after a failure; returns what to tell the operator.
+async fn turn_maintenance_off<E: Executor>(executor: &mut E, journal: &mut Journal) -> String {
+    if let Err(e) = executor.maintenance_off().await {
+        return format!("maintenance mode is STILL ON: turning it off failed ({e})");
+    }
+    journal.state.maintenance_on_by_run = false;
+    // The steps after maintenance.on count on it (a promotion must not run with the app
+    // serving): a resumed run turns it on again first.
+    let on = journal
+        .steps
+        .iter()
+        .rposition(|s| s.step == StepKind::MaintenanceOn && s.status == StepStatus::Done);
+    if let Some(on) = on {
+        journal.steps[on].status = StepStatus::Pending;
+        journal.steps[on].detail = Some("undone by the clean-up; turned on again on resume".into());
+    }
+    "maintenance mode, turned on by this run, was turned off again".to_string()
 }
 
 /// Runs a step (`None`: the safety backup), again after a transient failure of a write, unless
@@ -313,15 +414,16 @@ async fn attempt<E: Executor>(
     executor: &mut E,
     step: Option<StepKind>,
     state: &mut RunState,
+    checkpoint: StateCheckpoint<'_>,
     options: &RunOptions,
     interrupt: &mut watch::Receiver<bool>,
-) -> Result<String, (Error, RunStatus)> {
+) -> Result<String, Stop> {
     let mut retries = 0;
     loop {
         let work = async {
             match step {
-                None => executor.safety_backup(state).await,
-                Some(step) => executor.execute(step, state).await,
+                None => executor.safety_backup().await,
+                Some(step) => executor.execute(step, state, &mut *checkpoint).await,
             }
         };
         match interruptible(work, interrupt).await {
@@ -343,13 +445,17 @@ async fn attempt<E: Executor>(
     }
 }
 
-/// A POST that Heroku answered with a server error, or whose answer never came: the API client
-/// retries every other request itself.
+/// A POST that Heroku answered with a server error, or whose answer never came (or came only
+/// in part): the API client retries every other request itself.
 fn is_transient_write_failure(e: &Error) -> bool {
-    match e {
-        Error::Api(ApiError::Http(f)) => f.method == "POST" && f.status >= 500,
-        Error::Api(ApiError::Transport { method, .. }) => method == "POST",
-        _ => false,
+    let api = match e {
+        Error::Api(api) | Error::Step(StepError::Api(api)) => api,
+        _ => return false,
+    };
+    match api {
+        ApiError::Http(f) => f.method == "POST" && f.status >= 500,
+        ApiError::Transport { method, .. } | ApiError::Body { method, .. } => method == "POST",
+        ApiError::Decode { .. } => false,
     }
 }
 
@@ -357,20 +463,13 @@ fn is_transient_write_failure(e: &Error) -> bool {
 async fn interruptible<T>(
     work: impl Future<Output = Result<T, Error>>,
     interrupt: &mut watch::Receiver<bool>,
-) -> Result<T, (Error, RunStatus)> {
+) -> Result<T, Stop> {
     if *interrupt.borrow() {
         return Err((Error::Interrupted, RunStatus::Interrupted));
     }
     tokio::select! {
         outcome = work => outcome.map_err(|e| (e, RunStatus::Failed)),
-        _ = async {
-            while interrupt.changed().await.is_ok() {
-                if *interrupt.borrow() {
-                    return;
-                }
-            }
-            std::future::pending::<()>().await
-        } => Err((Error::Interrupted, RunStatus::Interrupted)),
+        _ = crate::signals::interrupted(interrupt) => Err((Error::Interrupted, RunStatus::Interrupted)),
     }
 }
 
@@ -405,9 +504,17 @@ mod tests {
         })))
     }
 
+    /// A failure that is not a server error (not retried).
+    fn broke(what: &str) -> Error {
+        Error::Step(StepError::CommandFailed {
+            what: what.to_string(),
+            status: 1,
+        })
+    }
+
     impl Executor for Scripted {
-        async fn preflight(&mut self) -> Result<Vec<String>, Error> {
-            Ok(vec![])
+        async fn preflight(&mut self) -> Result<Preflight, Error> {
+            Ok(Preflight::default())
         }
         fn describe(&self, step: StepKind) -> StepPlan {
             StepPlan {
@@ -418,15 +525,20 @@ mod tests {
                 destructive: step.is_destructive(),
             }
         }
-        async fn safety_backup(&mut self, _state: &mut RunState) -> Result<String, Error> {
+        async fn safety_backup(&mut self) -> Result<String, Error> {
             self.ran.push("safety".into());
             if self.backup_fails {
-                Err(Error::failed("capture failed"))
+                Err(broke("capture"))
             } else {
                 Ok("b007".into())
             }
         }
-        async fn execute(&mut self, step: StepKind, state: &mut RunState) -> Result<String, Error> {
+        async fn execute(
+            &mut self,
+            step: StepKind,
+            state: &mut RunState,
+            _checkpoint: StateCheckpoint<'_>,
+        ) -> Result<String, Error> {
             if self.hang_on == Some(step) {
                 if matches!(step, StepKind::Migrate | StepKind::Run) {
                     state.one_off_dyno = Some("run.1".into());
@@ -437,7 +549,7 @@ mod tests {
                 && *n > 0
             {
                 *n -= 1;
-                return Err(Error::failed(format!("{step} broke")));
+                return Err(broke(step.name()));
             }
             if let Some(n) = self.post_503.get_mut(&step)
                 && *n > 0

@@ -9,7 +9,7 @@ use tokio::io::AsyncWriteExt;
 use crate::api::models::{Attachment, Transfer, backup_num};
 use crate::api::{ApiClient, ApiError, BackupSchedule};
 
-use super::{Event, Observer, Wait, database};
+use super::{Event, Observer, StepError, Wait, database};
 
 /// Transient poll failures tolerated while following a transfer, before it is an error.
 const MAX_POLL_FAILURES: u32 = 5;
@@ -21,7 +21,7 @@ pub async fn capture(
     database_name: Option<&str>,
     wait: Wait,
     observer: &mut dyn Observer,
-) -> Result<Transfer, ApiError> {
+) -> Result<Transfer, StepError> {
     let db = database::resolve(api, app, database_name).await?;
     let info = database::info(api, &db.addon.id, &db.addon.name).await?;
     if info
@@ -59,7 +59,7 @@ pub async fn follow(
     id: &str,
     wait: Wait,
     observer: &mut dyn Observer,
-) -> Result<Transfer, ApiError> {
+) -> Result<Transfer, StepError> {
     let deadline = wait.deadline();
     let mut failures = 0;
     loop {
@@ -83,18 +83,11 @@ pub async fn follow(
                         .rev()
                         .map(|l| l.message.clone())
                         .collect();
-                    return Err(ApiError::step(
-                        format!(
-                            "{} failed{}",
-                            transfer.display_name(),
-                            if logs.is_empty() {
-                                String::new()
-                            } else {
-                                format!(": {}", logs.join(" | "))
-                            }
-                        ),
-                        Some(format!("details: `herokuops backup list {app}`")),
-                    ));
+                    return Err(StepError::TransferFailed {
+                        app: app.to_string(),
+                        transfer: transfer.display_name(),
+                        logs,
+                    });
                 }
                 if transfer.started_at.is_some() {
                     observer.event(Event::Bytes {
@@ -111,30 +104,27 @@ pub async fn follow(
                     "polling the backup failed ({e}); retrying"
                 )));
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
         deadline.tick(&format!("transfer {id} to finish")).await?;
     }
 }
 
 /// Backups of an app, newest first.
-pub async fn list(api: &ApiClient, app: &str) -> Result<Vec<Transfer>, ApiError> {
+pub async fn list(api: &ApiClient, app: &str) -> Result<Vec<Transfer>, StepError> {
     let mut transfers = api.transfers(app).await?;
     transfers.sort_by(|a, b| b.created_at.cmp(&a.created_at));
     Ok(transfers)
 }
 
 /// The newest successful backup (not restore or copy).
-pub async fn latest_backup(api: &ApiClient, app: &str) -> Result<Transfer, ApiError> {
+pub async fn latest_backup(api: &ApiClient, app: &str) -> Result<Transfer, StepError> {
     list(api, app)
         .await?
         .into_iter()
         .find(|t| t.is_backup() && t.succeeded)
-        .ok_or_else(|| {
-            ApiError::step(
-                format!("app {app} has no successful backup"),
-                Some(format!("capture one with `herokuops backup capture {app}`")),
-            )
+        .ok_or_else(|| StepError::NoBackup {
+            app: app.to_string(),
         })
 }
 
@@ -143,7 +133,7 @@ pub async fn backup_number(
     api: &ApiClient,
     app: &str,
     name: Option<&str>,
-) -> Result<u64, ApiError> {
+) -> Result<u64, StepError> {
     match name {
         Some(name) => match backup_num(name) {
             Some(num) => Ok(num),
@@ -152,7 +142,10 @@ pub async fn backup_number(
                 all.iter()
                     .find(|t| t.display_name() == name)
                     .map(|t| t.num)
-                    .ok_or_else(|| ApiError::step(format!("no backup named {name} on {app}"), None))
+                    .ok_or_else(|| StepError::NoSuchBackup {
+                        app: app.to_string(),
+                        name: name.to_string(),
+                    })
             }
         },
         None => Ok(latest_backup(api, app).await?.num),
@@ -183,11 +176,9 @@ pub async fn download_url(
     url: &str,
     path: &Path,
     observer: &mut dyn Observer,
-) -> Result<Download, ApiError> {
+) -> Result<Download, StepError> {
     let partial = partial_path(path);
-    let io_err = |what: &str, e: std::io::Error| {
-        ApiError::step(format!("{what} {}: {e}", partial.display()), None)
-    };
+    let io_err = |action: &'static str, e: std::io::Error| StepError::file(action, &partial, e);
     let have = match tokio::fs::metadata(&partial).await {
         Ok(m) => m.len(),
         Err(_) => 0,
@@ -215,7 +206,7 @@ pub async fn download_url(
             // The partial file already holds everything the server has.
             tokio::fs::rename(&partial, path)
                 .await
-                .map_err(|e| io_err("could not rename", e))?;
+                .map_err(|e| io_err("rename", e))?;
             return Ok(Download {
                 path: path.to_path_buf(),
                 bytes: have,
@@ -223,10 +214,7 @@ pub async fn download_url(
             });
         }
         other => {
-            return Err(ApiError::step(
-                format!("the backup download answered HTTP {other}"),
-                Some("the URL may have expired; run the download again for a fresh one".into()),
-            ));
+            return Err(StepError::DownloadRefused { status: other });
         }
     };
     let resumed_from = done;
@@ -237,7 +225,7 @@ pub async fn download_url(
         .truncate(!append)
         .open(&partial)
         .await
-        .map_err(|e| io_err("could not open", e))?;
+        .map_err(|e| io_err("open", e))?;
     let mut writer = tokio::io::BufWriter::with_capacity(256 * 1024, file);
     let mut stream = response.bytes_stream();
     observer.event(Event::Bytes { done, total });
@@ -247,30 +235,24 @@ pub async fn download_url(
         writer
             .write_all(&chunk)
             .await
-            .map_err(|e| io_err("could not write", e))?;
+            .map_err(|e| io_err("write", e))?;
         done += chunk.len() as u64;
         if done - last_report >= 1 << 20 {
             last_report = done;
             observer.event(Event::Bytes { done, total });
         }
     }
-    writer
-        .flush()
-        .await
-        .map_err(|e| io_err("could not write", e))?;
+    writer.flush().await.map_err(|e| io_err("write", e))?;
     drop(writer);
     observer.event(Event::Bytes { done, total });
     if let Some(total) = total
         && done != total
     {
-        return Err(ApiError::step(
-            format!("the download stopped at {done} of {total} bytes"),
-            Some("run the same download again: it resumes where it stopped".into()),
-        ));
+        return Err(StepError::DownloadIncomplete { done, total });
     }
     tokio::fs::rename(&partial, path)
         .await
-        .map_err(|e| io_err("could not rename", e))?;
+        .map_err(|e| io_err("rename", e))?;
     Ok(Download {
         path: path.to_path_buf(),
         bytes: done,
@@ -297,7 +279,7 @@ pub async fn download(
     name: Option<&str>,
     path: &Path,
     observer: &mut dyn Observer,
-) -> Result<Download, ApiError> {
+) -> Result<Download, StepError> {
     let num = backup_number(api, app, name).await?;
     let public = api.public_url(app, num).await?;
     download_url(api.plain_http(), &public.url, path, observer).await
@@ -308,7 +290,7 @@ pub async fn backup_url(
     api: &ApiClient,
     app: &str,
     source: Option<&str>,
-) -> Result<String, ApiError> {
+) -> Result<String, StepError> {
     if let Some(url) = source.filter(|s| s.starts_with("https://") || s.starts_with("http://")) {
         return Ok(url.to_string());
     }
@@ -329,14 +311,15 @@ pub async fn backup_url(
             let found = backups
                 .into_iter()
                 .find(|t| t.display_name() == name || backup_num(name) == Some(t.num));
-            let t = found.ok_or_else(|| {
-                ApiError::step(format!("no backup named {name} on {backup_app}"), None)
+            let t = found.ok_or_else(|| StepError::NoSuchBackup {
+                app: backup_app.to_string(),
+                name: name.to_string(),
             })?;
             if !t.succeeded {
-                return Err(ApiError::step(
-                    format!("backup {name} on {backup_app} did not succeed; pick another"),
-                    None,
-                ));
+                return Err(StepError::BackupDidNotSucceed {
+                    app: backup_app.to_string(),
+                    name: name.to_string(),
+                });
             }
             t
         }
@@ -344,17 +327,14 @@ pub async fn backup_url(
             .into_iter()
             .filter(|t| t.succeeded)
             .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
-            .ok_or_else(|| {
-                ApiError::step(
-                    format!("app {backup_app} has no successful backup to restore"),
-                    None,
-                )
+            .ok_or_else(|| StepError::NoBackup {
+                app: backup_app.to_string(),
             })?,
     };
     let name = chosen.display_name();
     chosen
         .to_url
-        .ok_or_else(|| ApiError::step(format!("backup {name} has no storage URL"), None))
+        .ok_or_else(|| StepError::BackupWithoutUrl { name })
 }
 
 /// Restores a database from a backup URL and follows the restore to the end.
@@ -365,7 +345,7 @@ pub async fn restore(
     extensions: &[String],
     wait: Wait,
     observer: &mut dyn Observer,
-) -> Result<Transfer, ApiError> {
+) -> Result<Transfer, StepError> {
     let started = api.restore(&db.addon.id, url, extensions).await?;
     observer.event(Event::Status(format!(
         "Restoring {} ({})",
@@ -425,7 +405,7 @@ pub async fn schedule(
     database_name: Option<&str>,
     hour: u8,
     timezone: &str,
-) -> Result<String, ApiError> {
+) -> Result<String, StepError> {
     let db = database::resolve(api, app, database_name).await?;
     database::info(api, &db.addon.id, &db.addon.name).await?;
     let schedule_name = db.config_var();
@@ -446,7 +426,7 @@ pub async fn unschedule(
     api: &ApiClient,
     app: &str,
     database_name: Option<&str>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, StepError> {
     let db = database::resolve(api, app, database_name).await?;
     let schedules = api.schedules(&db.addon.id).await?;
     let name = db.config_var();

@@ -1,9 +1,9 @@
 //! Finding an app's Postgres databases, describing them, and waiting until they are available.
 
+use crate::api::ApiClient;
 use crate::api::models::{AddonId, Attachment, DatabaseInfo};
-use crate::api::{ApiClient, ApiError};
 
-use super::{Event, Observer, Wait};
+use super::{Event, Observer, StepError, Wait};
 
 /// The service whose add-ons are Postgres databases (overridable as the Heroku CLI allows).
 pub fn postgres_service() -> String {
@@ -42,7 +42,7 @@ pub async fn resolve(
     api: &ApiClient,
     app: &str,
     name: Option<&str>,
-) -> Result<Attachment, ApiError> {
+) -> Result<Attachment, StepError> {
     let (app, name) = split_app_ref(app, name.unwrap_or("DATABASE_URL"));
     let service = postgres_service();
     let found = match api.resolve_attachment(app, name).await {
@@ -50,7 +50,7 @@ pub async fn resolve(
         Err(e) if e.heroku_id() == Some("not_found") || e.is_not_found() => {
             return resolve_by_config_var(api, app, name, &service).await;
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let mut matches: Vec<Attachment> = found
         .into_iter()
@@ -62,14 +62,12 @@ pub async fn resolve(
     pick_one(matches, app, name)
 }
 
-fn pick_one(mut matches: Vec<Attachment>, app: &str, name: &str) -> Result<Attachment, ApiError> {
+fn pick_one(mut matches: Vec<Attachment>, app: &str, name: &str) -> Result<Attachment, StepError> {
     match matches.len() {
-        0 => Err(ApiError::step(
-            format!("no Postgres database named {name} on app {app}"),
-            Some(format!(
-                "list the app's databases with `herokuops pg info {app}`"
-            )),
-        )),
+        0 => Err(StepError::NoSuchDatabase {
+            app: app.to_string(),
+            name: name.to_string(),
+        }),
         1 => Ok(matches.remove(0)),
         _ => {
             let first = matches[0].addon.id.clone();
@@ -80,14 +78,11 @@ fn pick_one(mut matches: Vec<Attachment>, app: &str, name: &str) -> Result<Attac
                 let at = matches.iter().position(|a| a.name == wanted).unwrap_or(0);
                 Ok(matches.remove(at))
             } else {
-                let names: Vec<String> = matches.iter().map(|a| a.config_var()).collect();
-                Err(ApiError::step(
-                    format!(
-                        "{name} matches several databases on {app}: {}",
-                        names.join(", ")
-                    ),
-                    Some("name one of them exactly".to_string()),
-                ))
+                Err(StepError::AmbiguousDatabase {
+                    app: app.to_string(),
+                    name: name.to_string(),
+                    candidates: matches.iter().map(|a| a.config_var()).collect(),
+                })
             }
         }
     }
@@ -98,7 +93,7 @@ async fn resolve_by_config_var(
     app: &str,
     name: &str,
     service: &str,
-) -> Result<Attachment, ApiError> {
+) -> Result<Attachment, StepError> {
     let attachments = api.attachments(app).await?;
     let vars = api.config_vars(app).await?;
     let var = if name.ends_with("_URL") {
@@ -120,7 +115,7 @@ async fn resolve_by_config_var(
 }
 
 /// The app's Postgres databases, one attachment per add-on (DATABASE preferred as the name).
-pub async fn all_databases(api: &ApiClient, app: &str) -> Result<Vec<Attachment>, ApiError> {
+pub async fn all_databases(api: &ApiClient, app: &str) -> Result<Vec<Attachment>, StepError> {
     let service = postgres_service();
     let mut attachments: Vec<Attachment> = api
         .attachments(app)
@@ -135,15 +130,18 @@ pub async fn all_databases(api: &ApiClient, app: &str) -> Result<Vec<Attachment>
 }
 
 /// The data API's description of a database; a 404 becomes "not provisioned yet".
-pub async fn info(api: &ApiClient, addon: &AddonId, label: &str) -> Result<DatabaseInfo, ApiError> {
+pub async fn info(
+    api: &ApiClient,
+    addon: &AddonId,
+    label: &str,
+) -> Result<DatabaseInfo, StepError> {
     api.database_info(addon).await.map_err(|e| {
         if e.is_not_found() {
-            ApiError::step(
-                format!("{label} is not provisioned yet"),
-                Some("wait for it with `herokuops pg wait APP`".to_string()),
-            )
+            StepError::NotProvisioned {
+                label: label.to_string(),
+            }
         } else {
-            e
+            e.into()
         }
     })
 }
@@ -155,7 +153,7 @@ pub async fn wait_available(
     addon: &AddonId,
     wait: Wait,
     observer: &mut dyn Observer,
-) -> Result<String, ApiError> {
+) -> Result<String, StepError> {
     const MAX_NOT_FOUND: u32 = 20;
     let deadline = wait.deadline();
     let mut not_found = 0;
@@ -163,10 +161,10 @@ pub async fn wait_available(
     loop {
         match api.wait_status(addon).await {
             Ok(status) if status.error => {
-                return Err(ApiError::step(
-                    format!("database {addon} reports an error: {}", status.message),
-                    Some("see `herokuops pg info APP`, or Heroku's dashboard".to_string()),
-                ));
+                return Err(StepError::DatabaseFailed {
+                    addon: addon.to_string(),
+                    message: status.message,
+                });
             }
             Ok(status) if !status.waiting => return Ok(status.message),
             Ok(status) => {
@@ -182,7 +180,7 @@ pub async fn wait_available(
                     observer.event(Event::Status(last.clone()));
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
         deadline
             .tick(&format!("database {addon} to become available"))

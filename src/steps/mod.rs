@@ -5,12 +5,18 @@
 pub mod addons;
 pub mod backup;
 pub mod database;
+pub mod dynos;
+mod error;
+pub mod logs;
+pub mod maintenance;
+pub mod migrate;
 pub mod promote;
 pub mod run;
+pub mod schema;
 
 use std::time::{Duration, Instant};
 
-use crate::api::ApiError;
+pub use error::StepError;
 
 /// Something a step wants the operator to know while it runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,9 +75,9 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     /// Sleeps one interval, or fails when the deadline would pass.
-    pub(crate) async fn tick(&self, what: &str) -> Result<(), ApiError> {
+    pub(crate) async fn tick(&self, what: &str) -> Result<(), StepError> {
         if self.started.elapsed() + self.wait.interval > self.wait.timeout {
-            return Err(ApiError::Timeout {
+            return Err(StepError::Timeout {
                 what: what.to_string(),
                 after: self.wait.timeout,
             });
@@ -80,3 +86,8 @@ impl Deadline {
         Ok(())
     }
 }
+
+/// Saves what a step has learned before it sends a request that Heroku may act on although its
+/// answer never arrives (a kill, a cut connection): a repeated step then recognises what the
+/// lost request made instead of making it twice. A playbook writes it to the run's journal.
+pub type Checkpoint<'a, T> = &'a mut (dyn FnMut(&T) -> Result<(), StepError> + Send);

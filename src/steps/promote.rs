@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::models::Attachment;
-use crate::api::{ApiClient, ApiError, AttachmentCreate};
+use crate::api::{ApiClient, AttachmentCreate};
 
-use super::{Event, Observer, Wait, database};
+use super::{Checkpoint, Event, Observer, StepError, Wait, database};
 
 const POOLER_NAMESPACE: &str = "connection-pooling:default";
 const POOLER_NAME: &str = "DATABASE_CONNECTION_POOL";
@@ -41,7 +41,7 @@ pub async fn promote(
     target_name: &str,
     options: &PromoteOptions,
     observer: &mut dyn Observer,
-) -> Result<PromoteOutcome, ApiError> {
+) -> Result<PromoteOutcome, StepError> {
     let target = database::resolve(api, app, Some(target_name)).await?;
     let attachments = api.attachments(app).await?;
     let current = attachments.iter().find(|a| a.name == "DATABASE").cloned();
@@ -59,16 +59,11 @@ pub async fn promote(
     if !options.force {
         let status = api.wait_status(&target.addon.id).await?;
         if status.waiting {
-            return Err(ApiError::step(
-                format!(
-                    "{} is not available yet ({}); nothing was promoted",
-                    target.addon.name, status.message
-                ),
-                Some(format!(
-                    "wait with `herokuops pg wait {app} {}`, then promote again",
-                    target.addon.name
-                )),
-            ));
+            return Err(StepError::NotAvailable {
+                app: app.to_string(),
+                addon: target.addon.name,
+                status: status.message,
+            });
         }
     }
 
@@ -135,7 +130,7 @@ async fn ensure_alias(
     current: &Attachment,
     attachments: &[Attachment],
     observer: &mut dyn Observer,
-) -> Result<String, ApiError> {
+) -> Result<String, StepError> {
     if let Some(alias) = attachments.iter().find(|a| {
         a.addon.id == current.addon.id && a.namespace == current.namespace && a.name != "DATABASE"
     }) {
@@ -167,7 +162,7 @@ async fn watch_release(
     app: &str,
     wait: Wait,
     observer: &mut dyn Observer,
-) -> Result<(), ApiError> {
+) -> Result<(), StepError> {
     let releases = api
         .releases(app, Some("version ..; max=5, order=desc"))
         .await?;
@@ -178,12 +173,9 @@ async fn watch_release(
         .iter()
         .find(|r| r.description.contains("Detach DATABASE"));
     let (Some(attach), Some(detach)) = (attach, detach) else {
-        return Err(ApiError::step(
-            format!("could not find the release of the promotion on {app}"),
-            Some(format!(
-                "check `heroku releases -a {app}`; the promotion itself was made"
-            )),
-        ));
+        return Err(StepError::PromotionReleaseMissing {
+            app: app.to_string(),
+        });
     };
     let deadline = wait.deadline();
     loop {
@@ -192,21 +184,11 @@ async fn watch_release(
             Some("succeeded") => return Ok(()),
             Some("failed") => {
                 let detach_now = api.release(app, detach.id.as_str()).await?;
-                let state = if detach_now.status.as_deref() == Some("succeeded") {
-                    "the app now has NO DATABASE_URL"
-                } else {
-                    "the previous database is still DATABASE_URL"
-                };
-                return Err(ApiError::step(
-                    format!(
-                        "the release phase of the promotion failed (v{}); {state}",
-                        release.version
-                    ),
-                    Some(format!(
-                        "see `heroku releases:output {} -a {app}`",
-                        release.version
-                    )),
-                ));
+                return Err(StepError::ReleasePhaseFailed {
+                    app: app.to_string(),
+                    version: release.version,
+                    database_url_lost: detach_now.status.as_deref() == Some("succeeded"),
+                });
             }
             other => observer.event(Event::Status(format!(
                 "release v{} is {}",
@@ -216,4 +198,69 @@ async fn watch_release(
         }
         deadline.tick("the promotion's release phase").await?;
     }
+}
+
+/// What a run remembers of its promotion (kept in its journal under these names).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Promotion {
+    /// The add-on that was DATABASE when the promotion was requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoting_from: Option<String>,
+    /// The add-on that was DATABASE before the promotion.
+    #[serde(
+        rename = "previous_addon",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub previous_addon: Option<String>,
+    /// The alias that keeps it reachable, e.g. `HEROKU_POSTGRESQL_COBALT`.
+    #[serde(
+        rename = "previous_alias",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub previous_alias: Option<String>,
+}
+
+/// Promotes `target` for a run that may be repeating the step: the database it moves the app
+/// off is saved before the request, so that an attempt that finds the promotion already made
+/// (its answer lost) still knows, and reports, where the previous database went.
+pub async fn promote_once(
+    api: &ApiClient,
+    app: &str,
+    target: &str,
+    memory: &mut Promotion,
+    checkpoint: Checkpoint<'_, Promotion>,
+    observer: &mut dyn Observer,
+) -> Result<PromoteOutcome, StepError> {
+    if memory.promoting_from.is_none() {
+        let current = database::resolve(api, app, Some("DATABASE_URL")).await?;
+        if current.addon.name != target {
+            memory.promoting_from = Some(current.addon.name);
+            checkpoint(memory)?;
+        }
+    }
+    let outcome = promote(api, app, target, &PromoteOptions::default(), observer).await?;
+    match &outcome {
+        PromoteOutcome::Promoted {
+            previous_alias,
+            previous_addon,
+            ..
+        } => {
+            memory.previous_addon = previous_addon.clone();
+            memory.previous_alias = previous_alias.clone();
+        }
+        PromoteOutcome::AlreadyPromoted { .. } if memory.previous_addon.is_none() => {
+            if let Some(previous) = memory.promoting_from.clone() {
+                let attachments = api.attachments(app).await?;
+                memory.previous_alias = attachments
+                    .iter()
+                    .find(|a| a.addon.name == previous && a.name != "DATABASE")
+                    .map(|a| a.name.clone());
+                memory.previous_addon = Some(previous);
+            }
+        }
+        PromoteOutcome::AlreadyPromoted { .. } => {}
+    }
+    Ok(outcome)
 }

@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use crate::api::models::Dyno;
-use crate::api::{ApiClient, ApiError, DynoCreate, LogSessionCreate, exit_status};
+use crate::api::{ApiClient, ApiError, DynoCreate, LogSessionCreate};
+
+use super::StepError;
+use super::logs::{exit_status, read_log_stream};
 
 /// Joins command words as the official CLI does: words with spaces or quotes are quoted.
 pub fn command_line(words: &[String]) -> String {
@@ -42,7 +45,7 @@ pub async fn run(
     env: std::collections::BTreeMap<String, String>,
     timeout: Duration,
     on_output: impl FnMut(&str) + Send,
-) -> Result<RunOutcome, ApiError> {
+) -> Result<RunOutcome, StepError> {
     let dyno = start(api, app, command, env).await?;
     follow(api, app, &dyno, timeout, on_output).await
 }
@@ -53,7 +56,7 @@ pub async fn start(
     app: &str,
     command: &str,
     env: std::collections::BTreeMap<String, String>,
-) -> Result<String, ApiError> {
+) -> Result<String, StepError> {
     let details = api.app(app).await?;
     let command = if details.stack.as_ref().is_some_and(|s| s.name == "cnb") {
         format!("launcher {command}")
@@ -75,7 +78,7 @@ pub async fn follow(
     dyno: &str,
     timeout: Duration,
     mut on_output: impl FnMut(&str) + Send,
-) -> Result<RunOutcome, ApiError> {
+) -> Result<RunOutcome, StepError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut session_spec = LogSessionCreate {
         dyno_name: Some(dyno.to_string()),
@@ -89,7 +92,7 @@ pub async fn follow(
     loop {
         let session = api.create_log_session(app, &session_spec).await?;
         let replaying = session_spec.lines.is_some();
-        let follow = api.read_log_stream(&session.logplex_url, |line| {
+        let follow = read_log_stream(api.plain_http(), &session.logplex_url, |line| {
             if let Some(code) = exit_status(line, dyno) {
                 status = Some(code);
                 return false;
@@ -109,7 +112,7 @@ pub async fn follow(
         let ended = match tokio::time::timeout_at(deadline, follow).await {
             Ok(result) => result,
             Err(_) => {
-                return Err(ApiError::Timeout {
+                return Err(StepError::Timeout {
                     what: format!("one-off dyno {} to exit", dyno),
                     after: timeout,
                 });
@@ -127,10 +130,10 @@ pub async fn follow(
                 Err(stream_error) => return Err(stream_error),
                 Ok(()) => break,
             },
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(ApiError::Timeout {
+            return Err(StepError::Timeout {
                 what: format!("one-off dyno {} to exit", dyno),
                 after: timeout,
             });
@@ -138,11 +141,9 @@ pub async fn follow(
         session_spec.lines = Some(REPLAYED_LINES);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let exit_status = status.ok_or_else(|| {
-        ApiError::step(
-            format!("the log of {} ended without an exit status", dyno),
-            Some(format!("check `heroku logs -a {app} --dyno {}`", dyno)),
-        )
+    let exit_status = status.ok_or_else(|| StepError::NoExitStatus {
+        app: app.to_string(),
+        dyno: dyno.to_string(),
     })?;
     Ok(RunOutcome {
         dyno: dyno.to_string(),

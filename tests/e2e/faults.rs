@@ -256,6 +256,17 @@ macro_rules! check {
     };
 }
 
+/// An expected schema with one table more than the app's boot migration makes: an app still
+/// migrating, as `pg.verify` sees it after a restart, so that it polls.
+fn not_yet_migrated(e2e: &E2e) -> String {
+    let path = e2e.home().join("not-yet-migrated.toml");
+    let mut text = std::fs::read_to_string(expected_file()).unwrap();
+    text.push_str("\n[tables.made_by_a_later_migration]\n");
+    std::fs::create_dir_all(e2e.home()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
 fn playbook_args(cell: &Cell, expect: &str) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "--json".into(),
@@ -271,7 +282,6 @@ fn playbook_args(cell: &Cell, expect: &str) -> Vec<String> {
         "200ms".into(),
     ];
     match cell.kind {
-        Kind::InterruptPolling => args.extend(["--migrate-local".into(), "true".into()]),
         Kind::InterruptLocalMigration => {
             args.extend(["--migrate-local".into(), "sleep 2; touch migrated".into()])
         }
@@ -304,7 +314,10 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
     let before = Before {
         database_url: e2e.database_url().await,
     };
-    let expect = expected_file();
+    let expect = match cell.kind {
+        Kind::InterruptPolling => not_yet_migrated(e2e),
+        _ => expected_file(),
+    };
     let args = playbook_args(&cell, &expect);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match cell.kind {
@@ -467,6 +480,10 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 stopped.push_str(", its one-off dyno stopped");
+            }
+            if cell.kind == Kind::InterruptPolling {
+                // Meanwhile the app has finished migrating: the table it lacked is expected no more.
+                std::fs::copy(expected_file(), &expect).unwrap();
             }
             if matches!(
                 cell.kind,

@@ -49,17 +49,11 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> Result<()> {
     // Check the token before keeping it.
     let client = ApiClient::new(ctx.endpoints()?, Some(Token::new(token.clone())))?;
     let account = client.account().await?;
-    let store = ctx.secret_store().ok_or_else(|| {
-        Error::failed_with_hint(
-            "no keyring is available on this machine to keep the token",
-            "set HEROKU_API_KEY, or add `machine api.heroku.com login EMAIL password TOKEN` to ~/.netrc",
-        )
-    })?;
-    store.set(&token).map_err(|e| {
-        Error::failed_with_hint(
-            format!("could not store the token in the {}: {e}", store.describe()),
-            "set HEROKU_API_KEY, or add `machine api.heroku.com login EMAIL password TOKEN` to ~/.netrc",
-        )
+    let store = ctx.secret_store().ok_or(Error::NoKeyring)?;
+    store.set(&token).map_err(|e| Error::Keyring {
+        operation: "store",
+        store: store.describe(),
+        reason: e.to_string(),
     })?;
     ctx.io.render(
         &json!({ "email": account.email, "stored_in": store.describe() }),
@@ -75,18 +69,19 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> Result<()> {
 }
 
 pub fn logout(ctx: &Ctx) -> Result<()> {
-    let store = ctx
-        .secret_store()
-        .ok_or_else(|| Error::failed("no keyring is available on this machine"))?;
-    let removed = store.delete().map_err(|e| {
-        Error::failed(format!(
-            "could not remove the token from the {}: {e}",
-            store.describe()
-        ))
-    })?;
+    // Nothing can be stored without a keyring, so there is nothing to remove either.
+    let removed = match ctx.secret_store() {
+        None => false,
+        Some(store) => store.delete().map_err(|e| Error::Keyring {
+            operation: "remove",
+            store: store.describe(),
+            reason: e.to_string(),
+        })?,
+    };
+    let store = ctx.secret_store().map(|s| s.describe());
     ctx.io.render(&json!({ "removed": removed }), || {
-        if removed {
-            format!("Removed the token from the {}", store.describe())
+        if let (true, Some(store)) = (removed, &store) {
+            format!("Removed the token from the {store}")
         } else {
             "No stored token to remove".to_string()
         }

@@ -10,10 +10,12 @@ use crate::cli::{Ctx, app_and_args};
 use crate::config::{Config, MigrateSetting};
 use crate::error::{Error, Result};
 use crate::output::table::Table;
-use crate::playbooks::executor::{HerokuExecutor, Migrate, PlaybookOptions};
+use crate::playbooks::executor::{HerokuExecutor, PlaybookOptions, Preflight};
 use crate::playbooks::journal::{self, Journal, RunStatus, StepStatus};
 use crate::playbooks::runner::{self, Executor, Report, RunObserver, RunOptions, StepPlan};
 use crate::playbooks::{Playbook, StepKind};
+use crate::signals::Interrupt;
+use crate::steps::migrate::Migrate;
 
 use super::parse_duration;
 
@@ -196,70 +198,33 @@ async fn execute(
             .collect(),
         None => playbook.steps.clone(),
     };
+    let destructive = remaining.iter().any(|s| s.is_destructive());
     let action = format!("The {} playbook (it destroys data)", playbook.name);
-    if !ctx.global.dry_run && remaining.iter().any(|s| s.is_destructive()) {
+    if !ctx.global.dry_run && destructive {
         ctx.confirmation_possible(&app, &action)?;
     }
     let api = ctx.api()?.clone();
     let observer = ctx.spinner(&format!("{} {app}", playbook.name));
-    let mut executor = HerokuExecutor::new(api, options.clone(), Box::new(observer))?;
-    let facts = executor.preflight().await?;
+    let mut executor =
+        HerokuExecutor::new(api, options.clone(), &playbook.steps, Box::new(observer))?;
+    let preflight = executor.preflight().await?;
     let plan: Vec<StepPlan> = remaining.iter().map(|s| executor.describe(*s)).collect();
-    let destructive = remaining.iter().any(|s| s.is_destructive());
-
     if ctx.global.dry_run {
-        render_plan(
-            ctx,
-            &playbook,
-            &app,
-            &facts,
-            &plan,
-            destructive && !no_backup,
-        );
+        render_plan(ctx, &playbook, &preflight, &plan, destructive && !no_backup);
         return Ok(());
     }
     if !ctx.io.json() {
         ctx.io.info(&format!("{} on {app}:", playbook.name));
-        for fact in &facts {
+        for fact in preflight_lines(&preflight) {
             ctx.io.info(&format!("  {fact}"));
         }
     }
     if destructive {
         ctx.confirm(&app, &action)?;
     }
-    let journal = match resumed {
-        Some(j) => j,
-        None => Journal::new(
-            &playbook.name,
-            &app,
-            &playbook.steps,
-            serde_json::to_value(&options).unwrap_or_default(),
-        ),
-    };
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    // SIGTERM too: it is how CI cancels a job and how a container is stopped, and the run must
-    // clean up then as it does on Ctrl-C.
-    #[cfg(unix)]
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let interrupt = tokio::spawn(async move {
-        let terminated = async {
-            #[cfg(unix)]
-            if let Some(signal) = terminate.as_mut() {
-                signal.recv().await;
-                return;
-            }
-            std::future::pending::<()>().await
-        };
-        tokio::select! {
-            interrupted = tokio::signal::ctrl_c() => {
-                if interrupted.is_err() {
-                    return;
-                }
-            }
-            _ = terminated => {}
-        }
-        let _ = tx.send(true);
+    let journal = resumed.unwrap_or_else(|| {
+        let options = serde_json::to_value(&options).unwrap_or_default();
+        Journal::new(&playbook.name, &app, &playbook.steps, options)
     });
     let run_options = RunOptions {
         no_backup,
@@ -268,9 +233,16 @@ async fn execute(
         step_retries: 2,
         retry_delay: options.interval.min(Duration::from_secs(5)),
     };
+    let interrupt = Interrupt::listen();
     let mut progress = StepLines { io: ctx.io.clone() };
-    let outcome = runner::run(&mut executor, journal, &run_options, &mut progress, rx).await;
-    interrupt.abort();
+    let outcome = runner::run(
+        &mut executor,
+        journal,
+        &run_options,
+        &mut progress,
+        interrupt.receiver(),
+    )
+    .await;
     match outcome {
         Ok(report) => {
             render_report(ctx, &report);
@@ -283,6 +255,27 @@ async fn execute(
             Err(Error::Reported(Box::new(failure.cause)))
         }
     }
+}
+
+/// What the preflight found, a fact a line.
+fn preflight_lines(p: &Preflight) -> Vec<String> {
+    let mut lines = vec![
+        format!("account: {}", p.account),
+        format!(
+            "DATABASE_URL: {} ({})",
+            p.database_addon,
+            p.database_plan.as_deref().unwrap_or("plan unknown")
+        ),
+        format!("maintenance: {}", if p.maintenance { "on" } else { "off" }),
+    ];
+    lines.push(match p.tables.len() {
+        0 => "schema public has no tables".to_string(),
+        n => format!("schema public has {n} tables: {}", p.tables.join(", ")),
+    });
+    if let Some(path) = &p.expect {
+        lines.push(format!("expected schema: {}", path.display()));
+    }
+    lines
 }
 
 /// One line per step on stderr as the run goes.
@@ -324,16 +317,17 @@ impl RunObserver for StepLines {
 fn render_plan(
     ctx: &Ctx,
     playbook: &Playbook,
-    app: &str,
-    facts: &[String],
+    preflight: &Preflight,
     plan: &[StepPlan],
     safety_backup: bool,
 ) {
+    let app = &preflight.app;
+    let facts = preflight_lines(preflight);
     ctx.io.render(
         &json!({ "dry_run": true, "playbook": playbook.name, "app": app, "preflight": facts, "safety_backup": safety_backup, "steps": plan }),
         || {
             let mut text = format!("would run playbook {} on {app}\n", playbook.name);
-            for fact in facts {
+            for fact in &facts {
                 text.push_str(&format!("  {fact}\n"));
             }
             if safety_backup {
@@ -380,7 +374,8 @@ fn render_report(ctx: &Ctx, report: &Report) {
         if let Some(b) = &report.state.safety_backup {
             text.push_str(&format!("safety backup: {b}\n"));
         }
-        if let (Some(prev), Some(alias)) = (&report.state.previous_addon, &report.state.previous_alias) {
+        let promotion = &report.state.promotion;
+        if let (Some(prev), Some(alias)) = (&promotion.previous_addon, &promotion.previous_alias) {
             text.push_str(&format!(
                 "the previous database {prev} is kept as {alias}_URL; destroy it when you no longer need it:\n  herokuops addons destroy {} {prev} --confirm {}\n",
                 report.app, report.app
@@ -392,7 +387,10 @@ fn render_report(ctx: &Ctx, report: &Report) {
         if let Some(cmd) = &report.resume_command {
             text.push_str(&format!("to continue from the failed step: {cmd}\n"));
         }
-        text.push_str(&format!("journal: {}", report.journal.display()));
+        match &report.journal {
+            Some(path) => text.push_str(&format!("journal: {}", path.display())),
+            None => text.push_str("journal: NOT WRITTEN (see the error above)"),
+        }
         text
     });
 }
@@ -472,19 +470,7 @@ pub fn runs(ctx: &Ctx, cmd: RunsCommand) -> Result<()> {
         } => {
             let dir = journal_dir(dir.as_ref());
             let j = journal::load(&dir, &id).map_err(|e| Error::usage(e.to_string()))?;
-            let path = dir.join(format!("{id}.json"));
-            let mut report = Report {
-                run_id: j.id.clone(),
-                playbook: j.playbook.clone(),
-                app: j.app.clone(),
-                status: j.status,
-                steps: j.steps.clone(),
-                state: j.state.clone(),
-                journal: path,
-                error: j.error.clone(),
-                app_state: None,
-                resume_command: None,
-            };
+            let mut report = Report::of_journal(&j, Some(dir.join(format!("{id}.json"))));
             if matches!(j.status, RunStatus::Failed | RunStatus::Interrupted) {
                 report.resume_command = Some(format!("herokuops resume {}", j.id));
             }
@@ -511,7 +497,7 @@ pub async fn resume(ctx: &Ctx, id: &str, flags: RunFlags) -> Result<()> {
     }
     let options: PlaybookOptions =
         serde_json::from_value(journal.options.clone()).map_err(|e| {
-            Error::failed(format!(
+            Error::usage(format!(
                 "the journal of run {id} has unreadable options: {e}"
             ))
         })?;

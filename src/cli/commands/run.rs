@@ -72,9 +72,11 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
     });
     // Ctrl-C stops the dyno too, as it does for an attached `heroku run`: a command left
     // running where nobody follows it is what the operator meant to stop.
+    let interrupt = crate::signals::Interrupt::listen();
+    let mut interrupted = interrupt.receiver();
     let outcome = tokio::select! {
         outcome = follow => outcome?,
-        _ = tokio::signal::ctrl_c() => {
+        _ = crate::signals::interrupted(&mut interrupted) => {
             let stopped = api.stop_dyno(&app, &dyno).await;
             ctx.io.warn(&match stopped {
                 Ok(()) => format!("stopped {dyno}"),

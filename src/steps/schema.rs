@@ -1,0 +1,129 @@
+//! The app's database itself, reached through its `DATABASE_URL`: its tables, the schema drop,
+//! and the check that the app has migrated it again.
+
+use crate::api::ApiClient;
+use crate::pg::drop::{DropOptions, DropReport};
+use crate::pg::{self, Db, Expected, Target};
+
+use super::{Event, Observer, StepError, Wait};
+
+/// The app's `DATABASE_URL` as it is now (it changes on promotion). The observer hears it as a
+/// secret first, so that it is masked before anything could print it.
+pub async fn database_url(
+    api: &ApiClient,
+    app: &str,
+    observer: &mut dyn Observer,
+) -> Result<String, StepError> {
+    let vars = api.config_vars(app).await?;
+    let url = vars
+        .get("DATABASE_URL")
+        .cloned()
+        .ok_or_else(|| StepError::NoDatabaseUrl {
+            app: app.to_string(),
+        })?;
+    observer.event(Event::Secret(url.clone()));
+    Ok(url)
+}
+
+/// A connection to the app's current database.
+pub async fn connect(
+    api: &ApiClient,
+    app: &str,
+    observer: &mut dyn Observer,
+) -> Result<Db, StepError> {
+    let url = database_url(api, app, observer).await?;
+    Ok(Target::parse(&url)?.connect().await?)
+}
+
+/// The tables (plain and partitioned) of a schema, by name.
+pub async fn table_names(db: &Db, schema: &str) -> Result<Vec<String>, StepError> {
+    let rows = db
+        .query(
+            "list the tables of the schema",
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY 1",
+            &[&schema],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+/// Drops schema `public` of the app's database and recreates it, in one transaction.
+pub async fn drop(
+    api: &ApiClient,
+    app: &str,
+    observer: &mut dyn Observer,
+) -> Result<DropReport, StepError> {
+    let db = connect(api, app, observer).await?;
+    Ok(pg::drop::drop_schema(&db, &DropOptions::default()).await?)
+}
+
+/// How the schema looked at one check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemaCheck {
+    /// It matches the expected schema (or, with none, has tables): the line to report.
+    Ready(String),
+    /// Not yet: how many differences, and the first of them (or "no tables yet").
+    Pending { differences: usize, first: String },
+}
+
+/// Looks at the schema once: against `expected` when given, else for any table in `public`.
+pub async fn check(db: &Db, expected: Option<&Expected>) -> Result<SchemaCheck, StepError> {
+    let Some(expected) = expected else {
+        let tables = table_names(db, "public").await?;
+        return Ok(if tables.is_empty() {
+            SchemaCheck::Pending {
+                differences: 1,
+                first: "no tables yet".into(),
+            }
+        } else {
+            SchemaCheck::Ready(format!("{} tables: {}", tables.len(), tables.join(", ")))
+        });
+    };
+    let schema = pg::introspect::introspect(db, &expected.schema, &expected.probe()).await?;
+    let drift = pg::verify(expected, &schema);
+    Ok(match drift.first() {
+        None => SchemaCheck::Ready(format!("schema matches ({} tables)", schema.tables.len())),
+        Some(first) => SchemaCheck::Pending {
+            differences: drift.len(),
+            first: first.to_string(),
+        },
+    })
+}
+
+/// Checks the app's schema until it is ready or the wait runs out. An app that migrates at
+/// boot gets there in its own time, so a pending check is polled, each time through the
+/// current `DATABASE_URL`.
+pub async fn verify_until_ready(
+    api: &ApiClient,
+    app: &str,
+    expected: Option<&Expected>,
+    wait: Wait,
+    observer: &mut dyn Observer,
+) -> Result<String, StepError> {
+    let deadline = wait.deadline();
+    loop {
+        let db = connect(api, app, observer).await?;
+        let (differences, first) = match check(&db, expected).await? {
+            SchemaCheck::Ready(line) => return Ok(line),
+            SchemaCheck::Pending { differences, first } => (differences, first),
+        };
+        observer.event(Event::Status(format!(
+            "{differences} difference(s): {first}"
+        )));
+        if let Err(StepError::Timeout { after, .. }) = deadline.tick("the schema").await {
+            return Err(match expected {
+                Some(_) => StepError::SchemaNotReached {
+                    app: app.to_string(),
+                    after,
+                    differences,
+                    first,
+                },
+                None => StepError::NoTables {
+                    schema: "public".into(),
+                    after,
+                },
+            });
+        }
+    }
+}
