@@ -39,11 +39,9 @@ impl GroupChild {
     }
 
     fn kill_group(&mut self) {
-        if let Some(pgid) = self.pgid.take() {
-            // SAFETY: kill(2) with a negative pid signals a process group; no memory is shared.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
+        if let Some(pgid) = self.pgid.take().and_then(rustix::process::Pid::from_raw) {
+            // Gone already is as good as killed.
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
         }
     }
 }

@@ -166,8 +166,8 @@ pub fn secret_parts(secret: &str) -> Vec<String> {
         && let Some(password) = url.password()
     {
         parts.push(password.to_string());
-        if let Ok(decoded) = percent_decode(password) {
-            parts.push(decoded);
+        if let Ok(decoded) = percent_encoding::percent_decode_str(password).decode_utf8() {
+            parts.push(decoded.into_owned());
         }
     }
     let mut unique: Vec<String> = Vec::new();
@@ -177,28 +177,6 @@ pub fn secret_parts(secret: &str) -> Vec<String> {
         }
     }
     unique
-}
-
-fn percent_decode(text: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
 }
 
 /// A Markdown table cell: pipes escaped, line breaks as `<br>`, so one value is one cell.

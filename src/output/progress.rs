@@ -147,19 +147,9 @@ pub(crate) fn timestamp() -> String {
     format!("[{h:02}:{m:02}:{s:02}Z]")
 }
 
+/// Bytes in binary units (`1.50 KiB`, `200.00 MiB`): the one unit system of every output.
 pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    indicatif::HumanBytes(n).to_string()
 }
 
 #[cfg(test)]
@@ -169,7 +159,7 @@ mod tests {
     #[test]
     fn bytes_are_humane() {
         assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(200 * 1024 * 1024), "200.0 MiB");
+        assert_eq!(human_bytes(1536), "1.50 KiB");
+        assert_eq!(human_bytes(200 * 1024 * 1024), "200.00 MiB");
     }
 }

@@ -228,20 +228,9 @@ fn percent(ratio: f64) -> String {
     format!("{:.1}%", ratio * 100.0)
 }
 
-/// Bytes as the largest whole unit, like pg_size_pretty.
+/// Bytes in binary units, as every output shows sizes; a negative size (none) as 0.
 pub fn human_bytes(bytes: i64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    indicatif::HumanBytes(u64::try_from(bytes).unwrap_or(0)).to_string()
 }
 
 fn duration_text(secs: f64) -> String {
@@ -726,7 +715,7 @@ mod tests {
 
     #[test]
     fn sizes_read_like_pg_size_pretty() {
-        assert_eq!(human_bytes(512), "512 bytes");
-        assert_eq!(human_bytes(2 * 1024 * 1024 + 1024 * 512), "2.5 MB");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(2 * 1024 * 1024 + 1024 * 512), "2.50 MiB");
     }
 }

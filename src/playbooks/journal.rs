@@ -3,7 +3,7 @@
 //! can be shown and resumed. It holds names and ids, never a secret.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -205,14 +205,20 @@ pub fn load(dir: &Path, id: &str) -> Result<Journal, JournalError> {
     })
 }
 
-/// Whether a process with this id exists (signal 0 checks without sending anything).
+/// Whether a process with this id exists (signal 0 checks without sending anything). Pid 0
+/// is no process: signalling it would reach our own process group.
 fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = i32::try_from(pid) else {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return false;
     };
-    // SAFETY: kill(2) with signal 0 only checks that the process exists.
-    let found = unsafe { libc::kill(pid, 0) } == 0;
-    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        // It exists, and belongs to someone else.
+        Err(e) => e == rustix::io::Errno::PERM,
+    }
 }
 
 /// All journals in `dir`, newest first; unreadable files are skipped.
@@ -245,32 +251,7 @@ fn new_run_id() -> String {
 
 /// The current UTC time as `2026-11-22T10:30:00Z`.
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 #[cfg(test)]
@@ -293,10 +274,12 @@ mod tests {
     }
 
     #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_414), (2025, 11, 22));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn times_are_rfc3339_in_utc_to_the_second() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), "2026-11-22T10:30:00Z".len(), "{now}");
+        assert!(now.ends_with('Z'), "{now}");
+        assert!(humantime::parse_rfc3339(&now).is_ok(), "{now}");
+        assert!(!process_alive(0), "pid 0 is no process");
     }
 
     #[test]

@@ -471,7 +471,10 @@ fn run(mut cmd: Command, what: &str) -> Result<Output, ClusterError> {
 }
 
 fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
+    // A NUL byte cannot be in a path or an argument to begin with.
+    shlex::try_quote(s)
+        .map(|quoted| quoted.into_owned())
+        .unwrap_or_default()
 }
 
 pub(crate) fn random_word(len: usize) -> String {
@@ -571,7 +574,9 @@ mod tests {
 
     #[test]
     fn quoting_survives_single_quotes() {
-        assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+        for word in ["a'b", "/tmp/dir with space", "$HOME"] {
+            assert_eq!(shlex::split(&shell_quote(word)).unwrap(), [word], "{word}");
+        }
     }
 
     #[test]

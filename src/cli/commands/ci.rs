@@ -358,17 +358,11 @@ fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// One shell word.
+/// One shell word. Workflow values are checked for NUL bytes and newlines before they get here.
 fn shell_word(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
+    shlex::try_quote(text)
+        .map(|quoted| quoted.into_owned())
+        .unwrap_or_default()
 }
 
 /// The workflow's YAML.
@@ -673,7 +667,9 @@ mod tests {
         );
         assert!(validate_playbook_name("nightly_2.x").is_ok());
         assert!(validate_playbook_name("a b").is_err());
-        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        for word in ["it's", "a b", "$HOME", "say \"hi\""] {
+            assert_eq!(shlex::split(&shell_word(word)).unwrap(), [word], "{word}");
+        }
         assert_eq!(shell_word("db/herokuops.toml"), "db/herokuops.toml");
     }
 }
