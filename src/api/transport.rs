@@ -141,14 +141,6 @@ impl Request {
         self
     }
 
-    pub fn method(&self) -> &Method {
-        &self.method
-    }
-
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     /// The request as a plan shows it: `PATCH /apps/tmi-server {"maintenance":true}`. Built
     /// from the very value that would be sent, so a plan cannot drift from what the client
     /// does; the query of a URL in the body (a signature) is left out.
