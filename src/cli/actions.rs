@@ -78,7 +78,8 @@ pub fn secret_config_values(vars: &std::collections::BTreeMap<String, String>) -
 }
 
 /// A playbook's report: summary, outputs, and on failure an annotation naming the failed step.
-pub fn playbook_report(io: &Io, report: &Report, failure: Option<&Error>) {
+/// `failure` is the error's annotation text ([`error_message`]) when the run failed.
+pub fn playbook_report(io: &Io, report: &Report, failure: Option<&str>) {
     if io.gha.is_none() {
         return;
     }
@@ -88,7 +89,7 @@ pub fn playbook_report(io: &Io, report: &Report, failure: Option<&Error>) {
         .iter()
         .find(|s| s.status == StepStatus::Failed)
         .map(|s| s.step.to_string());
-    if let Some(error) = failure {
+    if let Some(error_text) = failure {
         let title = match &failed_step {
             Some(step) if report.status == RunStatus::Interrupted => {
                 format!(
@@ -99,7 +100,7 @@ pub fn playbook_report(io: &Io, report: &Report, failure: Option<&Error>) {
             Some(step) => format!("{} on {} failed at {step}", report.playbook, report.app),
             None => format!("{} on {} {status}", report.playbook, report.app),
         };
-        let mut message = error_message(error);
+        let mut message = error_text.to_string();
         if let Some(state) = &report.app_state {
             message.push_str(&format!("\nstate of {}: {state}", report.app));
         }
@@ -137,7 +138,7 @@ pub fn playbook_report(io: &Io, report: &Report, failure: Option<&Error>) {
         rows.len(),
     ));
     if let Some(error) = failure {
-        md.push_str(&format!("\n**Failed:** {}\n", md_cell(&error.to_string())));
+        md.push_str(&format!("\n**Failed:** {}\n", md_cell(error)));
     }
     if let Some(state) = &report.app_state {
         md.push_str(&format!("\n**State of the app:** {}\n", md_cell(state)));
@@ -223,22 +224,6 @@ pub fn verify_result(io: &Io, label: &str, file: &str, drifts: &[Drift]) {
 }
 
 /// `backup capture`: the backup's name as `backup_id`, and a summary line.
-pub fn backup_captured(io: &Io, app: &str, backup: &str, size: &str) {
-    if io.gha.is_none() {
-        return;
-    }
-    io.gha_summary(&format!(
-        "### herokuops backup capture `{}`\n\n✅ Backup `{}` completed ({}).\n\n",
-        md_cell(app),
-        md_cell(backup),
-        md_cell(size)
-    ));
-    io.gha_outputs(&[
-        ("status", "succeeded".to_string()),
-        ("backup_id", backup.to_string()),
-    ]);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,8 +280,7 @@ mod tests {
             app_state: Some("the data from before the run is in backup b001".into()),
             resume_command: Some("herokuops resume r-1".into()),
         };
-        let cause = Error::Usage("restart: 500".into());
-        playbook_report(&io, &report, Some(&cause));
+        playbook_report(&io, &report, Some("restart: 500"));
         let out = streams.out.contents();
         assert_eq!(
             out.lines().collect::<Vec<_>>(),
@@ -405,7 +389,6 @@ mod tests {
     fn nothing_outside_actions() {
         let (io, streams) = Io::captured(Mode::Human);
         verify_result(&io, "a", "f", &[]);
-        backup_captured(&io, "a", "b001", "1 KiB");
         assert_eq!(streams.out.contents(), "");
     }
 }

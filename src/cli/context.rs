@@ -7,7 +7,7 @@ use crate::api::{ApiClient, Endpoints};
 use crate::credentials::{self, Credential, CredentialEnv, FileStore, KeyringStore, SecretStore};
 use crate::error::{Error, Result};
 use crate::output::Io;
-use crate::output::progress::Progress;
+use crate::output::progress::{Kind, Progress};
 use crate::output::prompt::{Prompter, confirm_destructive};
 use crate::steps::{Event, Observer};
 
@@ -99,11 +99,17 @@ impl Ctx {
 
     /// Confirms a destructive action on `app` (exit 2 without a TTY or `--confirm APP`).
     pub fn confirm(&self, app: &str, action: &str) -> Result<()> {
+        let question = format!("{action} on {app} cannot be undone.");
+        self.confirm_with(app, action, &question)
+    }
+
+    /// Confirms after `question`, which says what will happen and what will be lost.
+    pub fn confirm_with(&self, app: &str, action: &str, question: &str) -> Result<()> {
         confirm_destructive(
-            &self.io,
             self.prompter.as_ref(),
             app,
             action,
+            question,
             self.global.confirm.as_deref(),
         )
     }
@@ -121,7 +127,7 @@ impl Ctx {
     /// An observer that shows a step's events as a spinner (or lines) labelled `label`.
     pub fn spinner(&self, label: &str) -> ProgressObserver {
         ProgressObserver {
-            progress: Some(Progress::spinner(&self.io, label)),
+            progress: Some(Progress::new(&self.io, label, Kind::Spinner)),
             io: self.io.clone(),
         }
     }
@@ -129,7 +135,7 @@ impl Ctx {
     /// An observer with a byte-counting bar.
     pub fn bytes_bar(&self, label: &str) -> ProgressObserver {
         ProgressObserver {
-            progress: Some(Progress::bytes(&self.io, label)),
+            progress: Some(Progress::new(&self.io, label, Kind::Bytes)),
             io: self.io.clone(),
         }
     }
@@ -183,17 +189,10 @@ impl Observer for ProgressObserver {
 }
 
 impl ProgressObserver {
+    /// Ends the progress as done, with one line saying what came of it.
     pub fn finish(mut self, text: &str) {
         if let Some(p) = self.progress.take() {
             p.finish(text);
-        }
-    }
-}
-
-impl Drop for ProgressObserver {
-    fn drop(&mut self) {
-        if let Some(p) = self.progress.take() {
-            p.abandon();
         }
     }
 }

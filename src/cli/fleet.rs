@@ -4,19 +4,20 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result, exit};
 use crate::fleet::{self, AppOutcome, AppRow, AppStatus, FleetOptions, FleetReport};
 use crate::output::prompt::ScriptedPrompter;
-use crate::output::table::Table;
-use crate::output::{Io, Mode};
+use crate::output::table::{Cell, Table};
+use crate::output::{Io, Look, Mode, Outcome, Tone};
 
 use super::commands::backup::BackupCommand;
 use super::commands::db::{DbCommand, VerifyArgs};
 use super::commands::maintenance::MaintenanceCommand;
 use super::commands::playbook::PlaybookCommand;
-use super::{Command, Ctx, Global, apps};
+use super::{Command, Ctx, Done, Global, apps};
 
 pub use apps::is_fleet;
 
@@ -80,7 +81,7 @@ impl Operation {
         matches!(self, Operation::Playbook(_))
     }
 
-    async fn run(self, ctx: &Ctx) -> Result<()> {
+    async fn run(self, ctx: &Ctx) -> Result<super::Done> {
         use super::commands;
         match self {
             Operation::Backup(cmd) => commands::backup::run(ctx, cmd).await,
@@ -98,7 +99,8 @@ fn refuse_destructive(op: &Operation) -> Result<()> {
     let Operation::Playbook(PlaybookCommand::Run { name, flags, .. }) = op else {
         return Ok(());
     };
-    let playbook = crate::config::Config::load(flags.config.as_deref())?.playbook(name)?;
+    let config = flags.common.config.as_deref();
+    let playbook = crate::config::Config::load(config)?.playbook(name)?;
     if playbook.is_destructive() {
         return Err(Error::usage(format!(
             "playbook {name} destroys data, so it runs on one app at a time with --confirm APP; fleets run only playbooks that destroy nothing"
@@ -108,7 +110,7 @@ fn refuse_destructive(op: &Operation) -> Result<()> {
 }
 
 /// Runs `command` on every app of the fleet and renders the report.
-pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
+pub async fn run(command: Command, ctx: &Ctx) -> Result<Done> {
     let apps = apps::fleet_apps(&ctx.global)?;
     let op = Operation::from_command(command)?;
     refuse_destructive(&op)?;
@@ -140,21 +142,22 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
     )
     .await;
     drop(interrupt);
-    render(ctx, &report);
-    github_actions(
-        &ctx.io,
-        &report,
-        matches!(shared.op, Operation::Playbook(_)),
-    );
     let code = report.exit_code();
+    let failed = report.failures();
+    let total = report.rows.len();
+    let playbook = matches!(shared.op, Operation::Playbook(_));
+    let outcome = FleetOutcome { report, playbook };
     if code == exit::OK {
-        return Ok(());
+        return Done::ok(outcome);
     }
-    Err(Error::Reported(Box::new(Error::Fleet {
-        failed: report.failures(),
-        total: report.rows.len(),
-        code,
-    })))
+    Done::failed(
+        outcome,
+        Error::Fleet {
+            failed,
+            total,
+            code,
+        },
+    )
 }
 
 /// What every app's task needs from the parent command.
@@ -189,27 +192,40 @@ async fn run_one(shared: Arc<Shared>, app: String) -> AppOutcome {
     };
     let result = shared.op.clone().run(&ctx).await;
     forward_stderr(&shared.io, &app, &captured.err.contents());
-    let document = last_json(&captured.out.contents());
     match result {
-        Ok(()) => AppOutcome {
-            exit_code: exit::OK,
-            detail: document
-                .as_ref()
-                .map(|d| summary(&shared.op, d))
-                .unwrap_or_else(|| "done".into()),
-            result: document,
-        },
-        Err(error) => {
-            let mut detail = error.to_string();
-            if let Some(hint) = error.hint() {
-                detail.push_str(&format!(" (hint: {hint})"));
-            }
+        Ok(done) if done.outcome.already_shown() => {
+            // Rendered by the command itself: its JSON document is the result.
+            let document = last_json(&captured.out.contents());
             AppOutcome {
-                exit_code: error.exit_code(),
-                detail,
+                exit_code: exit::OK,
+                detail: document
+                    .as_ref()
+                    .map(|d| summary(&shared.op, d))
+                    .unwrap_or_else(|| "done".into()),
                 result: document,
             }
         }
+        Ok(done) => AppOutcome {
+            exit_code: done.failure.as_ref().map_or(exit::OK, Error::exit_code),
+            detail: match &done.failure {
+                Some(failure) => detail_of(failure),
+                None => done.outcome.summary(),
+            },
+            result: Some(done.outcome.to_json()),
+        },
+        Err(error) => AppOutcome {
+            exit_code: error.exit_code(),
+            detail: detail_of(&error),
+            result: last_json(&captured.out.contents()),
+        },
+    }
+}
+
+/// A failed app's row: the error, and its hint.
+fn detail_of(error: &Error) -> String {
+    match error.hint() {
+        Some(hint) => format!("{error} (hint: {hint})"),
+        None => error.to_string(),
     }
 }
 
@@ -314,56 +330,26 @@ fn progress_line(row: &AppRow, done: usize, total: usize) -> String {
     )
 }
 
-/// The fleet's step outputs (`status`, `apps`, `failed_apps`) and a summary table.
-fn github_actions(io: &Io, report: &FleetReport, playbook: bool) {
-    if io.gha.is_none() {
-        return;
-    }
-    // A playbook run annotates its own failure, and verify its drift; the rest are annotated here.
-    for r in &report.rows {
-        let annotated = playbook || r.status == AppStatus::Drift;
-        if r.exit_code != exit::OK && !annotated {
-            io.annotate_error(Some(&format!("{} {}", r.app, r.status.as_str())), &r.detail);
-        }
-    }
-    let failed: Vec<&str> = report
-        .rows
-        .iter()
-        .filter(|r| r.exit_code != exit::OK)
-        .map(|r| r.app.as_str())
-        .collect();
-    let status = if failed.is_empty() { "ok" } else { "failed" };
-    io.gha_outputs(&[
-        ("status", status.to_string()),
-        ("apps", report.rows.len().to_string()),
-        ("failed_apps", failed.join(" ")),
-    ]);
-    let mut markdown = format!(
-        "### herokuops fleet: {} apps, {} did not succeed\n\n| app | status | time | detail |\n| --- | --- | --- | --- |\n",
-        report.rows.len(),
-        failed.len()
-    );
-    for r in &report.rows {
-        markdown.push_str(&format!(
-            "| {} | {} | {:.1}s | {} |\n",
-            r.app,
-            r.status.as_str(),
-            r.duration_ms as f64 / 1000.0,
-            r.detail.replace('|', "\\|").replace('\n', " ")
-        ));
-    }
-    io.gha_summary(&markdown);
+/// A fleet's report: a row per app.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct FleetOutcome {
+    pub report: FleetReport,
+    /// The apps ran a playbook, which annotates its own failure.
+    #[serde(skip)]
+    pub playbook: bool,
 }
 
-fn render(ctx: &Ctx, report: &FleetReport) {
-    ctx.io.render(&json!(report.rows), || {
+impl Outcome for FleetOutcome {
+    fn human(&self, look: &Look) -> String {
+        let report = &self.report;
         let mut table = Table::new(["app", "status", "time", "detail"]);
         for r in &report.rows {
             table.row([
-                r.app.clone(),
-                r.status.as_str().to_string(),
-                format!("{:.1}s", r.duration_ms as f64 / 1000.0),
-                r.detail.clone(),
+                Cell::new(Tone::Name, r.app.clone()),
+                Cell::new(status_tone(r.status), r.status.as_str()),
+                Cell::new(Tone::Dim, format!("{:.1}s", r.duration_ms as f64 / 1000.0)),
+                Cell::from(r.detail.clone()),
             ]);
         }
         let counts: Vec<String> = report
@@ -373,10 +359,68 @@ fn render(ctx: &Ctx, report: &FleetReport) {
             .collect();
         format!(
             "{}\n{} apps in {:.1}s: {}",
-            table.render().trim_end(),
+            table.render(look).trim_end(),
             report.rows.len(),
             report.elapsed.as_secs_f64(),
             counts.join(", ")
         )
-    });
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} apps, {} did not succeed",
+            self.report.rows.len(),
+            self.report.failures()
+        )
+    }
+
+    /// The fleet's step outputs (`status`, `apps`, `failed_apps`) and a summary table.
+    fn github(&self, io: &Io) {
+        if io.gha.is_none() {
+            return;
+        }
+        let report = &self.report;
+        // A playbook run annotates its own failure, and verify its drift; the rest are annotated here.
+        for r in &report.rows {
+            let annotated = self.playbook || r.status == AppStatus::Drift;
+            if r.exit_code != exit::OK && !annotated {
+                io.annotate_error(Some(&format!("{} {}", r.app, r.status.as_str())), &r.detail);
+            }
+        }
+        let failed: Vec<&str> = report
+            .rows
+            .iter()
+            .filter(|r| r.exit_code != exit::OK)
+            .map(|r| r.app.as_str())
+            .collect();
+        let status = if failed.is_empty() { "ok" } else { "failed" };
+        io.gha_outputs(&[
+            ("status", status.to_string()),
+            ("apps", report.rows.len().to_string()),
+            ("failed_apps", failed.join(" ")),
+        ]);
+        let mut markdown = format!(
+            "### herokuops fleet: {} apps, {} did not succeed\n\n| app | status | time | detail |\n| --- | --- | --- | --- |\n",
+            report.rows.len(),
+            failed.len()
+        );
+        for r in &report.rows {
+            markdown.push_str(&format!(
+                "| {} | {} | {:.1}s | {} |\n",
+                r.app,
+                r.status.as_str(),
+                r.duration_ms as f64 / 1000.0,
+                r.detail.replace('|', "\\|").replace('\n', " ")
+            ));
+        }
+        io.gha_summary(&markdown);
+    }
+}
+
+fn status_tone(status: AppStatus) -> Tone {
+    match status {
+        AppStatus::Ok => Tone::Good,
+        AppStatus::Drift | AppStatus::Interrupted | AppStatus::NotRun => Tone::Warn,
+        _ => Tone::Bad,
+    }
 }

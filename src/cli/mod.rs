@@ -33,8 +33,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command accepts.
+/// Flags every command accepts, shown under their own heading after the command's own.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The Heroku app (or give it as the first argument); repeat it to work on several apps
     #[arg(short = 'a', long = "app", global = true, value_name = "APP")]
@@ -69,6 +70,9 @@ pub struct Global {
     /// Only errors on stderr
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: crate::output::ColorChoice,
 }
 
 impl Global {
@@ -91,37 +95,67 @@ fn parse_jobs(text: &str) -> std::result::Result<usize, String> {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the account behind the token and where the token came from
+    #[command(
+        after_help = "Examples:\n  herokuops whoami\n  HEROKU_API_KEY=... herokuops whoami --json"
+    )]
     Whoami,
     /// Store a Heroku API token in the OS keyring
     Login(commands::auth::LoginArgs),
-    /// Remove the stored token
+    /// Remove the stored token (nothing to do when none is stored)
+    #[command(after_help = "Examples:\n  herokuops logout")]
     Logout,
     /// Maintenance mode: on, off, status
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  herokuops maintenance on tmi-server\n  herokuops maintenance status --apps-from apps.txt"
+    )]
     Maintenance(commands::maintenance::MaintenanceCommand),
-    /// Dynos: list, restart
-    #[command(subcommand)]
+    /// Dynos: list, restart, wait
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  herokuops dynos list tmi-server\n  herokuops dynos restart tmi-server --type web"
+    )]
     Dynos(commands::dynos::DynosCommand),
     /// Add-ons: list, create, destroy
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  herokuops addons list tmi-server\n  herokuops addons create tmi-server heroku-postgresql:essential-0 --wait"
+    )]
     Addons(commands::addons::AddonsCommand),
     /// Postgres databases: info, wait, promote
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  herokuops pg info tmi-server\n  herokuops pg promote tmi-server HEROKU_POSTGRESQL_AMBER --confirm tmi-server"
+    )]
     Pg(commands::pg::PgCommand),
     /// Backups: capture, list, url, download, restore, schedule, unschedule
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  herokuops backup capture tmi-server\n  herokuops backup list tmi-server\n  herokuops backup restore tmi-server b005 --confirm tmi-server"
+    )]
     Backup(commands::backup::BackupCommand),
     /// Run a command on a one-off dyno and exit with its status
     Run(commands::run::RunArgs),
+    /// Let the app migrate: restart it and wait, or run a migration command there or here
+    Migrate(commands::migrate::MigrateArgs),
     /// Compare the live schema with an expected-schema file (exit 3 on drift)
     Verify(commands::db::VerifyArgs),
     /// Expected-schema files: snapshot
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  herokuops schema snapshot tmi-server -o schema/tmi.toml"
+    )]
     Schema(commands::db::SchemaCommand),
     /// The database itself: check, diagnose, drop-schema
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  herokuops db check tmi-server\n  herokuops db diagnose tmi-server"
+    )]
     Db(commands::db::DbCommand),
-    /// Playbook: drop and recreate schema public, let the app migrate, verify (destructive)
+    /// Playbook: drop and recreate schema public, let the app migrate, verify (destroys data)
+    #[command(
+        after_help = "Examples:\n  herokuops reset tmi-server\n  herokuops reset tmi-server --expect schema/tmi.toml --confirm tmi-server\n  herokuops reset tmi-server --migrate-local 'alembic upgrade head' --dry-run"
+    )]
     Reset {
         #[arg(value_name = "APP")]
         args: Vec<String>,
@@ -129,6 +163,9 @@ pub enum Command {
         flags: commands::playbook::RunFlags,
     },
     /// Playbook: move the app onto a new Postgres add-on (create, wait, maintenance, promote, restart, verify)
+    #[command(
+        after_help = "Examples:\n  herokuops swap-db tmi-server\n  herokuops swap-db tmi-server --plan heroku-postgresql:standard-0 --confirm tmi-server"
+    )]
     SwapDb {
         #[arg(value_name = "APP")]
         args: Vec<String>,
@@ -136,24 +173,40 @@ pub enum Command {
         #[arg(long, value_name = "SERVICE:PLAN")]
         plan: Option<String>,
         #[command(flatten)]
-        flags: commands::playbook::RunFlags,
+        flags: commands::playbook::PlaybookFlags,
     },
     /// Playbooks: list, show, run
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  herokuops playbook list\n  herokuops playbook run nightly tmi-server"
+    )]
     Playbook(commands::playbook::PlaybookCommand),
     /// Journaled playbook runs: list, show
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  herokuops runs list\n  herokuops runs show latest"
+    )]
     Runs(commands::playbook::RunsCommand),
     /// Continue a failed or interrupted run from its failed step
+    #[command(
+        after_help = "Examples:\n  herokuops resume latest\n  herokuops resume 20261130T101500Z-3f9a --confirm tmi-server"
+    )]
     Resume {
+        /// The run: its id, a unique start of it, or `latest`
         id: String,
         #[command(flatten)]
-        flags: commands::playbook::RunFlags,
+        flags: commands::playbook::PlaybookFlags,
     },
     /// GitHub Actions: write a scheduled workflow (init), print apps as a job matrix (matrix)
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  herokuops ci init backup-capture --app tmi-server --cron '0 3 * * *'\n  herokuops ci matrix --apps-from apps.txt"
+    )]
     Ci(commands::ci::CiCommand),
     /// Write shell completions to stdout
+    #[command(
+        after_help = "Examples:\n  herokuops completions bash > /etc/bash_completion.d/herokuops\n  herokuops completions zsh > ~/.zfunc/_herokuops"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -223,15 +276,6 @@ pub fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(exit::USAGE);
     }
-    if let Command::Completions { shell } = &cli.command {
-        clap_complete::generate(
-            *shell,
-            &mut Cli::command(),
-            "herokuops",
-            &mut std::io::stdout(),
-        );
-        return ExitCode::SUCCESS;
-    }
     if cli.global.verbose {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
@@ -245,7 +289,13 @@ pub fn main() -> ExitCode {
     } else {
         Mode::Human
     };
-    let io = Io::real(mode, cli.global.quiet, cli.global.no_progress);
+    let settings = crate::output::Settings {
+        quiet: cli.global.quiet,
+        no_progress: cli.global.no_progress,
+        verbose: cli.global.verbose,
+        color: cli.global.color,
+    };
+    let io = Io::real(mode, &settings);
     let prompter = Box::new(TerminalPrompter {
         stdin_tty: io.stdin_tty,
     });
@@ -274,7 +324,7 @@ pub fn main() -> ExitCode {
             _ = crate::signals::interrupted(&mut interrupted) => Err(Error::Interrupted),
         }
     });
-    ExitCode::from(report(&ctx.io, result))
+    ExitCode::from(report(&ctx.io, result.and_then(|done| done.show(&ctx.io))))
 }
 
 impl Command {
@@ -292,8 +342,67 @@ impl Command {
     }
 }
 
+/// The completion script of `shell`, as stdout.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(transparent)]
+pub struct Completions(String);
+
+impl crate::output::Outcome for Completions {
+    fn human(&self, _look: &crate::output::Look) -> String {
+        self.0.clone()
+    }
+
+    fn summary(&self) -> String {
+        "completions".into()
+    }
+}
+
+fn completions(shell: clap_complete::Shell) -> Completions {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "herokuops", &mut script);
+    Completions(String::from_utf8_lossy(&script).into_owned())
+}
+
+/// What a command ended with: its outcome, shown once by the caller, and the failure that
+/// still ends it once the outcome is shown (drift, a failed playbook).
+pub struct Done {
+    pub outcome: Box<dyn crate::output::Outcome>,
+    pub failure: Option<Error>,
+}
+
+impl Done {
+    pub fn ok(outcome: impl crate::output::Outcome + 'static) -> Result<Done> {
+        Ok(Done {
+            outcome: Box::new(outcome),
+            failure: None,
+        })
+    }
+
+    /// A command that wrote its result itself.
+    pub fn shown() -> Result<Done> {
+        Done::ok(crate::output::outcome::AlreadyShown)
+    }
+
+    /// An outcome that is also a failure: shown in full, then the error's one line.
+    pub fn failed(outcome: impl crate::output::Outcome + 'static, failure: Error) -> Result<Done> {
+        Ok(Done {
+            outcome: Box::new(outcome),
+            failure: Some(failure),
+        })
+    }
+
+    /// Shows the outcome; returns what is left to report.
+    pub fn show(self, io: &Io) -> Result<()> {
+        io.show(self.outcome.as_ref());
+        match self.failure {
+            None => Ok(()),
+            Some(failure) => Err(Error::Reported(Box::new(failure))),
+        }
+    }
+}
+
 /// Runs one parsed command.
-pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
+pub async fn run(command: Command, ctx: &Ctx) -> Result<Done> {
     // `ci` takes several apps to write them into a workflow, not to run on them.
     if let Command::Ci(cmd) = command {
         return commands::ci::run(ctx, cmd);
@@ -311,6 +420,7 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
         Command::Pg(cmd) => commands::pg::run(ctx, cmd).await,
         Command::Backup(cmd) => commands::backup::run(ctx, cmd).await,
         Command::Run(args) => commands::run::run(ctx, args).await,
+        Command::Migrate(args) => commands::migrate::run(ctx, args).await,
         Command::Verify(args) => commands::db::verify_command(ctx, args).await,
         Command::Schema(cmd) => commands::db::schema(ctx, cmd).await,
         Command::Db(cmd) => commands::db::db(ctx, cmd).await,
@@ -318,13 +428,13 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
             commands::playbook::run_named(ctx, "reset", &args, None, None, flags).await
         }
         Command::SwapDb { args, plan, flags } => {
-            commands::playbook::run_named(ctx, "swap-db", &args, plan, None, flags).await
+            commands::playbook::run_named(ctx, "swap-db", &args, plan, None, flags.into()).await
         }
         Command::Playbook(cmd) => commands::playbook::playbook(ctx, cmd).await,
         Command::Runs(cmd) => commands::playbook::runs(ctx, cmd),
         Command::Resume { id, flags } => commands::playbook::resume(ctx, &id, flags).await,
         Command::Ci(cmd) => commands::ci::run(ctx, cmd),
-        Command::Completions { .. } => Ok(()),
+        Command::Completions { shell } => Done::ok(completions(shell)),
     }
 }
 

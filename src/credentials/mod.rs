@@ -21,7 +21,9 @@ pub const KEYRING_USER: &str = "api-token";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource {
     Environment,
-    Keyring,
+    /// The store `herokuops login` wrote to, as it describes itself (the OS keyring, or the
+    /// token file of `HEROKUOPS_KEYRING_FILE`).
+    Stored(String),
     Netrc(PathBuf),
 }
 
@@ -29,7 +31,7 @@ impl fmt::Display for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenSource::Environment => f.write_str("HEROKU_API_KEY"),
-            TokenSource::Keyring => f.write_str("keyring"),
+            TokenSource::Stored(store) => f.write_str(store),
             TokenSource::Netrc(path) => write!(f, "netrc ({})", path.display()),
         }
     }
@@ -208,7 +210,7 @@ pub fn resolve(
             Ok(Some(secret)) => {
                 return Some(Credential {
                     token: Token::new(secret),
-                    source: TokenSource::Keyring,
+                    source: TokenSource::Stored(store.describe()),
                 });
             }
             Ok(None) => {}
@@ -280,7 +282,7 @@ mod tests {
         let c = resolve(&e, Some(&store), |_| {}).unwrap();
         assert_eq!(
             (c.token.expose(), c.source),
-            ("from-keyring", TokenSource::Keyring)
+            ("from-keyring", TokenSource::Stored(store.describe()))
         );
         assert!(store.delete().unwrap());
         assert!(!store.delete().unwrap());

@@ -4,13 +4,27 @@
 //! carries exactly one JSON document and nothing animates.
 
 pub mod gha;
+pub mod outcome;
 pub mod progress;
 pub mod prompt;
+pub mod style;
 pub mod table;
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+pub use outcome::{DryRun, Outcome};
+pub use style::{ColorChoice, Look, Tone};
+
+/// What the command line says about output, beside `--json`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    pub quiet: bool,
+    pub no_progress: bool,
+    pub verbose: bool,
+    pub color: ColorChoice,
+}
 
 /// How the command's result is rendered on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,18 +45,37 @@ pub struct Io {
     pub mode: Mode,
     pub quiet: bool,
     pub progress: bool,
+    /// How stdout and stderr look: colour, width.
+    pub look_out: Look,
+    pub look_err: Look,
     /// Set inside GitHub Actions: workflow commands, masks, outputs and the step summary.
     pub gha: Option<gha::Actions>,
+    /// Every progress bar on stderr, when there are bars at all.
+    pub board: Option<progress::Board>,
     /// Stdout carries data meant to be captured or redirected (see [`Io::stdout_is_data`]).
     stdout_data: Arc<AtomicBool>,
 }
 
 impl Io {
     /// The real terminal. `HEROKUOPS_FORCE_TTY=1` makes the TTY branches testable from outside.
-    pub fn real(mode: Mode, quiet: bool, no_progress: bool) -> Self {
+    pub fn real(mode: Mode, settings: &Settings) -> Self {
         let forced = std::env::var("HEROKUOPS_FORCE_TTY").is_ok_and(|v| v == "1");
         let stderr_tty = forced || std::io::stderr().is_terminal();
+        let stdout_tty = forced || std::io::stdout().is_terminal();
+        let env = |name: &str| std::env::var(name).ok();
+        let look = |tty: bool, term: console::Term| Look {
+            color: settings.color.decide(tty, env),
+            width: style::width(
+                env("COLUMNS"),
+                tty.then(|| term.size_checked().map(|(_, w)| w as usize))
+                    .flatten(),
+            ),
+            verbose: settings.verbose,
+        };
+        let (quiet, no_progress) = (settings.quiet, settings.no_progress);
         Io {
+            look_out: look(stdout_tty, console::Term::stdout()),
+            look_err: look(stderr_tty, console::Term::stderr()),
             out: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
             err: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
             stdin_tty: forced || std::io::stdin().is_terminal(),
@@ -50,6 +83,8 @@ impl Io {
             mode,
             quiet,
             progress: stderr_tty && !no_progress && mode == Mode::Human && !quiet,
+            board: (stderr_tty && !no_progress && mode == Mode::Human && !quiet)
+                .then(progress::Board::stderr),
             gha: gha::Actions::from_env(),
             stdout_data: Arc::default(),
         }
@@ -57,6 +92,11 @@ impl Io {
 
     /// Streams captured in memory, for in-process tests.
     pub fn captured(mode: Mode) -> (Self, CapturedStreams) {
+        Io::captured_with(mode, Look::PLAIN)
+    }
+
+    /// Streams captured in memory that look like a terminal's of that colour and width.
+    pub fn captured_with(mode: Mode, look: Look) -> (Self, CapturedStreams) {
         let out = SharedBuf::default();
         let err = SharedBuf::default();
         let io = Io {
@@ -67,7 +107,10 @@ impl Io {
             mode,
             quiet: false,
             progress: false,
+            look_out: look,
+            look_err: look,
             gha: None,
+            board: None,
             stdout_data: Arc::default(),
         };
         (io, CapturedStreams { out, err })
@@ -103,10 +146,17 @@ impl Io {
         self.err_line(&format!("warning: {text}"));
     }
 
+    /// A line on stderr; above the progress bars, when there are some.
     pub fn err_line(&self, text: &str) {
-        let mut err = self.err.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(err, "{text}");
-        let _ = err.flush();
+        let write = || {
+            let mut err = self.err.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(err, "{text}");
+            let _ = err.flush();
+        };
+        match &self.board {
+            Some(board) => board.suspend(write),
+            None => write(),
+        }
     }
 
     /// A workflow command. The runner reads them from stdout, where GitHub documents them;

@@ -4,8 +4,6 @@ use std::io::{BufRead, Write};
 
 use crate::error::{Error, Result};
 
-use super::Io;
-
 /// Asks the operator to type the app name. Behind a trait so tests can script the answer.
 pub trait Prompter: Send + Sync {
     /// Returns what the operator typed (trimmed), or `None` when nobody can answer.
@@ -77,13 +75,15 @@ pub fn confirmation_possible(
 
 /// Checks the confirmation for a destructive action on `app` before anything changes.
 ///
-/// `--confirm` must equal the app; otherwise a terminal operator must type it; without either
-/// the action is refused (exit 2) rather than waiting on a prompt nobody can answer.
+/// `--confirm` must equal the app; otherwise a terminal operator must type it after reading
+/// `question` (what will happen and what will be lost); without either the action is refused
+/// (exit 2) rather than waiting on a prompt nobody can answer. The prompt itself, `> `, is on a
+/// line of its own under the question.
 pub fn confirm_destructive(
-    io: &Io,
     prompter: &dyn Prompter,
     app: &str,
     action: &str,
+    question: &str,
     confirm_flag: Option<&str>,
 ) -> Result<()> {
     if let Some(given) = confirm_flag {
@@ -96,11 +96,11 @@ pub fn confirm_destructive(
             })
         };
     }
-    let question = format!(
-        " !    {action} on {app} cannot be undone.\n !    To proceed, type {app} or re-run with --confirm {app}\n\n> "
+    let asked = format!(
+        "{}\nTo go on, type the app name ({app}), or run again with --confirm {app}.\n> ",
+        question.trim_end()
     );
-    let _ = io;
-    match prompter.ask(&question) {
+    match prompter.ask(&asked) {
         None => Err(Error::ConfirmationMissing {
             app: app.to_string(),
             action: action.to_string(),
@@ -116,22 +116,19 @@ pub fn confirm_destructive(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::{Io, Mode};
 
     #[test]
     fn flag_must_match_app() {
-        let (io, _) = Io::captured(Mode::Human);
         let nobody = ScriptedPrompter(None);
-        assert!(confirm_destructive(&io, &nobody, "tmi-server", "x", Some("tmi-server")).is_ok());
-        let err = confirm_destructive(&io, &nobody, "tmi-server", "x", Some("tmi")).unwrap_err();
+        assert!(confirm_destructive(&nobody, "tmi-server", "x", "q", Some("tmi-server")).is_ok());
+        let err = confirm_destructive(&nobody, "tmi-server", "x", "q", Some("tmi")).unwrap_err();
         assert_eq!(err.exit_code(), 2);
     }
 
     #[test]
     fn no_tty_and_no_flag_refuses_with_exit_2() {
-        let (io, _) = Io::captured(Mode::Human);
         let err =
-            confirm_destructive(&io, &ScriptedPrompter(None), "a", "Destroy", None).unwrap_err();
+            confirm_destructive(&ScriptedPrompter(None), "a", "Destroy", "q", None).unwrap_err();
         assert!(matches!(err, Error::ConfirmationMissing { .. }));
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--confirm a"));
@@ -139,10 +136,9 @@ mod tests {
 
     #[test]
     fn typed_name_confirms() {
-        let (io, _) = Io::captured(Mode::Human);
         let typed = ScriptedPrompter(Some("app-1".into()));
-        assert!(confirm_destructive(&io, &typed, "app-1", "Destroy", None).is_ok());
+        assert!(confirm_destructive(&typed, "app-1", "Destroy", "q", None).is_ok());
         let wrong = ScriptedPrompter(Some("app-2".into()));
-        assert!(confirm_destructive(&io, &wrong, "app-1", "Destroy", None).is_err());
+        assert!(confirm_destructive(&wrong, "app-1", "Destroy", "q", None).is_err());
     }
 }

@@ -72,6 +72,8 @@ pub struct Preflight {
     pub maintenance: bool,
     /// The tables of schema `public`.
     pub tables: Vec<String>,
+    /// About how many rows they hold.
+    pub rows: i64,
     /// Schema `public` as a drop will find it (owner, privileges, comment).
     #[serde(skip)]
     pub schema: Option<SchemaState>,
@@ -490,6 +492,7 @@ impl Executor for HerokuExecutor {
         let connection =
             schema::connect(&self.api, &self.options.app, self.observer.as_mut()).await?;
         let tables = schema::table_names(&connection, "public").await?;
+        let rows = schema::estimated_rows(&connection, "public").await?;
         let schema = pg::drop::inspect(&connection, "public").await?;
         self.preflight = Preflight {
             account: account.email,
@@ -498,6 +501,7 @@ impl Executor for HerokuExecutor {
             database_plan: db.plan_name().map(str::to_string),
             maintenance: app.maintenance,
             tables,
+            rows,
             schema: Some(schema),
             expect: self.options.expect.clone(),
         };

@@ -39,7 +39,7 @@ async fn login_whoami_logout_with_the_token_store() {
     .unwrap();
     let (stdout, stderr) = text(&login);
     assert!(login.status.success(), "{stderr}");
-    assert!(stdout.contains("Logged in as ops@example.com"), "{stdout}");
+    assert!(stdout.contains("logged in as ops@example.com"), "{stdout}");
     assert!(!stdout.contains("stored-token-1") && !stderr.contains("stored-token-1"));
     assert_eq!(std::fs::read_to_string(&store).unwrap(), "stored-token-1");
 
@@ -47,8 +47,9 @@ async fn login_whoami_logout_with_the_token_store() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains("ops@example.com") && stdout.contains("token from: keyring"),
-        "{stdout}"
+        stdout.contains("ops@example.com")
+            && stdout.contains(&format!("token from: token file {}", store.display())),
+        "whoami names the store it really used: {stdout}"
     );
 
     // The environment wins over the stored token.

@@ -159,7 +159,7 @@ async fn confirmed_promote_runs_the_official_sequence() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains("Promoted postgresql-secondary-10002 to DATABASE_URL"),
+        stdout.contains("promoted postgresql-secondary-10002 to DATABASE_URL"),
         "{stdout}"
     );
     assert!(stdout.contains("HEROKU_POSTGRESQL_COBALT_URL"), "{stdout}");

@@ -87,7 +87,7 @@ async fn verbose_logs_each_request_without_headers() {
     .await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(stdout.trim(), "maintenance is off on tmi-server");
+    assert_eq!(stdout.trim(), "maintenance is off for tmi-server");
     assert!(stderr.contains("→ GET /apps/tmi-server"), "{stderr}");
     assert!(stderr.contains("← 200 /apps/tmi-server"), "{stderr}");
     assert!(!stderr.to_lowercase().contains("authorization"), "{stderr}");

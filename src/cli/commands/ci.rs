@@ -56,7 +56,11 @@ pub struct InitArgs {
     pub timeout_minutes: u32,
 }
 
-pub fn run(ctx: &Ctx, cmd: CiCommand) -> Result<()> {
+pub fn run(ctx: &Ctx, cmd: CiCommand) -> Result<crate::cli::Done> {
+    run_and_show(ctx, cmd).and_then(|()| crate::cli::Done::shown())
+}
+
+fn run_and_show(ctx: &Ctx, cmd: CiCommand) -> Result<()> {
     match cmd {
         CiCommand::Init(args) => init(ctx, args),
         CiCommand::Matrix => matrix(ctx),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::cli::{Ctx, app_and_args};
+use crate::cli::{Ctx, Done, app_and_args};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::output::table::Table;
@@ -151,7 +151,13 @@ fn expected_file(ctx: &Ctx, args: &VerifyArgs, usage: &str) -> Result<PathBuf> {
     })
 }
 
-pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
+pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<Done> {
+    verify_and_show(ctx, args)
+        .await
+        .and_then(|()| Done::shown())
+}
+
+async fn verify_and_show(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
     let usage = "herokuops verify APP [--expect FILE] (or --database-url URL --expect FILE)";
     // A bad file is reported before anything touches the network.
     let path = expected_file(ctx, &args, usage)?;
@@ -192,7 +198,7 @@ pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
                 "{} differs from {file} in {} place(s):\n\n{}",
                 resolved.label,
                 drifts.len(),
-                table.render()
+                table.render(&ctx.io.look_out)
             )
         },
     );
@@ -206,7 +212,11 @@ pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
     }
 }
 
-pub async fn schema(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
+pub async fn schema(ctx: &Ctx, cmd: SchemaCommand) -> Result<Done> {
+    schema_and_show(ctx, cmd).await.and_then(|()| Done::shown())
+}
+
+async fn schema_and_show(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
     let SchemaCommand::Snapshot {
         source,
         output,
@@ -270,7 +280,11 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
     })
 }
 
-pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
+pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<Done> {
+    db_and_show(ctx, cmd).await.and_then(|()| Done::shown())
+}
+
+async fn db_and_show(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
     match cmd {
         DbCommand::Check { source, exact } => {
             let resolved = resolve(
@@ -304,7 +318,7 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
                     for t in &report.tables {
                         table.row([t.display_name(), t.rows.to_string()]);
                     }
-                    text.push_str(&table.render());
+                    text.push_str(&table.render(&ctx.io.look_out));
                 }
                 text
             });
@@ -331,7 +345,7 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
                             f.threshold.clone(),
                         ]);
                     }
-                    let mut text = format!("Diagnosis of {}\n\n{}", resolved.label, summary.render());
+                    let mut text = format!("Diagnosis of {}\n\n{}", resolved.label, summary.render(&ctx.io.look_out));
                     // Details only where they explain a rating, plus the informational sizes.
                     let shown = report
                         .findings
@@ -342,7 +356,7 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
                         for row in &f.details.rows {
                             table.row(row.clone());
                         }
-                        text.push_str(&format!("\n{} ({})\n{}", f.title, f.rating.as_str(), table.render()));
+                        text.push_str(&format!("\n{} ({})\n{}", f.title, f.rating.as_str(), table.render(&ctx.io.look_out)));
                     }
                     text
                 },

@@ -7,6 +7,7 @@ pub mod ci;
 pub mod db;
 pub mod dynos;
 pub mod maintenance;
+pub mod migrate;
 pub mod pg;
 pub mod playbook;
 pub mod run;

@@ -1,30 +1,40 @@
 //! `pg info|wait|promote APP [DATABASE]`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use clap::Subcommand;
-use serde_json::json;
+use serde::Serialize;
 
-use crate::cli::{Ctx, app_and_args};
+use crate::api::models::Attachment;
+use crate::api::{ApiClient, AttachmentCreate, Request};
+use crate::cli::{Ctx, Done, app_and_args};
 use crate::error::{Error, Result};
+use crate::output::{DryRun, Look, Outcome, Tone};
 use crate::pg::redact_url;
 use crate::steps::promote::{PromoteOptions, PromoteOutcome};
-use crate::steps::{self, Wait};
+use crate::steps::{self, StepError, Wait};
 
 use super::parse_duration;
 
 #[derive(Debug, Subcommand)]
 pub enum PgCommand {
     /// Describe the app's Postgres databases (or one of them)
+    #[command(
+        after_help = "Examples:\n  herokuops pg info tmi-server\n  herokuops pg info tmi-server HEROKU_POSTGRESQL_AMBER --json"
+    )]
     Info {
         #[arg(value_name = "[APP] [DATABASE]")]
         args: Vec<String>,
     },
     /// Wait until the app's databases (or one of them) are available
+    #[command(
+        after_help = "Examples:\n  herokuops pg wait tmi-server\n  herokuops pg wait tmi-server HEROKU_POSTGRESQL_AMBER --timeout 30m"
+    )]
     Wait {
         #[arg(value_name = "[APP] [DATABASE]")]
         args: Vec<String>,
-        /// Seconds between polls
+        /// The longest pause between looks
         #[arg(long, default_value = "5s", value_parser = parse_duration)]
         interval: Duration,
         /// Give up after this long
@@ -32,6 +42,9 @@ pub enum PgCommand {
         timeout: Duration,
     },
     /// Make DATABASE the app's DATABASE_URL (destructive: needs --confirm APP)
+    #[command(
+        after_help = "Examples:\n  herokuops pg promote tmi-server HEROKU_POSTGRESQL_AMBER --confirm tmi-server"
+    )]
     Promote {
         #[arg(value_name = "[APP] DATABASE")]
         args: Vec<String>,
@@ -41,187 +54,273 @@ pub enum PgCommand {
     },
 }
 
-pub async fn run(ctx: &Ctx, cmd: PgCommand) -> Result<()> {
+/// One database as the data API describes it; URLs masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseReport {
+    pub addon: String,
+    /// The config vars that hold its URL.
+    pub config_vars: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    pub provisioned: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub info: Vec<InfoRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InfoRow {
+    pub name: String,
+    pub value: String,
+}
+
+/// The app's databases.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct DatabaseInfo {
+    #[serde(skip)]
+    pub app: String,
+    pub databases: Vec<DatabaseReport>,
+}
+
+impl Outcome for DatabaseInfo {
+    fn human(&self, look: &Look) -> String {
+        if self.databases.is_empty() {
+            return format!(
+                "{} has no Postgres databases",
+                look.paint(Tone::Name, &self.app)
+            );
+        }
+        let blocks: Vec<String> = self.databases.iter().map(|db| db_block(db, look)).collect();
+        blocks.join("\n\n")
+    }
+
+    fn summary(&self) -> String {
+        format!("{} databases", self.databases.len())
+    }
+}
+
+fn db_block(db: &DatabaseReport, look: &Look) -> String {
+    let mut text = look.paint(Tone::Strong, &format!("=== {}", db.config_vars.join(", ")));
+    text.push_str(&format!(
+        "\n{:<22} {}",
+        "Add-on:",
+        look.paint(Tone::Name, &db.addon)
+    ));
+    if !db.provisioned {
+        text.push_str(&format!(
+            "\n{:<22} {}",
+            "Status:",
+            look.paint(Tone::Warn, "not provisioned yet")
+        ));
+    }
+    for row in &db.info {
+        text.push_str(&format!("\n{:<22} {}", format!("{}:", row.name), row.value));
+    }
+    text
+}
+
+/// Databases that became available.
+#[derive(Debug, Clone, Serialize)]
+pub struct Available {
+    pub addon: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct AvailableList(pub Vec<Available>);
+
+impl Outcome for AvailableList {
+    fn human(&self, look: &Look) -> String {
+        let lines: Vec<String> = self
+            .0
+            .iter()
+            .map(|a| format!("{} is {}", look.paint(Tone::Name, &a.addon), a.message))
+            .collect();
+        lines.join("\n")
+    }
+
+    fn summary(&self) -> String {
+        format!("{} databases available", self.0.len())
+    }
+}
+
+/// A promotion, or the finding that there was nothing to promote.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Promoted {
+    #[serde(skip)]
+    pub app: String,
+    pub outcome: PromoteOutcome,
+}
+
+impl Outcome for Promoted {
+    fn human(&self, look: &Look) -> String {
+        let app = look.paint(Tone::Name, &self.app);
+        match &self.outcome {
+            PromoteOutcome::Promoted {
+                addon,
+                previous_alias,
+                previous_addon,
+            } => {
+                let mut text = format!(
+                    "promoted {} to DATABASE_URL on {app}",
+                    look.paint(Tone::Name, addon)
+                );
+                if let (Some(alias), Some(prev)) = (previous_alias, previous_addon) {
+                    text.push_str(&format!(
+                        "\nthe previous database {prev} stays reachable as {alias}_URL"
+                    ));
+                }
+                text
+            }
+            PromoteOutcome::AlreadyPromoted { addon } => {
+                format!("{addon} already is DATABASE_URL on {app}; nothing changed")
+            }
+        }
+    }
+
+    fn summary(&self) -> String {
+        match &self.outcome {
+            PromoteOutcome::Promoted { addon, .. } => format!("promoted {addon}"),
+            PromoteOutcome::AlreadyPromoted { addon } => format!("{addon} already DATABASE_URL"),
+        }
+    }
+}
+
+pub async fn run(ctx: &Ctx, cmd: PgCommand) -> Result<Done> {
     match cmd {
         PgCommand::Info { args } => info(ctx, &args).await,
         PgCommand::Wait {
             args,
             interval,
             timeout,
-        } => {
-            let (app, rest) =
-                app_and_args(&ctx.global, &args, 1, "herokuops pg wait APP [DATABASE]")?;
-            let api = ctx.api()?;
-            let databases = match rest.first() {
-                Some(name) => vec![steps::database::resolve(api, &app, Some(name)).await?],
-                None => steps::database::all_databases(api, &app).await?,
-            };
-            let mut results = Vec::new();
-            for db in &databases {
-                let mut observer = ctx.spinner(&format!("Waiting for {}", db.addon.name));
-                let message = steps::database::wait_available(
-                    api,
-                    &db.addon.id,
-                    Wait::new(interval, timeout),
-                    &mut observer,
-                )
-                .await?;
-                observer.finish(&message);
-                results.push(json!({ "addon": db.addon.name, "message": message }));
-            }
-            ctx.io.render(&json!(results), || {
-                results
-                    .iter()
-                    .map(|r| {
-                        format!(
-                            "{} is {}",
-                            r["addon"].as_str().unwrap_or(""),
-                            r["message"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
-            Ok(())
-        }
-        PgCommand::Promote { args, force } => {
-            let usage = "herokuops pg promote APP DATABASE --confirm APP";
-            let (app, rest) = app_and_args(&ctx.global, &args, 1, usage)?;
-            let target = rest
-                .first()
-                .ok_or_else(|| Error::usage(format!("no database given: {usage}")))?;
-            if ctx.global.dry_run {
-                ctx.io.render(&json!({ "dry_run": true, "promote": target }), || {
-                    format!("would promote {target} to DATABASE_URL on {app}, keeping an alias for the current database")
-                });
-                return Ok(());
-            }
-            ctx.confirm(&app, &format!("Promoting {target} to DATABASE_URL"))?;
-            let mut observer = ctx.spinner(&format!("Promoting {target} on {app}"));
-            let outcome = steps::promote::promote(
-                ctx.api()?,
-                &app,
-                target,
-                &PromoteOptions {
-                    force,
-                    release_wait: None,
-                },
-                &mut observer,
-            )
-            .await?;
-            observer.finish("done");
-            ctx.io.render(&json!(outcome), || match &outcome {
-                PromoteOutcome::Promoted {
-                    addon,
-                    previous_alias,
-                    previous_addon,
-                } => {
-                    let mut text = format!("Promoted {addon} to DATABASE_URL on {app}");
-                    if let (Some(alias), Some(prev)) = (previous_alias, previous_addon) {
-                        text.push_str(&format!(
-                            "\nThe previous database {prev} stays reachable as {alias}_URL"
-                        ));
-                    }
-                    text
-                }
-                PromoteOutcome::AlreadyPromoted { addon } => {
-                    format!("{addon} already is DATABASE_URL on {app}; nothing changed")
-                }
-            });
-            Ok(())
-        }
+        } => wait(ctx, &args, Wait::new(interval, timeout)).await,
+        PgCommand::Promote { args, force } => promote(ctx, &args, force).await,
     }
 }
 
-async fn info(ctx: &Ctx, args: &[String]) -> Result<()> {
+/// The database named, or all of the app's.
+async fn databases(api: &ApiClient, app: &str, name: Option<&String>) -> Result<Vec<Attachment>> {
+    Ok(match name {
+        Some(name) => vec![steps::database::resolve(api, app, Some(name)).await?],
+        None => steps::database::all_databases(api, app).await?,
+    })
+}
+
+async fn wait(ctx: &Ctx, args: &[String], wait: Wait) -> Result<Done> {
+    let (app, rest) = app_and_args(&ctx.global, args, 1, "herokuops pg wait APP [DATABASE]")?;
+    let api = ctx.api()?;
+    let mut available = Vec::new();
+    for db in databases(api, &app, rest.first()).await? {
+        let mut observer = ctx.spinner(&format!("waiting for {}", db.addon.name));
+        let message =
+            steps::database::wait_available(api, &db.addon.id, wait, &mut observer).await?;
+        observer.finish(&format!("{} is {message}", db.addon.name));
+        available.push(Available {
+            addon: db.addon.name.clone(),
+            message,
+        });
+    }
+    Done::ok(AvailableList(available))
+}
+
+async fn promote(ctx: &Ctx, args: &[String], force: bool) -> Result<Done> {
+    let usage = "herokuops pg promote APP DATABASE --confirm APP";
+    let (app, rest) = app_and_args(&ctx.global, args, 1, usage)?;
+    let target = rest
+        .first()
+        .ok_or_else(|| Error::usage(format!("no database given: {usage}")))?;
+    if ctx.global.dry_run {
+        let attach = Request::create_attachment(&AttachmentCreate {
+            addon: target.clone(),
+            app: app.clone(),
+            name: Some("DATABASE".into()),
+            namespace: None,
+            confirm: Some(app.clone()),
+        });
+        return Done::ok(DryRun::new(
+            format!(
+                "promote {target} to DATABASE_URL on {app}, keeping an alias for the current database"
+            ),
+            vec![attach.describe()],
+        ));
+    }
+    ctx.confirm(&app, &format!("Promoting {target} to DATABASE_URL"))?;
+    let mut observer = ctx.spinner(&format!("promoting {target} on {app}"));
+    let options = PromoteOptions {
+        force,
+        release_wait: None,
+    };
+    let outcome =
+        steps::promote::promote(ctx.api()?, &app, target, &options, &mut observer).await?;
+    observer.finish("promoted");
+    Done::ok(Promoted { app, outcome })
+}
+
+async fn info(ctx: &Ctx, args: &[String]) -> Result<Done> {
     let (app, rest) = app_and_args(&ctx.global, args, 1, "herokuops pg info APP [DATABASE]")?;
     let api = ctx.api()?;
     let vars = api.config_vars(&app).await?;
-    let databases = match rest.first() {
-        Some(name) => vec![steps::database::resolve(api, &app, Some(name)).await?],
-        None => steps::database::all_databases(api, &app).await?,
-    };
     let mut reports = Vec::new();
-    for db in &databases {
-        let names = db
-            .config_vars
-            .clone()
-            .unwrap_or_else(|| vec![db.config_var()]);
-        match api.database_info(&db.addon.id).await {
-            Ok(info) => {
-                // Names of config vars holding this database's URL, compared by value.
-                let mut holders: Vec<String> = info
-                    .resource_url
-                    .as_ref()
-                    .map(|url| {
-                        vars.iter()
-                            .filter(|(_, v)| *v == url)
-                            .map(|(k, _)| k.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if holders.is_empty() {
-                    holders = names.clone();
-                }
-                let rows: Vec<(String, String)> = info
-                    .info
-                    .iter()
-                    .map(|e| {
-                        let value = info.info_value(&e.name).unwrap_or_default();
-                        let value = if value.contains("://") {
-                            redact_url(&value)
-                        } else {
-                            value
-                        };
-                        (e.name.clone(), value)
-                    })
-                    .collect();
-                reports.push(json!({
-                    "addon": db.addon.name,
-                    "config_vars": holders,
-                    "plan": db.plan_name(),
-                    "info": rows.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
-                }));
-            }
-            Err(e) if e.is_not_found() => {
-                ctx.io
-                    .warn(&format!("{} is not provisioned yet", db.addon.name));
-                reports.push(
-                    json!({ "addon": db.addon.name, "config_vars": names, "provisioned": false }),
-                );
-            }
-            Err(e) => return Err(e.into()),
+    for db in databases(api, &app, rest.first()).await? {
+        reports.push(describe(api, &db, &vars).await?);
+    }
+    Done::ok(DatabaseInfo {
+        app,
+        databases: reports,
+    })
+}
+
+/// One database: what the data API says of it, and which config vars hold its URL.
+async fn describe(
+    api: &ApiClient,
+    db: &Attachment,
+    vars: &BTreeMap<String, String>,
+) -> Result<DatabaseReport> {
+    let names = db
+        .config_vars
+        .clone()
+        .unwrap_or_else(|| vec![db.config_var()]);
+    let mut report = DatabaseReport {
+        addon: db.addon.name.clone(),
+        config_vars: names,
+        plan: db.plan_name().map(str::to_string),
+        provisioned: false,
+        info: Vec::new(),
+    };
+    let info = match steps::database::info(api, &db.addon.id, &db.addon.name).await {
+        Ok(info) => info,
+        Err(StepError::NotProvisioned { .. }) => return Ok(report),
+        Err(e) => return Err(e.into()),
+    };
+    report.provisioned = true;
+    // The config vars holding this database's URL, found by value.
+    if let Some(url) = &info.resource_url {
+        let holders: Vec<String> = vars
+            .iter()
+            .filter(|(_, v)| *v == url)
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !holders.is_empty() {
+            report.config_vars = holders;
         }
     }
-    ctx.io.render(&json!(reports), || {
-        let mut text = String::new();
-        for r in &reports {
-            let vars: Vec<&str> = r["config_vars"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-                .unwrap_or_default();
-            text.push_str(&format!("=== {}\n", vars.join(", ")));
-            text.push_str(&format!(
-                "{:<22} {}\n",
-                "Add-on:",
-                r["addon"].as_str().unwrap_or("")
-            ));
-            if let Some(rows) = r["info"].as_array() {
-                for row in rows {
-                    text.push_str(&format!(
-                        "{:<22} {}\n",
-                        format!("{}:", row["name"].as_str().unwrap_or("")),
-                        row["value"].as_str().unwrap_or("")
-                    ));
-                }
+    report.info = info
+        .info
+        .iter()
+        .map(|e| {
+            let value = info.info_value(&e.name).unwrap_or_default();
+            let value = if value.contains("://") {
+                redact_url(&value)
+            } else {
+                value
+            };
+            InfoRow {
+                name: e.name.clone(),
+                value,
             }
-            text.push('\n');
-        }
-        if reports.is_empty() {
-            format!("{app} has no Postgres databases")
-        } else {
-            text.trim_end().to_string()
-        }
-    });
-    Ok(())
+        })
+        .collect();
+    Ok(report)
 }

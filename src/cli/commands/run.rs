@@ -1,18 +1,23 @@
 //! `run APP -- COMMAND...`: a one-off dyno whose exit status becomes ours.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use clap::Args;
-use serde_json::json;
+use serde::Serialize;
 
-use crate::cli::{Ctx, app_and_args};
+use crate::api::{DynoCreate, Request};
+use crate::cli::{Ctx, Done, app_and_args};
 use crate::error::{Error, Result};
-use crate::steps;
+use crate::output::{DryRun, Look, Outcome};
+use crate::steps::{self, run::RunOutcome};
 
+use super::addons::key_values;
 use super::parse_duration;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  herokuops run tmi-server -- bin/migrate\n  herokuops run tmi-server -e LOG_LEVEL=debug --timeout 10m -- rake db:seed"
+)]
 pub struct RunArgs {
     #[arg(value_name = "APP")]
     pub args: Vec<String>,
@@ -27,27 +32,37 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
-    let (app, _) = app_and_args(
-        &ctx.global,
-        &args.args,
-        0,
-        "herokuops run APP -- COMMAND...",
-    )?;
-    let mut env = BTreeMap::new();
-    for pair in &args.env {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| Error::usage(format!("--env {pair:?}: expected KEY=VALUE")))?;
-        env.insert(k.to_string(), v.to_string());
+/// How a one-off dyno ended. Its output went to stdout as it came; with `--json` this is the
+/// document instead.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Ran(pub RunOutcome);
+
+impl Outcome for Ran {
+    fn human(&self, _look: &Look) -> String {
+        String::new()
     }
+
+    fn summary(&self) -> String {
+        format!("{} exited {}", self.0.dyno, self.0.exit_status)
+    }
+}
+
+pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<Done> {
+    let usage = "herokuops run APP -- COMMAND...";
+    let (app, _) = app_and_args(&ctx.global, &args.args, 0, usage)?;
+    let env = key_values("--env", &args.env)?;
     let command = steps::run::command_line(&args.command);
     if ctx.global.dry_run {
-        ctx.io
-            .render(&json!({ "dry_run": true, "command": command }), || {
-                format!("would run `{command}` on a one-off dyno of {app}")
-            });
-        return Ok(());
+        let spec = DynoCreate {
+            command: command.clone(),
+            env,
+            ..Default::default()
+        };
+        return Done::ok(DryRun::new(
+            format!("run `{command}` on a one-off dyno of {app}"),
+            vec![Request::create_dyno(&app, &spec).describe()],
+        ));
     }
     ctx.io.stdout_is_data();
     if ctx.io.gha.is_some() {
@@ -61,39 +76,47 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<()> {
             ctx.io.mask(value);
         }
     }
+    let outcome = follow_until_exit(ctx, &app, &command, env, args.timeout).await?;
+    if outcome.exit_status == 0 {
+        return Done::ok(Ran(outcome));
+    }
+    let failure = Error::Exited {
+        what: format!("`{command}` on {}", outcome.dyno),
+        status: outcome.exit_status,
+    };
+    Done::failed(Ran(outcome), failure)
+}
+
+/// Starts the dyno and passes its output on until it exits. Ctrl-C stops the dyno too, as it
+/// does for an attached `heroku run`: a command left running where nobody follows it is what
+/// the operator meant to stop.
+async fn follow_until_exit(
+    ctx: &Ctx,
+    app: &str,
+    command: &str,
+    env: std::collections::BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<RunOutcome> {
     let api = ctx.api()?;
-    let dyno = steps::run::start(api, &app, &command, env).await?;
+    let dyno = steps::run::start(api, app, command, env).await?;
     let io = ctx.io.clone();
     let json = ctx.io.json();
-    let follow = steps::run::follow(api, &app, &dyno, args.timeout, move |line| {
+    let follow = steps::run::follow(api, app, &dyno, timeout, move |line| {
         if !json {
             io.out(line);
         }
     });
-    // Ctrl-C stops the dyno too, as it does for an attached `heroku run`: a command left
-    // running where nobody follows it is what the operator meant to stop.
     let interrupt = crate::signals::Interrupt::listen();
     let mut interrupted = interrupt.receiver();
-    let outcome = tokio::select! {
-        outcome = follow => outcome?,
+    tokio::select! {
+        outcome = follow => Ok(outcome?),
         _ = crate::signals::interrupted(&mut interrupted) => {
-            let stopped = api.stop_dyno(&app, &dyno).await;
+            let stopped = api.stop_dyno(app, &dyno).await;
             ctx.io.warn(&match stopped {
                 Ok(()) => format!("stopped {dyno}"),
                 Err(e) => format!("{dyno} may still be running: stopping it failed ({e})"),
             });
-            return Err(Error::Interrupted);
+            Err(Error::Interrupted)
         }
-    };
-    if ctx.io.json() {
-        ctx.io
-            .out(&serde_json::to_string_pretty(&json!(outcome)).unwrap_or_default());
     }
-    if outcome.exit_status != 0 {
-        return Err(Error::Exited {
-            what: format!("`{command}` on {}", outcome.dyno),
-            status: outcome.exit_status,
-        });
-    }
-    Ok(())
 }
