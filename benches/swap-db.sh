@@ -4,15 +4,15 @@
 # against the same sandbox with no provision delay: wall time and API requests of each.
 #
 #   benches/swap-db.sh [ROUNDS]      default 3; the sandbox is reset before every run
-#   HEROKU_PEER_DIR=DIR              where the official CLI's scripts are (../shared/heroku-peer)
+#
+# The official CLI is heroku@11.10.0, installed from npm into ~/.cache/herokuops-ci on first use
+# (scripts/lib/heroku-cli.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-3}"
-PEER="$(cd "${HEROKU_PEER_DIR:-../shared/heroku-peer}" && pwd)"
-# shellcheck source=/dev/null
-source "$PEER/env.sh"
-[ -x "$HEROKU_BIN" ] || "$PEER/setup.sh" >/dev/null
-peer_ensure_cert
+# shellcheck source=scripts/lib/heroku-cli.sh
+source scripts/lib/heroku-cli.sh
+heroku_cli_install
 
 cargo build --release --quiet --bins
 bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
@@ -27,14 +27,14 @@ cleanup() {
 trap cleanup EXIT
 
 sandbox_start "$bin/herokuops-sandbox" "$work" --token "$token" --provision-delay 0s --quiet
-port="${HEROKU_HOST##*:}"
 export XDG_STATE_HOME="$work/state" HEROKUOPS_KEYRING_FILE="$work/keyring"
+export HEROKU_CLI_HOME="$work/cli-home"
 
 control() { sandbox_control "$@"; }
 requests() { control GET requests | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-official() { FAKE_TOKEN="$token" "$PEER/against.sh" "$port" "$@" >>"$work/cli.out" 2>>"$work/cli.err"; }
+official() { heroku_cli "$@" >>"$work/cli.out" 2>>"$work/cli.err"; }
 
 # The runbook's sequence, with the promotion aimed at the new add-on (the runbook's
 # `pg:promote DATABASE_URL` would promote the database already in use). Each command must
@@ -42,8 +42,8 @@ official() { FAKE_TOKEN="$token" "$PEER/against.sh" "$port" "$@" >>"$work/cli.ou
 official_sequence() {
   local new
   : >"$work/create.out"
-  FAKE_TOKEN="$token" "$PEER/against.sh" "$port" addons:create heroku-postgresql:essential-0 \
-    -a tmi-server >"$work/create.out" 2>&1 || return 1
+  heroku_cli addons:create heroku-postgresql:essential-0 -a tmi-server >"$work/create.out" 2>&1 ||
+    return 1
   # "Creating postgresql-x-1 on tmi-server..." whether or not provisioning finished at once.
   new="$(grep -o 'postgresql-[a-z]*-[0-9]*' "$work/create.out" | head -1)"
   [ -n "$new" ] || { cat "$work/create.out" >&2; return 1; }

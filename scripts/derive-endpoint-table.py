@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Derive herokuops' compact endpoint table from Heroku's Platform API schema.
 
-Heroku publishes its Platform API as a JSON hyper-schema. That file is Heroku's and is not
-committed here; it lives next to the repository in ../shared/heroku/platform-api-schema.json.
-This script reads it and writes fixtures/heroku/platform-endpoints.json: for every link of the
+Heroku publishes its Platform API as a JSON hyper-schema (served at https://api.heroku.com/schema
+with `Accept: application/vnd.heroku+json; version=3`). That file is Heroku's and is not
+committed here: give its path with --schema FILE or the environment variable
+HEROKU_PLATFORM_SCHEMA. This script reads it and writes fixtures/heroku/platform-endpoints.json:
+for every link of the
 resources herokuops uses, the method, a readable path template, the request body's properties
 with their JSON types and the required ones, and per resource the response fields (the
 resource's property names, nested objects as dotted paths).
@@ -11,9 +13,13 @@ resource's property names, nested objects as dotted paths).
 The conformance tests (wiremock-tests/conformance.rs) check every Platform API request the
 client makes, and every model field it reads, against that table.
 
+tests/endpoint_table.rs runs `--check` when HEROKU_PLATFORM_SCHEMA is set, and reports the check
+as skipped (scripts/test names it in its summary) when it is not.
+
 Usage:
-    python3 scripts/derive-endpoint-table.py            # (re)write the table
-    python3 scripts/derive-endpoint-table.py --check    # exit 1 if the committed table is stale
+    python3 scripts/derive-endpoint-table.py --schema FILE            # (re)write the table
+    python3 scripts/derive-endpoint-table.py --schema FILE --check    # exit 1 if it is stale
+    (or HEROKU_PLATFORM_SCHEMA=FILE instead of --schema FILE; exit 2 without either)
 
 Body property descriptors in the table:
     {"type": ["null", "string"]}         JSON types as the schema lists them (nullable kept)
@@ -32,13 +38,14 @@ Only the standard library is used.
 import argparse
 import difflib
 import json
+import os
 import re
 import sys
 from pathlib import Path
 from urllib.parse import unquote
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_SCHEMA = REPO.parent / "shared" / "heroku" / "platform-api-schema.json"
+SCHEMA_ENV = "HEROKU_PLATFORM_SCHEMA"
 DEFAULT_OUT = REPO / "fixtures" / "heroku" / "platform-endpoints.json"
 
 # The Platform API resources herokuops talks to (see src/api/).
@@ -286,17 +293,30 @@ def summarize(old, new):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA, help="Heroku's schema")
+    parser.add_argument(
+        "--schema",
+        type=Path,
+        default=os.environ.get(SCHEMA_ENV) or None,
+        help=f"Heroku's Platform API schema (default: ${SCHEMA_ENV})",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the table to write/check")
     parser.add_argument(
         "--check", action="store_true", help="only compare; exit 1 if the table is stale"
     )
     args = parser.parse_args()
+    if args.schema is None:
+        print(
+            f"error: no schema given: pass --schema FILE or set {SCHEMA_ENV}=FILE, the path of "
+            "Heroku's Platform API schema (https://api.heroku.com/schema), which is not in this "
+            "repository",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         doc = json.loads(args.schema.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        print(f"error: no schema at {args.schema} (pass --schema PATH)", file=sys.stderr)
+        print(f"error: no schema at {args.schema} (pass --schema FILE)", file=sys.stderr)
         return 2
     except json.JSONDecodeError as e:
         print(f"error: {args.schema} is not JSON: {e}", file=sys.stderr)

@@ -1,6 +1,7 @@
 //! `ci init` and `ci matrix` as a user runs them: the workflows written pass actionlint with no
-//! finding (one app, a matrix, destructive playbooks confirmed on request), bad input exits 2
-//! and writes nothing, and `ci matrix` turns an apps file into a job matrix.
+//! finding (one app, a matrix, destructive playbooks confirmed on request, each way of installing
+//! herokuops), bad input exits 2 and writes nothing, and `ci matrix` turns an apps file into a
+//! job matrix.
 //!
 //! actionlint is required, not optional: `HEROKUOPS_ACTIONLINT` names it, or it is found on
 //! PATH. Without it these tests fail with how to install it.
@@ -65,10 +66,35 @@ fn lint(workflow: &Path) -> (bool, String) {
     (out.status.success() && text.trim().is_empty(), text)
 }
 
-/// A repository-like directory with a herokuops.toml that defines a destructive playbook.
+/// `git ARGS` in `dir`, which must succeed.
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", show(&out));
+}
+
+/// A checkout of herokuops (its Cargo.toml, an `origin` on GitHub in scp form) with a
+/// herokuops.toml that defines a destructive playbook, and an apps file.
 fn repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+    git(dir.path(), &["init", "-q"]);
+    git(
+        dir.path(),
+        &[
+            "remote",
+            "add",
+            "origin",
+            "git@github.com:example/herokuops.git",
+        ],
+    );
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"herokuops\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("herokuops.toml"),
         "[playbooks.nightly-restore]\ndescription = \"Restore last night's backup into staging\"\nsteps = [\"backup.restore\", \"dynos.restart\", \"pg.verify\"]\n",
@@ -230,6 +256,240 @@ fn workflows_written_by_ci_init_pass_actionlint() {
     .unwrap();
     let (clean, findings) = lint(&broken);
     assert!(!clean && findings.contains("CRON"), "{findings}");
+}
+
+/// `ci init backup-capture --app tmi-server --cron "0 3 * * *" ARGS -o FILE` in `dir`: the
+/// workflow, after checking that it was written and that actionlint finds nothing in it.
+fn linted_workflow(dir: &Path, file: &Path, args: &[&str]) -> String {
+    let mut all = vec![
+        "ci",
+        "init",
+        "backup-capture",
+        "--app",
+        "tmi-server",
+        "--cron",
+        "0 3 * * *",
+        "-o",
+        file.to_str().unwrap(),
+    ];
+    all.extend(args);
+    let out = herokuops(dir, &[], &all);
+    assert!(out.status.success(), "{args:?}: {}", show(&out));
+    let yaml = std::fs::read_to_string(file).unwrap();
+    let (clean, findings) = lint(file);
+    assert!(
+        clean,
+        "actionlint finds fault with the workflow of {args:?}:\n{findings}\n{yaml}"
+    );
+    yaml
+}
+
+#[test]
+fn each_way_of_installing_herokuops_passes_actionlint() {
+    let dir = repo();
+    let root = dir.path();
+    let workflows = root.join(".github/workflows");
+
+    // The default: git, from `origin` made an https URL, at the commit HEAD is at when the job
+    // runs; the cache key is that commit, and the install takes exactly it.
+    let yaml = linted_workflow(root, &workflows.join("git.yml"), &[]);
+    let url = "HEROKUOPS_GIT: \"https://github.com/example/herokuops.git\"";
+    assert_eq!(yaml.matches(url).count(), 2, "{yaml}");
+    assert!(
+        yaml.contains("git ls-remote \"$HEROKUOPS_GIT\" HEAD"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("key: herokuops-git-${{ steps.herokuops-source.outputs.rev }}-"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("HEROKUOPS_REV: ${{ steps.herokuops-source.outputs.rev }}\n        run: cargo install --locked --git \"$HEROKUOPS_GIT\" --rev \"$HEROKUOPS_REV\" herokuops\n"),
+        "{yaml}"
+    );
+    assert!(!yaml.contains("git@github.com"), "{yaml}");
+
+    // --install git from a subdirectory of the checkout finds the same repository.
+    std::fs::create_dir_all(root.join("ops")).unwrap();
+    let sub = linted_workflow(&root.join("ops"), &workflows.join("git-sub.yml"), &[]);
+    assert_eq!(sub.matches(url).count(), 2, "{sub}");
+
+    // --git URL, as given.
+    let yaml = linted_workflow(
+        root,
+        &workflows.join("git-url.yml"),
+        &["--git", "https://git.example.com/ops/herokuops"],
+    );
+    assert!(
+        yaml.contains("HEROKUOPS_GIT: \"https://git.example.com/ops/herokuops\""),
+        "{yaml}"
+    );
+
+    // crates: this version from crates.io, cached per version.
+    let version = env!("CARGO_PKG_VERSION");
+    let yaml = linted_workflow(
+        root,
+        &workflows.join("crates.yml"),
+        &["--install", "crates"],
+    );
+    assert!(
+        yaml.contains(&format!(
+            "        run: cargo install --locked herokuops --version {version}\n"
+        )),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains(&format!("key: herokuops-{version}-crates-")),
+        "{yaml}"
+    );
+    assert!(!yaml.contains("ls-remote"), "{yaml}");
+
+    // path: the checked-out repository, cached per hash of its sources.
+    let yaml = linted_workflow(root, &workflows.join("path.yml"), &["--install", "path"]);
+    assert!(
+        yaml.contains("        run: cargo install --locked --path .\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains(
+            "key: herokuops-path-${{ hashFiles('Cargo.lock', '**/Cargo.toml', '**/*.rs') }}-"
+        ),
+        "{yaml}"
+    );
+    assert!(yaml.contains("uses: actions/checkout@"), "{yaml}");
+
+    // path, with herokuops in a folder of a larger repository.
+    let nested = root.join("tools/herokuops");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::copy(root.join("Cargo.toml"), nested.join("Cargo.toml")).unwrap();
+    let yaml = linted_workflow(
+        &nested,
+        &workflows.join("nested.yml"),
+        &["--install", "path"],
+    );
+    assert!(
+        yaml.contains("        run: cargo install --locked --path tools/herokuops\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("hashFiles('tools/herokuops/Cargo.lock', 'tools/herokuops/**/Cargo.toml', 'tools/herokuops/**/*.rs')"),
+        "{yaml}"
+    );
+}
+
+/// Where `--install git` finds no repository a runner could install herokuops from, or
+/// `--install path` no herokuops to build, ci init says what to pass instead (exit 2) and writes
+/// nothing; a password in a URL never reaches the workflow or the terminal.
+#[test]
+fn ci_init_refuses_an_install_it_cannot_make_work() {
+    let base = [
+        "ci",
+        "init",
+        "backup-capture",
+        "--app",
+        "tmi-server",
+        "--cron",
+        "0 3 * * *",
+    ];
+    let refuse = |dir: &Path, extra: &[&str], why: &str| {
+        let target = dir.join("x.yml");
+        let mut args = base.to_vec();
+        args.extend(extra);
+        args.extend(["-o", target.to_str().unwrap()]);
+        let out = herokuops(dir, &[], &args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(why),
+            "{extra:?} should say {why:?}: {stderr}"
+        );
+        assert!(!stderr.contains("s3cret"), "{stderr}");
+        assert!(!target.exists(), "{extra:?} wrote {}", target.display());
+    };
+
+    // Not a repository at all: nothing to detect, nothing to build.
+    let bare = tempfile::tempdir().unwrap();
+    refuse(bare.path(), &[], "pass --git URL");
+    refuse(
+        bare.path(),
+        &["--install", "path"],
+        "no Cargo.toml of the herokuops package",
+    );
+
+    // An app's repository: its origin is not herokuops's.
+    let app = tempfile::tempdir().unwrap();
+    git(app.path(), &["init", "-q"]);
+    git(
+        app.path(),
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://github.com/example/tmi-server.git",
+        ],
+    );
+    refuse(app.path(), &[], "is not herokuops's");
+    refuse(
+        app.path(),
+        &["--install", "path"],
+        "--install git --git URL",
+    );
+
+    // herokuops, but with an origin a runner cannot reach, or one with a password in it.
+    let dir = repo();
+    git(
+        dir.path(),
+        &["remote", "set-url", "origin", "/srv/git/herokuops"],
+    );
+    refuse(dir.path(), &[], "pass --git URL");
+    git(
+        dir.path(),
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "https://ops:s3cret@github.com/example/herokuops.git",
+        ],
+    );
+    let yaml = linted_workflow(dir.path(), &dir.path().join("stripped.yml"), &[]);
+    assert!(
+        yaml.contains("HEROKUOPS_GIT: \"https://github.com/example/herokuops.git\"")
+            && !yaml.contains("s3cret"),
+        "{yaml}"
+    );
+    refuse(
+        dir.path(),
+        &[
+            "--git",
+            "https://ops:s3cret@github.com/example/herokuops.git",
+        ],
+        "password",
+    );
+    refuse(
+        dir.path(),
+        &["--git", "git@github.com:example/herokuops.git"],
+        "is not a URL",
+    );
+    refuse(
+        dir.path(),
+        &[
+            "--install",
+            "crates",
+            "--git",
+            "https://github.com/example/herokuops",
+        ],
+        "does nothing with --install crates",
+    );
+    refuse(
+        dir.path(),
+        &[
+            "--install",
+            "path",
+            "--git",
+            "https://github.com/example/herokuops",
+        ],
+        "does nothing with --install path",
+    );
 }
 
 #[test]

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts and benchmarks that drive herokuops-sandbox.
 #
 #   sandbox_start BIN WORK [ARGS...]   starts BIN ARGS with its stdout in WORK/sandbox.env and its

