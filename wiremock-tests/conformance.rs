@@ -1056,7 +1056,7 @@ async fn a_bad_request_on_the_wire_fails_the_check() {
 
 /// Fields that are not in the plain schema but come with `Accept-Inclusion:
 /// addon:plan,config_vars`, which the client sends on attachment lists and resolves
-/// (../shared/heroku/API.md section 2.2). A path covers its sub-fields.
+/// (Heroku's `Accept-Inclusion` header). A path covers its sub-fields.
 const INCLUSION_ONLY: &[(&str, &str)] = &[
     ("add-on-attachment", "config_vars"),
     ("add-on-attachment", "addon.plan"),

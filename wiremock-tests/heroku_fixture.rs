@@ -1,6 +1,6 @@
 //! A stand-in for both Heroku APIs that answers every route herokuops uses from
 //! `fixtures/api/`, with the app the official CLI was traced against
-//! (`../shared/heroku-peer/TRACES.md`): app `tmi-server`; `postgresql-primary-10001` attached as
+//! (see `fixtures/peer/`): app `tmi-server`; `postgresql-primary-10001` attached as
 //! `DATABASE` and `HEROKU_POSTGRESQL_COBALT`, `postgresql-secondary-10002` as
 //! `HEROKU_POSTGRESQL_AMBER`; one finished backup `b001`.
 //!

@@ -1,5 +1,5 @@
 //! Typed models of what we read from Heroku. Field names follow the Platform API schema
-//! (`shared/heroku/platform-api-schema.json`) and, for the data API, the fields the official CLI
+//! (Heroku publishes it at https://api.heroku.com/schema) and, for the data API, the fields the official CLI
 //! reads. Unknown fields are ignored; fields we do not always get are optional.
 
 use std::fmt;
