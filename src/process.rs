@@ -63,28 +63,32 @@ mod tests {
         command
     }
 
+    /// Waits until no process of the group is left; false if some still is at the deadline.
+    async fn group_gone(pgid: i32) -> bool {
+        let pgid = rustix::process::Pid::from_raw(pgid).expect("a group id");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if rustix::process::test_kill_process_group(pgid).is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
     #[tokio::test]
     async fn killing_the_group_ends_the_commands_the_shell_started() {
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("done");
-        let script = format!("sleep 1; touch {}", marker.display());
-        let mut child = GroupChild::spawn(sh(&format!("{script} & wait"))).unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let started = Instant::now();
+        let mut child = GroupChild::spawn(sh("sleep 30 & sleep 30 & wait")).unwrap();
+        let pgid = child.pgid.expect("a group");
         child.kill().await;
-        assert!(started.elapsed() < Duration::from_millis(500));
-        tokio::time::sleep(Duration::from_millis(1300)).await;
-        assert!(!marker.exists(), "a command of the group went on");
+        assert!(group_gone(pgid).await, "a command of the group went on");
     }
 
     #[tokio::test]
     async fn dropping_it_kills_the_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("done");
-        let child = GroupChild::spawn(sh(&format!("sleep 1; touch {}", marker.display()))).unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let child = GroupChild::spawn(sh("sleep 30; touch never")).unwrap();
+        let pgid = child.pgid.expect("a group");
         drop(child);
-        tokio::time::sleep(Duration::from_millis(1300)).await;
-        assert!(!marker.exists(), "the command went on after the drop");
+        assert!(group_gone(pgid).await, "the command went on after the drop");
     }
 }

@@ -2,12 +2,12 @@
 //! rate-limit budget; bad apps files; one app's failure among others; the per-app report.
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use herokuops_sandbox::RateLimit;
 use serde_json::{Value, json};
 
+use crate::support::binary;
 use crate::support::sandbox::{Client, herokuops, sandbox_with, show};
 
 fn write_apps(dir: &Path, apps: &[String]) -> String {
@@ -220,21 +220,13 @@ async fn drift_is_outranked_by_a_failure_and_rows_are_a_table_without_json() {
 
 /// The binary without a sandbox: input errors are found before anything is sent.
 async fn offline(dir: &Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herokuops"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir)
+    binary::herokuops(args)
+        .home(dir)
+        .heroku("http://127.0.0.1:9", "offline-token")
         .env("CI", "1")
-        .env("HEROKU_HOST", "http://127.0.0.1:9")
-        .env("HEROKU_API_KEY", "offline-token")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .limit(Duration::from_secs(30))
+        .output()
         .await
-        .expect("herokuops finishes")
-        .expect("herokuops runs")
 }
 
 #[tokio::test]
@@ -420,15 +412,7 @@ async fn an_interrupt_reports_every_app_and_exits_130() {
         )
         .await;
     assert_eq!(code, 201);
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herokuops"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("CI", "1")
-        .env("HEROKU_HOST", sb.base_url())
-        .env("HEROKU_API_KEY", crate::support::sandbox::TOKEN)
-        .args(["--json", "-j", "1", "maintenance", "status"])
+    let child = binary::herokuops(["--json", "-j", "1", "maintenance", "status"])
         .args([
             "-a",
             "tmi-server-01",
@@ -437,19 +421,27 @@ async fn an_interrupt_reports_every_app_and_exits_130() {
             "-a",
             "tmi-server-03",
         ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd.spawn().unwrap();
-    // The first app's request is held by the sandbox; then Ctrl-C.
-    let pid = child.id().unwrap().to_string();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+        .heroku(&sb.base_url(), crate::support::sandbox::TOKEN)
+        .env("CI", "1")
+        .spawn();
+    // The first app's request is held by the sandbox: once it is there, Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !client
+        .requests()
+        .await
+        .iter()
+        .any(|r| r["path"] == "/apps/tmi-server-01")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first app's request never came"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        binary::signal(&child, rustix::process::Signal::INT),
+        "herokuops is running"
+    );
     let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
         .await
         .expect("herokuops stops soon after the interrupt")

@@ -1,10 +1,8 @@
-//! The integration test binary: the CLI run as a user runs it, and the Postgres side against a
-//! real PostgreSQL server.
+//! The slow tests: the CLI end to end against the sandbox (playbooks, the fault matrix, kills,
+//! fleets, GitHub Actions mode), and the Postgres side against real PostgreSQL servers. Not
+//! part of a plain `cargo test`: `cargo test --test integration` (and `scripts/test`) runs them.
 
-mod ci;
-mod cli;
 mod e2e;
-mod endpoint_table;
 mod fleet;
 mod gha;
 mod pg_commands;

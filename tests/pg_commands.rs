@@ -8,27 +8,10 @@ use serde_json::Value;
 use crate::support::pg::{TestDb, fixture_path, fresh_db, shared};
 
 async fn herokuops(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let home = tempfile::tempdir().unwrap();
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = assert_cmd::Command::cargo_bin("herokuops").unwrap();
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("NO_COLOR", "1")
-            .args(&args)
-            .timeout(std::time::Duration::from_secs(120));
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
-    })
-    .await
-    .unwrap()
+    crate::support::binary::herokuops(args)
+        .envs(env)
+        .output()
+        .await
 }
 
 struct Run {

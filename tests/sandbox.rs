@@ -522,9 +522,14 @@ async fn nothing_runs_without_the_token() {
     let out = herokuops_with_token(&sb, "not-the-token", &["maintenance", "on", APP]).await;
     assert_eq!(out.status.code(), Some(4), "{}", show(&out));
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!marker.exists(), "the command did not run");
+    // A refused request makes no dyno: none is there to run the command, now or later.
     let client = Client::new(&sb);
+    let (_, dynos) = client.get(&format!("/apps/{APP}/dynos")).await;
+    assert!(
+        dynos.as_array().unwrap().iter().all(|d| d["type"] != "run"),
+        "a one-off dyno was made: {dynos}"
+    );
+    assert!(!marker.exists(), "the command did not run");
     let (_, app) = client.get(&format!("/apps/{APP}")).await;
     assert_eq!(app["maintenance"], false);
 
@@ -792,8 +797,12 @@ async fn public_urls_serve_ranges_and_expire() {
         403,
         "storage itself is not public"
     );
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-    assert_eq!(plain.get(&url).send().await.unwrap().status().as_u16(), 403);
+    // The URL lives 1.5 s (this sandbox's setting), then is refused.
+    eventually("the public URL to expire", Duration::from_secs(10), || {
+        let (plain, url) = (plain.clone(), url.clone());
+        async move { plain.get(&url).send().await.unwrap().status().as_u16() == 403 }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,6 +2,8 @@
 //! method, path, query, headers and exact body. Every mock carries `.expect(n)`, and a
 //! catch-all mock fails any test that sends a request nobody expected.
 
+#[path = "../tests/support/binary.rs"]
+mod binary;
 mod conformance;
 mod contract;
 mod data_api;
@@ -9,5 +11,7 @@ mod heroku_fixture;
 mod peer;
 mod platform;
 mod retries;
+#[path = "../tests/support/skip.rs"]
+mod skip;
 mod steps;
 mod support;

@@ -15,6 +15,7 @@ use serde_json::Value;
 use wiremock::MockServer;
 
 use crate::heroku_fixture::{self, Variant};
+use crate::skip::skip;
 use crate::support::TOKEN;
 
 /// One mutating request: what is compared with the official CLI.
@@ -105,26 +106,12 @@ fn load_expected(file: &Path) -> Expected {
 
 /// Runs the real binary against `server`, as a CI job would.
 async fn herokuops(server: &MockServer, args: &[&str]) -> Output {
-    let uri = server.uri();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let home = tempfile::tempdir().unwrap();
-        assert_cmd::Command::cargo_bin("herokuops")
-            .unwrap()
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("HEROKU_HOST", &uri)
-            .env("HEROKU_API_KEY", TOKEN)
-            .env("CI", "true")
-            .env("NO_COLOR", "1")
-            .args(&args)
-            .timeout(std::time::Duration::from_secs(60))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    crate::binary::herokuops(args)
+        .heroku(&server.uri(), TOKEN)
+        .env("CI", "true")
+        .limit(std::time::Duration::from_secs(60))
+        .output()
+        .await
 }
 
 /// The mutating requests a server received, in order.
@@ -369,21 +356,6 @@ fn parse_trace(file: &Path) -> Trace {
         file.display()
     );
     Trace { command, mutations }
-}
-
-/// Records that `test` did not make its check, and why: `SKIPPED: TEST: REASON` on stderr,
-/// past the harness's capture, and `TEST<TAB>REASON` appended to `$HEROKUOPS_SKIP_LOG`.
-fn skip(test: &str, reason: &str) {
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(format!("SKIPPED: {test}: {reason}\n").as_bytes());
-    if let Some(log) = std::env::var_os("HEROKUOPS_SKIP_LOG").filter(|v| !v.is_empty()) {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .and_then(|mut file| file.write_all(format!("{test}\t{reason}\n").as_bytes()))
-            .unwrap_or_else(|e| panic!("cannot append to HEROKUOPS_SKIP_LOG {log:?}: {e}"));
-    }
 }
 
 #[test]

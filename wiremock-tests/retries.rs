@@ -463,7 +463,16 @@ async fn a_429_holds_back_every_clone_of_the_client() {
     let first = tokio::spawn(async move { api2.dynos(APP).await });
     // This request starts after the first one was answered 429: it waits out the same
     // Retry-After instead of spending more of the limit.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the first request never came");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     api.app(APP).await.unwrap();
     let elapsed = started.elapsed();
     assert!(first.await.unwrap().is_ok());

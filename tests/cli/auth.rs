@@ -20,23 +20,13 @@ async fn login_whoami_logout_with_the_token_store() {
     let store = home.path().join("store/token");
     let store_env = ("HEROKUOPS_KEYRING_FILE", store.to_str().unwrap());
 
-    let bin = assert_cmd::cargo::cargo_bin("herokuops");
-    let login = tokio::task::spawn_blocking({
-        let (uri, home, store) = (server.uri(), home.path().to_path_buf(), store.clone());
-        move || {
-            assert_cmd::Command::new(bin)
-                .env_clear()
-                .env("HOME", home)
-                .env("HEROKU_HOST", uri)
-                .env("HEROKUOPS_KEYRING_FILE", store)
-                .args(["login", "--token-stdin"])
-                .write_stdin("stored-token-1\n")
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let login = crate::binary::herokuops(["login", "--token-stdin"])
+        .home(home.path())
+        .env("HEROKU_HOST", server.uri())
+        .env("HEROKUOPS_KEYRING_FILE", &store)
+        .stdin("stored-token-1\n")
+        .output()
+        .await;
     let (stdout, stderr) = text(&login);
     assert!(login.status.success(), "{stderr}");
     assert!(stdout.contains("logged in as ops@example.com"), "{stdout}");
@@ -83,23 +73,13 @@ async fn login_with_a_rejected_token_stores_nothing() {
         .await;
     let home = tempfile::tempdir().unwrap();
     let store = home.path().join("token");
-    let bin = assert_cmd::cargo::cargo_bin("herokuops");
-    let out = tokio::task::spawn_blocking({
-        let (uri, home, store) = (server.uri(), home.path().to_path_buf(), store.clone());
-        move || {
-            assert_cmd::Command::new(bin)
-                .env_clear()
-                .env("HOME", home)
-                .env("HEROKU_HOST", uri)
-                .env("HEROKUOPS_KEYRING_FILE", store)
-                .args(["login", "--token-stdin"])
-                .write_stdin("bad-token\n")
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let out = crate::binary::herokuops(["login", "--token-stdin"])
+        .home(home.path())
+        .env("HEROKU_HOST", server.uri())
+        .env("HEROKUOPS_KEYRING_FILE", &store)
+        .stdin("bad-token\n")
+        .output()
+        .await;
     assert_eq!(out.status.code(), Some(4));
     assert!(!store.exists());
 }

@@ -158,7 +158,7 @@ fn cells() -> Vec<Cell> {
         Reset,
         "migrate",
         "LOCAL",
-        "sh -c 'sleep 2; touch migrated'",
+        "sh -c 'echo $$ > migrate.pid; sleep 2; touch migrated'",
         0,
         &[InterruptLocalMigration],
     );
@@ -267,6 +267,18 @@ fn not_yet_migrated(e2e: &E2e) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Whether a process with this id is still there (a zombie counts as gone).
+fn process_exists(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
 fn playbook_args(cell: &Cell, expect: &str) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "--json".into(),
@@ -282,9 +294,10 @@ fn playbook_args(cell: &Cell, expect: &str) -> Vec<String> {
         "200ms".into(),
     ];
     match cell.kind {
-        Kind::InterruptLocalMigration => {
-            args.extend(["--migrate-local".into(), "sleep 2; touch migrated".into()])
-        }
+        Kind::InterruptLocalMigration => args.extend([
+            "--migrate-local".into(),
+            "echo $$ > migrate.pid; sleep 2; touch migrated".into(),
+        ]),
         Kind::InterruptOneOffMigration => {
             args.extend(["--migrate-command".into(), "sleep 2".into()])
         }
@@ -433,7 +446,15 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
                     .await;
                 check!(in_flight, "{} {} never came", cell.method, cell.path);
             }
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            if cell.kind == Kind::InterruptLocalMigration {
+                let pid_file = e2e.home().join("migrate.pid");
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !pid_file.exists() {
+                    check!(Instant::now() < deadline, "the local command never started");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            // The run listens for signals from before its first step: no pause is needed.
             let started = Instant::now();
             let name = if cell.kind == Kind::TerminateHeld {
                 "TERM"
@@ -455,7 +476,17 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
             );
             let mut stopped = after_stop(e2e, &cell, &before, &run, "interrupted").await?;
             if cell.kind == Kind::InterruptLocalMigration {
-                tokio::time::sleep(Duration::from_millis(2500)).await;
+                // The shell that would touch the file is gone, so nothing will.
+                let shell = std::fs::read_to_string(e2e.home().join("migrate.pid"))
+                    .map_err(|e| format!("the command never started: {e}"))?;
+                let deadline = Instant::now() + Duration::from_secs(3);
+                while process_exists(shell.trim()) {
+                    check!(
+                        Instant::now() < deadline,
+                        "the migration went on after the run stopped"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 check!(
                     !e2e.home().join("migrated").exists(),
                     "the migration went on after the run stopped"

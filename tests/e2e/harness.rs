@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -12,6 +11,7 @@ use herokuops::pg::Target;
 use herokuops_sandbox::Sandbox;
 use serde_json::{Value, json};
 
+use crate::support::binary::{Herokuops, herokuops};
 pub use crate::support::sandbox::tables_and_rows;
 use crate::support::sandbox::{APP, Client, sandbox_with};
 
@@ -114,36 +114,24 @@ impl E2e {
         self.dir.path().join("state/herokuops/runs")
     }
 
-    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let home = self.dir.path().join("home");
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herokuops"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &home)
+    pub fn command(&self, args: &[&str]) -> Herokuops {
+        herokuops(args)
+            .home(&self.home())
+            .heroku(&self.sb.base_url(), &self.token())
             .env("CI", "1")
-            .env("NO_COLOR", "1")
-            .env("HEROKU_HOST", self.sb.base_url())
             .env("HEROKU_DATA_HOST", self.sb.data_host())
-            .env("HEROKU_API_KEY", self.token())
             .env("HEROKUOPS_KEYRING_FILE", self.dir.path().join("token"))
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .args(args)
-            .current_dir(&home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
     }
 
     /// Runs herokuops to the end; its output is checked for secrets.
     pub async fn run(&self, args: &[&str]) -> Run {
-        let child = self.command(args).spawn().expect("herokuops starts");
+        let child = self.command(args).spawn();
         self.finish(child).await
     }
 
     pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
-        self.command(args).spawn().expect("herokuops starts")
+        self.command(args).spawn()
     }
 
     /// Waits for a spawned herokuops; its output is checked for secrets.
@@ -408,14 +396,19 @@ pub fn glob(pattern: &str, path: &str) -> bool {
     go(pattern.as_bytes(), path.as_bytes())
 }
 
-/// Sends a signal to a child by its id.
-pub fn signal(child: &tokio::process::Child, signal: &str) {
-    let pid = child.id().expect("the child is running");
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{signal} {pid}");
+/// Sends a signal (`INT`, `TERM`, `KILL`) to a running child.
+pub fn signal(child: &tokio::process::Child, name: &str) {
+    use rustix::process::Signal;
+    let which = match name {
+        "INT" => Signal::INT,
+        "TERM" => Signal::TERM,
+        "KILL" => Signal::KILL,
+        other => panic!("no signal {other} in the tests"),
+    };
+    assert!(
+        crate::support::binary::signal(child, which),
+        "kill -{name}: the child had exited already"
+    );
 }
 
 /// A fault body for the control API.

@@ -127,9 +127,7 @@ async fn a_killed_drop_leaves_the_old_schema_or_the_new_empty_one() {
                 let delay = SINCE_START_MS[(i / 3) as usize % SINCE_START_MS.len()];
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 // It may have finished already: then there is nobody to kill.
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", &child.id().unwrap_or(0).to_string()])
-                    .status();
+                crate::support::binary::signal(&child, rustix::process::Signal::KILL);
             }
         }
         let run = e2e.finish(child).await;

@@ -14,12 +14,11 @@ async fn ctrl_c_stops_the_one_off_dyno() {
         assert!(Instant::now() < deadline, "the one-off dyno never appeared");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Following its log: the session is open.
+    // Following its log (the session is open) means Ctrl-C is watched: it listens before it follows.
     assert!(
         e2e.until_request("POST", "/apps/*/log-sessions", Duration::from_secs(10))
             .await
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
     signal(&child, "INT");
     let run = e2e.finish(child).await;
     assert_eq!(run.code, Some(130), "{}", run.show());

@@ -130,8 +130,7 @@ async fn unconfirmed_and_dry_runs_send_nothing_that_changes_anything() {
         let out = e2e
             .command(&[playbook, APP, "--expect", &expect])
             .output()
-            .await
-            .unwrap();
+            .await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         e2e.assert_no_secret("stderr", &stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -151,34 +151,15 @@ pub async fn herokuops_with_env(
     env: &[(&str, &str)],
     args: &[&str],
 ) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herokuops"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
+    super::binary::herokuops(args)
+        .heroku(&sb.base_url(), token)
         .env("CI", "1")
-        .env("NO_COLOR", "1")
-        .env("HEROKU_HOST", sb.base_url())
-        .env("HEROKU_API_KEY", token)
-        .envs(env.iter().copied())
-        .args(args)
-        .current_dir(home.path())
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .envs(env)
+        .output()
         .await
-        .expect("herokuops finishes within 2 minutes")
-        .expect("herokuops runs")
 }
 
-pub fn show(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+pub use super::binary::show;
 
 /// Every table of schema public with its row count; `None` when the schema is missing.
 pub async fn tables_and_rows(url: &str) -> Option<std::collections::BTreeMap<String, i64>> {

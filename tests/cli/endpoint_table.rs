@@ -8,33 +8,17 @@
 //! `cargo test` shows it too) and a line in the file `HEROKUOPS_SKIP_LOG` names, which
 //! `scripts/test` lists in its summary. A variable that names no file fails the test.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
+use crate::skip::skip;
+
 const SCHEMA_ENV: &str = "HEROKU_PLATFORM_SCHEMA";
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Records that `test` did not make its check, and why: `SKIPPED: TEST: REASON` on stderr,
-/// past the harness's capture, and `TEST<TAB>REASON` appended to `$HEROKUOPS_SKIP_LOG`.
-fn skip(test: &str, reason: &str) {
-    let line = format!("SKIPPED: {test}: {reason}\n");
-    // `eprintln!` would be captured for a passing test; a write to the stream itself is not.
-    let _ = std::io::stderr().write_all(line.as_bytes());
-    if let Some(log) = std::env::var_os("HEROKUOPS_SKIP_LOG").filter(|v| !v.is_empty()) {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap_or_else(|e| panic!("cannot append to HEROKUOPS_SKIP_LOG {log:?}: {e}"));
-        file.write_all(format!("{test}\t{reason}\n").as_bytes())
-            .unwrap_or_else(|e| panic!("cannot append to HEROKUOPS_SKIP_LOG {log:?}: {e}"));
-    }
 }
 
 /// Heroku's schema from `HEROKU_PLATFORM_SCHEMA`; None (the test skipped) when it is not set.

@@ -7,30 +7,16 @@
 //! PATH. Without it these tests fail with how to install it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+use crate::binary::show;
 
 /// The herokuops binary in `dir` with a clean environment plus `env`.
 fn herokuops(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_herokuops"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("NO_COLOR", "1")
-        .envs(env.iter().copied())
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("herokuops runs")
-}
-
-fn show(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    crate::binary::herokuops(args)
+        .home(dir)
+        .envs(env)
+        .output_blocking()
 }
 
 fn actionlint() -> PathBuf {

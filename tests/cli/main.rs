@@ -1,9 +1,18 @@
-//! The `herokuops` binary run as a user runs it, against a local mock of Heroku's APIs.
+//! The fast tests of the command line: the `herokuops` binary run as a user runs it, against a
+//! local mock of Heroku's APIs (no database, no sandbox); the workflows `ci init` writes; the
+//! endpoint table against Heroku's schema. `cargo test` runs these; the slow end-to-end tests
+//! are the `integration` target.
 
 mod auth;
+#[path = "../support/binary.rs"]
+mod binary;
+mod ci;
+mod endpoint_table;
 mod errors;
 mod safety;
 mod secrets;
+#[path = "../support/skip.rs"]
+mod skip;
 
 use std::path::Path;
 use std::process::Output;
@@ -38,29 +47,13 @@ pub async fn herokuops(
     args: &[&str],
     extra_env: &[(&str, &str)],
 ) -> Output {
-    let uri = server.uri();
-    let home = home.to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let extra: Vec<(String, String)> = extra_env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = assert_cmd::Command::cargo_bin("herokuops").unwrap();
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &home)
-            .env("HEROKU_HOST", &uri)
-            .env("NO_COLOR", "1")
-            .args(&args)
-            .timeout(std::time::Duration::from_secs(60));
-        for (k, v) in &extra {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
-    })
-    .await
-    .unwrap()
+    binary::herokuops(args)
+        .home(home)
+        .env("HEROKU_HOST", server.uri())
+        .envs(extra_env)
+        .limit(std::time::Duration::from_secs(60))
+        .output()
+        .await
 }
 
 pub fn text(output: &Output) -> (String, String) {
