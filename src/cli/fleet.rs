@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result, exit};
 use crate::fleet::{self, AppOutcome, AppRow, AppStatus, FleetOptions, FleetReport};
+use crate::output::outcome::ToJson;
 use crate::output::prompt::ScriptedPrompter;
 use crate::output::table::{Cell, Table};
 use crate::output::{Io, Look, Mode, Outcome, Tone};
@@ -330,14 +330,18 @@ fn progress_line(row: &AppRow, done: usize, total: usize) -> String {
     )
 }
 
-/// A fleet's report: a row per app.
-#[derive(Debug, Clone, Serialize)]
-#[serde(transparent)]
+/// A fleet's report: a row per app; its JSON is the array of rows.
+#[derive(Debug, Clone)]
 pub struct FleetOutcome {
     pub report: FleetReport,
     /// The apps ran a playbook, which annotates its own failure.
-    #[serde(skip)]
     pub playbook: bool,
+}
+
+impl ToJson for FleetOutcome {
+    fn to_json(&self) -> Value {
+        json!(self.report.rows)
+    }
 }
 
 impl Outcome for FleetOutcome {

@@ -24,7 +24,7 @@ pub use context::Ctx;
     about = "Database chores for Heroku apps: reset, swap, back up, restore and verify, safely",
     long_about = None,
     propagate_version = true,
-    after_help = "The app is given as -a APP or as the first argument: `herokuops pg info -a my-app` and `herokuops pg info my-app` are the same.\nExit codes: 0 done, 1 failed, 2 bad input or confirmation missing, 3 schema drift, 4 not authenticated, 130 interrupted."
+    after_help = "Examples:\n  herokuops reset tmi-server\n  herokuops swap-db tmi-server --confirm tmi-server\n  herokuops backup capture --apps-from production-apps.txt -j 8\n  herokuops pg info -a tmi-server       (the same as: pg info tmi-server)\n\nExit codes:\n  0 done, 1 failed, 2 bad input or confirmation missing, 3 schema drift,\n  4 not authenticated, 130 interrupted"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -125,7 +125,7 @@ pub enum Command {
     /// Postgres databases: info, wait, promote
     #[command(
         subcommand,
-        after_help = "Examples:\n  herokuops pg info tmi-server\n  herokuops pg promote tmi-server HEROKU_POSTGRESQL_AMBER --confirm tmi-server"
+        after_help = "Examples:\n  herokuops pg info tmi-server\n  herokuops pg promote tmi-server HEROKU_POSTGRESQL_AMBER \\\n      --confirm tmi-server"
     )]
     Pg(commands::pg::PgCommand),
     /// Backups: capture, list, url, download, restore, schedule, unschedule
@@ -164,7 +164,7 @@ pub enum Command {
     },
     /// Playbook: move the app onto a new Postgres add-on (create, wait, maintenance, promote, restart, verify)
     #[command(
-        after_help = "Examples:\n  herokuops swap-db tmi-server\n  herokuops swap-db tmi-server --plan heroku-postgresql:standard-0 --confirm tmi-server"
+        after_help = "Examples:\n  herokuops swap-db tmi-server\n  herokuops swap-db tmi-server --plan heroku-postgresql:standard-0 \\\n      --confirm tmi-server"
     )]
     SwapDb {
         #[arg(value_name = "APP")]
@@ -548,5 +548,85 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every command, with its path of names from the top.
+    fn every_command() -> Vec<(String, clap::Command)> {
+        fn walk(prefix: &str, command: &clap::Command, out: &mut Vec<(String, clap::Command)>) {
+            for sub in command.get_subcommands().filter(|c| c.get_name() != "help") {
+                let path = format!("{prefix} {}", sub.get_name());
+                out.push((path.clone(), sub.clone()));
+                walk(&path, sub, out);
+            }
+        }
+        let top = Cli::command().term_width(80);
+        let mut all = vec![("herokuops".to_string(), top.clone())];
+        walk("herokuops", &top, &mut all);
+        all
+    }
+
+    /// The `herokuops ...` commands under `Examples:` of a help text (a line ending in `\`
+    /// goes on in the next), cut before a pipe, a redirection or a note in parentheses.
+    fn examples(help: &str) -> Vec<String> {
+        let Some((_, after)) = help.split_once("Examples:\n") else {
+            return Vec::new();
+        };
+        let mut commands = Vec::new();
+        let mut pending = String::new();
+        for line in after.lines().take_while(|l| l.starts_with("  ")) {
+            pending.push_str(line.trim());
+            if let Some(open) = pending.strip_suffix('\\') {
+                pending = format!("{} ", open.trim_end());
+                continue;
+            }
+            if let Some(at) = pending.find("herokuops ") {
+                let command = &pending[at..];
+                let end = command
+                    .find(['|', '>', '(', ')', '"'])
+                    .unwrap_or(command.len());
+                commands.push(command[..end].trim().to_string());
+            }
+            pending.clear();
+        }
+        commands
+    }
+
+    #[test]
+    fn every_command_has_examples_that_parse_whole_on_their_line() {
+        let commands = every_command();
+        assert!(commands.len() > 40, "{} commands", commands.len());
+        for (path, mut command) in commands {
+            let help = command.render_long_help().to_string();
+            let long = help
+                .split_once("Examples:")
+                .map_or("", |(_, e)| e)
+                .lines()
+                .find(|l| l.chars().count() > 80);
+            assert_eq!(
+                long, None,
+                "`{path} --help`: an example wider than 80 columns"
+            );
+            let examples = examples(&help);
+            assert!(
+                !examples.is_empty(),
+                "`{path} --help` has no examples:\n{help}"
+            );
+            for example in examples {
+                let words = shlex::split(&example).unwrap_or_else(|| panic!("{example}"));
+                if let Err(e) = Cli::try_parse_from(&words) {
+                    panic!("`{path} --help`: the example `{example}` does not parse: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_command_offers_the_flags_of_its_own_before_the_global_ones() {
+        let mut swap = Cli::command().find_subcommand("swap-db").unwrap().clone();
+        let help = swap.render_long_help().to_string();
+        assert!(!help.contains("--migrate-command"), "{help}");
+        let own = help.find("--plan").unwrap();
+        let global = help.find("Global options:").unwrap();
+        assert!(own < global, "{help}");
     }
 }

@@ -142,7 +142,7 @@ async fn unconfirmed_and_dry_runs_send_nothing_that_changes_anything() {
             .run(&["--dry-run", playbook, APP, "--expect", &expect])
             .await;
         assert_eq!(run.code, Some(0), "{}", run.show());
-        assert!(run.stdout.contains("[destructive]"), "{}", run.show());
+        assert!(run.stdout.contains("destroys"), "{}", run.show());
 
         let run = e2e
             .run(&["--json", "--dry-run", playbook, APP, "--confirm", APP])

@@ -45,7 +45,7 @@ async fn restore_brings_back_the_named_backup_after_a_safety_backup() {
     let dry = e2e.run(&["--dry-run", "backup", "restore", APP]).await;
     assert_eq!(dry.code, Some(0), "{}", dry.show());
     assert!(
-        dry.stdout.contains("would run playbook restore"),
+        dry.stdout.contains("would run restore on tmi-server"),
         "{}",
         dry.show()
     );

@@ -26,7 +26,7 @@ pub enum AddonsCommand {
     },
     /// Create an add-on, e.g. heroku-postgresql:essential-0
     #[command(
-        after_help = "Examples:\n  herokuops addons create tmi-server heroku-postgresql:essential-0 --wait\n  herokuops addons create tmi-server heroku-postgresql:standard-0 --as NEWDB --config version=16"
+        after_help = "Examples:\n  herokuops addons create tmi-server heroku-postgresql:essential-0 --wait\n  herokuops addons create tmi-server heroku-postgresql:standard-0 \\\n      --as NEWDB --config version=16"
     )]
     Create {
         #[arg(value_name = "[APP] PLAN")]
@@ -49,7 +49,7 @@ pub enum AddonsCommand {
     },
     /// Destroy an add-on (destructive: needs --confirm APP or typing the app name)
     #[command(
-        after_help = "Examples:\n  herokuops addons destroy tmi-server postgresql-curved-12345 --confirm tmi-server"
+        after_help = "Examples:\n  herokuops addons destroy tmi-server postgresql-curved-12345 \\\n      --confirm tmi-server"
     )]
     Destroy {
         #[arg(value_name = "[APP] ADDON")]

@@ -66,7 +66,7 @@ pub enum BackupCommand {
     /// Restore a database from a backup or URL (destructive: needs --confirm APP). Into the
     /// app's DATABASE_URL this is the `restore` playbook: safety backup, restore, restart, verify
     #[command(
-        after_help = "Examples:\n  herokuops backup restore tmi-server b005 --confirm tmi-server\n  herokuops backup restore tmi-server otherapp::b012 --confirm tmi-server --expect schema/tmi.toml\n  herokuops backup restore tmi-server --database HEROKU_POSTGRESQL_AMBER --confirm tmi-server"
+        after_help = "Examples:\n  herokuops backup restore tmi-server b005 --confirm tmi-server\n  herokuops backup restore tmi-server otherapp::b012 --confirm tmi-server \\\n      --expect schema/tmi.toml\n  herokuops backup restore tmi-server --database HEROKU_POSTGRESQL_AMBER \\\n      --confirm tmi-server"
     )]
     Restore {
         #[arg(value_name = "[APP] [BACKUP|URL]")]
@@ -83,7 +83,7 @@ pub enum BackupCommand {
     },
     /// Schedule a daily backup at an hour, e.g. --at '02:00 UTC'
     #[command(
-        after_help = "Examples:\n  herokuops backup schedule tmi-server --at '02:00 UTC'\n  herokuops backup schedule tmi-server HEROKU_POSTGRESQL_AMBER --at '03:00 Europe/Berlin'"
+        after_help = "Examples:\n  herokuops backup schedule tmi-server --at '02:00 UTC'\n  herokuops backup schedule tmi-server HEROKU_POSTGRESQL_AMBER \\\n      --at '03:00 Europe/Berlin'"
     )]
     Schedule {
         #[arg(value_name = "[APP] [DATABASE]")]

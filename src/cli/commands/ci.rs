@@ -27,8 +27,14 @@ use crate::playbooks::{Playbook, StepKind};
 #[derive(Debug, Subcommand)]
 pub enum CiCommand {
     /// Write a GitHub Actions workflow that runs a playbook on a schedule (apps: --app, repeatable, or --apps-from FILE)
+    #[command(
+        after_help = "Examples:\n  herokuops ci init backup-capture --app tmi-server --cron '0 3 * * *'\n  herokuops ci init reset --apps-from staging-apps.txt \\\n      --cron '0 4 * * SUN' --confirm-destructive -j 2\n  herokuops ci init backup-capture --app tmi-server --cron '30 3 * * *' \\\n      --install path -o -"
+    )]
     Init(InitArgs),
     /// Print the apps (--app, repeatable, or --apps-from FILE) as the JSON of a workflow's strategy.matrix
+    #[command(
+        after_help = "Examples:\n  herokuops ci matrix --apps-from production-apps.txt\n  herokuops ci matrix -a shop-eu -a shop-us"
+    )]
     Matrix,
 }
 

@@ -34,6 +34,9 @@ pub struct Source {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  herokuops verify tmi-server --expect schema/tmi.toml\n  herokuops verify --apps-from production-apps.txt \\\n      --expect schema/tmi.toml --json"
+)]
 pub struct VerifyArgs {
     #[command(flatten)]
     pub source: Source,
@@ -48,6 +51,9 @@ pub struct VerifyArgs {
 #[derive(Debug, Subcommand)]
 pub enum SchemaCommand {
     /// Write the live schema as an expected-schema file (verify against it is clean)
+    #[command(
+        after_help = "Examples:\n  herokuops schema snapshot tmi-server -o schema/tmi.toml\n  herokuops schema snapshot --database-url postgres://localhost/tmi_dev"
+    )]
     Snapshot {
         #[command(flatten)]
         source: Source,
@@ -63,6 +69,9 @@ pub enum SchemaCommand {
 #[derive(Debug, Clone, Subcommand)]
 pub enum DbCommand {
     /// Connect, show the server and each table with its (estimated) row count
+    #[command(
+        after_help = "Examples:\n  herokuops db check tmi-server\n  herokuops db check tmi-server --exact --json"
+    )]
     Check {
         #[command(flatten)]
         source: Source,
@@ -71,11 +80,17 @@ pub enum DbCommand {
         exact: bool,
     },
     /// Health report: cache hits, connections, long and blocked queries, unused indexes, sizes, bloat
+    #[command(
+        after_help = "Examples:\n  herokuops db diagnose tmi-server\n  herokuops db diagnose --apps-from production-apps.txt --json"
+    )]
     Diagnose {
         #[command(flatten)]
         source: Source,
     },
     /// Drop schema public with everything in it and recreate it empty, in one transaction (destructive)
+    #[command(
+        after_help = "Examples:\n  herokuops db drop-schema tmi-server --confirm tmi-server\n  herokuops db drop-schema --database-url postgres://localhost/tmi_dev \\\n      --confirm tmi_dev"
+    )]
     DropSchema {
         #[command(flatten)]
         source: Source,

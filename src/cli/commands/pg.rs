@@ -43,7 +43,7 @@ pub enum PgCommand {
     },
     /// Make DATABASE the app's DATABASE_URL (destructive: needs --confirm APP)
     #[command(
-        after_help = "Examples:\n  herokuops pg promote tmi-server HEROKU_POSTGRESQL_AMBER --confirm tmi-server"
+        after_help = "Examples:\n  herokuops pg promote tmi-server HEROKU_POSTGRESQL_AMBER \\\n      --confirm tmi-server"
     )]
     Promote {
         #[arg(value_name = "[APP] DATABASE")]

@@ -99,7 +99,7 @@ pub enum PlaybookCommand {
     },
     /// Run a playbook on an app
     #[command(
-        after_help = "Examples:\n  herokuops playbook run nightly tmi-server\n  herokuops playbook run nightly --apps-from staging-apps.txt -j 4\n  herokuops playbook run seed tmi-server --command 'bin/seed' --confirm tmi-server"
+        after_help = "Examples:\n  herokuops playbook run nightly tmi-server\n  herokuops playbook run nightly --apps-from staging-apps.txt -j 4\n  herokuops playbook run seed tmi-server --command bin/seed \\\n      --confirm tmi-server"
     )]
     Run {
         name: String,

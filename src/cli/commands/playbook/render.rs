@@ -154,9 +154,20 @@ impl Outcome for RunReport {
 
     fn summary(&self) -> String {
         let r = &self.report;
+        let status = status_word(r.status);
+        let done = r
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Done)
+            .count();
         match r.steps.iter().find(|s| s.status == StepStatus::Failed) {
-            Some(s) => format!("{} at {}", status_word(r.status), s.step),
-            None => format!("{} {}", r.playbook, status_word(r.status)),
+            Some(s) => format!(
+                "{} {status} at {}: {done} of {} steps done",
+                r.playbook,
+                s.step,
+                r.steps.len()
+            ),
+            None => format!("{} {status}: {} steps", r.playbook, r.steps.len()),
         }
     }
 
