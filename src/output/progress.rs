@@ -93,24 +93,27 @@ impl Progress {
     fn bar(&mut self) -> Option<&ProgressBar> {
         let board = self.io.board.as_ref()?;
         if self.bar.is_none() {
-            let bar = match self.kind {
+            // Added to the board before it draws anything: a bar that drew on its own first
+            // would leave that frame behind on the screen.
+            let bar = board.add(match self.kind {
+                Kind::Spinner => ProgressBar::new_spinner(),
+                Kind::Bytes => ProgressBar::new(0),
+            });
+            match self.kind {
                 Kind::Spinner => {
-                    let bar = ProgressBar::new_spinner();
                     bar.set_style(style("{spinner} {msg} ({elapsed})"));
+                    bar.set_message(self.label.clone());
                     bar.enable_steady_tick(Duration::from_millis(120));
-                    bar
                 }
                 Kind::Bytes => {
-                    let bar = ProgressBar::new(0);
                     bar.set_style(
                         style("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
                             .progress_chars("=> "),
                     );
-                    bar
+                    bar.set_message(self.label.clone());
                 }
-            };
-            bar.set_message(self.label.clone());
-            self.bar = Some(board.add(bar));
+            }
+            self.bar = Some(bar);
         }
         self.bar.as_ref()
     }

@@ -41,7 +41,7 @@ pub async fn wait_provisioned(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<Addon, StepError> {
-    let deadline = wait.deadline();
+    let mut deadline = wait.deadline();
     loop {
         let addon = api.addon(app, name).await?;
         match addon.state.as_str() {

@@ -60,7 +60,7 @@ pub async fn follow(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<Transfer, StepError> {
-    let deadline = wait.deadline();
+    let mut deadline = wait.deadline();
     let mut failures = 0;
     loop {
         match api.transfer(app, id, false).await {

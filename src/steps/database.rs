@@ -155,7 +155,7 @@ pub async fn wait_available(
     observer: &mut dyn Observer,
 ) -> Result<String, StepError> {
     const MAX_NOT_FOUND: u32 = 20;
-    let deadline = wait.deadline();
+    let mut deadline = wait.deadline();
     let mut not_found = 0;
     let mut last = String::new();
     loop {

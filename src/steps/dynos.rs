@@ -18,7 +18,7 @@ pub async fn wait_up(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<usize, StepError> {
-    let deadline = wait.deadline();
+    let mut deadline = wait.deadline();
     loop {
         let dynos = api.dynos(app).await?;
         let long_running: Vec<_> = dynos.iter().filter(|d| d.process_type != "run").collect();

@@ -48,12 +48,18 @@ impl<F: FnMut(Event) + Send> Observer for F {
     }
 }
 
-/// How a wait polls: an interval and a deadline, never forever.
+/// How a wait polls: soon at first, then less often up to `interval`, and never past
+/// `timeout`.
 #[derive(Debug, Clone, Copy)]
 pub struct Wait {
+    /// The longest pause between two looks.
     pub interval: Duration,
     pub timeout: Duration,
 }
+
+/// The pause before the second look. Most waits end within a second or two on a quiet
+/// platform, and a look that comes a whole interval late is time the operator waits for nothing.
+pub const FIRST_PAUSE: Duration = Duration::from_millis(200);
 
 impl Wait {
     pub fn new(interval: Duration, timeout: Duration) -> Self {
@@ -64,26 +70,65 @@ impl Wait {
         Deadline {
             started: Instant::now(),
             wait: *self,
+            pause: FIRST_PAUSE.min(self.interval),
         }
+    }
+
+    /// The pauses of a wait, in order, until the deadline: how many looks it takes at most.
+    pub fn pauses(&self) -> impl Iterator<Item = Duration> + '_ {
+        let mut elapsed = Duration::ZERO;
+        let mut pause = FIRST_PAUSE.min(self.interval);
+        std::iter::from_fn(move || {
+            if elapsed + pause > self.timeout {
+                return None;
+            }
+            let this = pause;
+            elapsed += this;
+            pause = (pause * 2).min(self.interval);
+            Some(this)
+        })
     }
 }
 
 pub(crate) struct Deadline {
     started: Instant,
     wait: Wait,
+    /// The next pause: it doubles from [`FIRST_PAUSE`] up to the interval.
+    pause: Duration,
 }
 
 impl Deadline {
-    /// Sleeps one interval, or fails when the deadline would pass.
-    pub(crate) async fn tick(&self, what: &str) -> Result<(), StepError> {
-        if self.started.elapsed() + self.wait.interval > self.wait.timeout {
+    /// Sleeps the next pause, or fails when the deadline would pass.
+    pub(crate) async fn tick(&mut self, what: &str) -> Result<(), StepError> {
+        if self.started.elapsed() + self.pause > self.wait.timeout {
             return Err(StepError::Timeout {
                 what: what.to_string(),
                 after: self.wait.timeout,
             });
         }
-        tokio::time::sleep(self.wait.interval).await;
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(self.wait.interval);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_looks_soon_then_backs_off_to_its_interval() {
+        let wait = Wait::new(Duration::from_secs(5), Duration::from_secs(60));
+        let pauses: Vec<u64> = wait
+            .pauses()
+            .take(7)
+            .map(|p| p.as_millis() as u64)
+            .collect();
+        assert_eq!(pauses, [200, 400, 800, 1600, 3200, 5000, 5000]);
+        // A minute of waiting makes 15 looks, not 12 at a flat 5 s nor 300 at a flat 200 ms.
+        assert_eq!(wait.pauses().count(), 15);
+        let short = Wait::new(Duration::from_millis(50), Duration::from_secs(1));
+        assert!(short.pauses().all(|p| p <= Duration::from_millis(50)));
     }
 }
 

@@ -177,7 +177,7 @@ async fn watch_release(
             app: app.to_string(),
         });
     };
-    let deadline = wait.deadline();
+    let mut deadline = wait.deadline();
     loop {
         let release = api.release(app, attach.id.as_str()).await?;
         match release.status.as_deref() {

@@ -118,7 +118,7 @@ pub async fn verify_until_ready(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<String, StepError> {
-    let deadline = wait.deadline();
+    let mut deadline = wait.deadline();
     loop {
         let db = connect(api, app, observer).await?;
         let (differences, first) = match check(&db, expected).await? {

@@ -1,6 +1,7 @@
 //! The question before a run that changes data: what each destructive step does to the app's
 //! data, in the playbook's own terms, and whether a safety backup comes first.
 
+use crate::output::style::wrap;
 use crate::output::{Look, Tone};
 use crate::playbooks::StepKind;
 
@@ -47,7 +48,9 @@ pub fn question(plan: &Plan, look: &Look) -> String {
             look.paint(Tone::Bad, "No safety backup")
         ));
     }
-    lines.join("\n")
+    let width = look.width.unwrap_or(usize::MAX).max(40);
+    let wrapped: Vec<String> = lines.iter().flat_map(|l| wrap(l, width)).collect();
+    format!("\n{}", wrapped.join("\n"))
 }
 
 #[cfg(test)]

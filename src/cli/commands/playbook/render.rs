@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::cli::actions;
+use crate::output::style::wrap;
 use crate::output::table::{Cell, Table};
 use crate::output::{Io, Look, Outcome, Tone};
 use crate::playbooks::executor::Preflight;
@@ -201,9 +202,17 @@ pub fn report_text(report: &Report, look: &Look) -> String {
         look.paint(Tone::Dim, &format!("(run {})", report.run_id))
     );
     text.push_str(&steps_table(report, look));
+    let width = look.width.unwrap_or(usize::MAX);
     for line in after_lines(report, look) {
-        text.push_str(&line);
-        text.push('\n');
+        // Prose wraps at the width; a command to copy (indented) stays whole.
+        let lines = match line.starts_with("  ") {
+            true => vec![line],
+            false => wrap(&line, width),
+        };
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
     }
     text.trim_end().to_string()
 }
@@ -245,9 +254,9 @@ fn after_lines(report: &Report, look: &Look) -> Vec<String> {
             report.app, report.app
         );
         lines.push(format!(
-            "the previous database {prev} is kept as {alias}_URL; destroy it when you no longer need it:\n  {}",
-            look.paint(Tone::Hint, &destroy)
+            "the previous database {prev} is kept as {alias}_URL; destroy it when you no longer need it:"
         ));
+        lines.push(format!("  {}", look.paint(Tone::Hint, &destroy)));
     }
     if let Some(state) = &report.app_state {
         lines.push(format!("state of {}: {state}", report.app));
