@@ -622,7 +622,9 @@ mod tests {
 
     #[test]
     fn a_command_offers_the_flags_of_its_own_before_the_global_ones() {
-        let mut swap = Cli::command().find_subcommand("swap-db").unwrap().clone();
+        let mut top = Cli::command();
+        top.build();
+        let mut swap = top.find_subcommand("swap-db").unwrap().clone();
         let help = swap.render_long_help().to_string();
         assert!(!help.contains("--migrate-command"), "{help}");
         let own = help.find("--plan").unwrap();
