@@ -412,7 +412,9 @@ async fn an_interrupt_reports_every_app_and_exits_130() {
         )
         .await;
     assert_eq!(code, 201);
+    let home = tempfile::tempdir().unwrap();
     let child = binary::herokuops(["--json", "-j", "1", "maintenance", "status"])
+        .home(home.path())
         .args([
             "-a",
             "tmi-server-01",

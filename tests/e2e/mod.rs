@@ -7,5 +7,6 @@ mod harness;
 mod kill;
 mod one_off;
 mod playbooks;
+mod prompt;
 mod restore;
 mod secrets;

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -13,7 +13,9 @@ use tokio::io::AsyncWriteExt;
 
 /// `herokuops ARGS...`, ready to be given more environment and run.
 pub struct Herokuops {
-    command: tokio::process::Command,
+    args: Vec<OsString>,
+    env: Vec<(String, OsString)>,
+    home: PathBuf,
     stdin: Option<Vec<u8>>,
     limit: Duration,
     /// The default HOME, kept until the run ends.
@@ -26,56 +28,52 @@ where
     S: AsRef<OsStr>,
 {
     let home = tempfile::tempdir().expect("a temporary HOME");
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_herokuops"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
     Herokuops {
-        command,
+        args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+        env: vec![
+            ("PATH".into(), std::env::var_os("PATH").unwrap_or_default()),
+            ("NO_COLOR".into(), "1".into()),
+        ],
+        home: home.path().to_path_buf(),
         stdin: None,
         limit: Duration::from_secs(120),
-        _home: None,
+        _home: Some(home),
     }
-    .home(home.path())
-    .keep_home(home)
 }
 
 impl Herokuops {
-    fn keep_home(mut self, home: tempfile::TempDir) -> Self {
-        self._home = Some(home);
-        self
-    }
-
     /// More arguments.
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.command.args(args);
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
     /// HOME and the working directory.
     pub fn home(mut self, dir: &Path) -> Self {
-        self.command.env("HOME", dir).current_dir(dir);
+        self.home = dir.to_path_buf();
         self
     }
 
     pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
-        self.command.env(key, value);
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Removes a variable of the clean environment (e.g. `NO_COLOR`).
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
         self
     }
 
     pub fn envs<'a>(mut self, vars: impl IntoIterator<Item = &'a (&'a str, &'a str)>) -> Self {
         for (key, value) in vars {
-            self.command.env(key, value);
+            self = self.env(key, value);
         }
         self
     }
@@ -89,7 +87,6 @@ impl Herokuops {
     /// What it reads on stdin.
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(bytes.into());
-        self.command.stdin(Stdio::piped());
         self
     }
 
@@ -99,9 +96,36 @@ impl Herokuops {
         self
     }
 
-    /// Starts it; its stdout and stderr are piped.
+    /// The command as the standard library runs it (for a PTY), streams left as they are.
+    pub fn std_command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(path());
+        command
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("HOME", &self.home)
+            .current_dir(&self.home)
+            .args(&self.args);
+        command
+    }
+
+    /// Starts it; its stdout and stderr are piped. Give it a `home` of the test's own: the
+    /// default one goes when this value does.
     pub fn spawn(mut self) -> tokio::process::Child {
-        let mut child = self.command.spawn().expect("herokuops starts");
+        self.start()
+    }
+
+    fn start(&mut self) -> tokio::process::Child {
+        let mut command = tokio::process::Command::from(self.std_command());
+        let stdin = match self.stdin {
+            Some(_) => Stdio::piped(),
+            None => Stdio::null(),
+        };
+        command
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("herokuops starts");
         if let Some(bytes) = self.stdin.take() {
             let mut input = child.stdin.take().expect("stdin is piped");
             tokio::spawn(async move {
@@ -112,13 +136,16 @@ impl Herokuops {
     }
 
     /// Runs it to the end.
-    pub async fn output(self) -> Output {
+    pub async fn output(mut self) -> Output {
         let limit = self.limit;
-        let child = self.spawn();
-        tokio::time::timeout(limit, child.wait_with_output())
+        let child = self.start();
+        let output = tokio::time::timeout(limit, child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("herokuops did not finish within {limit:?}"))
-            .expect("herokuops runs")
+            .expect("herokuops runs");
+        // Its HOME lives as long as it ran.
+        drop(self);
+        output
     }
 
     /// Runs it to the end, from a test that is not async.
