@@ -112,6 +112,11 @@ impl Deadline {
     }
 }
 
+/// Saves what a step has learned before it sends a request that Heroku may act on although its
+/// answer never arrives (a kill, a cut connection): a repeated step then recognises what the
+/// lost request made instead of making it twice. A playbook writes it to the run's journal.
+pub type Checkpoint<'a, T> = &'a mut (dyn FnMut(&T) -> Result<(), StepError> + Send);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,8 +136,3 @@ mod tests {
         assert!(short.pauses().all(|p| p <= Duration::from_millis(50)));
     }
 }
-
-/// Saves what a step has learned before it sends a request that Heroku may act on although its
-/// answer never arrives (a kill, a cut connection): a repeated step then recognises what the
-/// lost request made instead of making it twice. A playbook writes it to the run's journal.
-pub type Checkpoint<'a, T> = &'a mut (dyn FnMut(&T) -> Result<(), StepError> + Send);
