@@ -1216,3 +1216,30 @@ async fn addon_destroy_refuses_another_apps_addon() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn restarting_a_process_type_the_app_lacks_names_the_ones_it_has() {
+    let server = server().await;
+    call("DELETE", "/apps/tmi-server/formations/wrk")
+        .respond_with(json(
+            404,
+            json!({ "id": "not_found", "message": "Couldn't find that formation." }),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    call("GET", "/apps/tmi-server/formation")
+        .respond_with(json(200, fixture("formation.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let target = herokuops::api::RestartTarget::ProcessType("wrk".into());
+    let err = herokuops::steps::dynos::restart(&client(&server), APP, &target)
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "tmi-server has no process type wrk");
+    let hint = err.hint().unwrap();
+    assert!(hint.contains("web") && hint.contains("worker"), "{hint}");
+    assert!(!hint.contains("app name"), "{hint}");
+    assert_eq!(herokuops::Error::from(err).exit_code(), 2);
+}

@@ -310,6 +310,25 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// A time of the data API (`2026-01-05 10:00:00 +0000`) as RFC 3339 in UTC
+/// (`2026-01-05T10:00:00Z`), the one format herokuops shows and sorts; other forms are kept.
+fn utc_time<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Option::<String>::deserialize(deserializer)?.map(|t| rfc3339_utc(&t)))
+}
+
+/// `2026-01-05 10:00:00 +0000` as `2026-01-05T10:00:00Z`.
+pub fn rfc3339_utc(text: &str) -> String {
+    match text.trim().strip_suffix(" +0000") {
+        Some(local) if local.len() == "2026-01-05 10:00:00".len() => {
+            format!("{}Z", local.replacen(' ', "T", 1))
+        }
+        _ => text.to_string(),
+    }
+}
+
 /// A backup, restore or copy on the data API.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Transfer {
@@ -326,13 +345,13 @@ pub struct Transfer {
     /// A storage URL; may be signed, so it is not serialized into our output.
     #[serde(default, skip_serializing)]
     pub to_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc_time")]
     pub created_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc_time")]
     pub started_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc_time")]
     pub finished_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "utc_time")]
     pub canceled_at: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub succeeded: bool,
@@ -435,6 +454,23 @@ pub struct Schedule {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn data_api_times_are_read_as_rfc3339_in_utc() {
+        assert_eq!(
+            super::rfc3339_utc("2026-01-05 10:00:00 +0000"),
+            "2026-01-05T10:00:00Z"
+        );
+        assert_eq!(
+            super::rfc3339_utc("2026-01-05T10:00:00Z"),
+            "2026-01-05T10:00:00Z"
+        );
+        let t: super::Transfer =
+            serde_json::from_str(r#"{"uuid": "u", "num": 1, "created_at": "2026-01-05 10:00:00 +0000", "finished_at": null}"#)
+                .unwrap();
+        assert_eq!(t.created_at.as_deref(), Some("2026-01-05T10:00:00Z"));
+        assert_eq!(t.finished_at, None);
+    }
+
     use super::*;
 
     #[test]

@@ -183,6 +183,7 @@ impl Observer for ProgressObserver {
                 }
             }
             Event::Warning(text) => self.io.warn(&text),
+            Event::Output(line) => self.io.err_line(&line),
             Event::Secret(secret) => self.io.mask(&secret),
         }
     }

@@ -217,7 +217,7 @@ impl HerokuExecutor {
                 let url =
                     schema::database_url(&self.api, &self.options.app, self.observer.as_mut())
                         .await?;
-                steps::migrate::run_local(&command, &url).await?;
+                steps::migrate::run_local(&command, &url, self.observer.as_mut()).await?;
                 Ok(format!("`{command}` exited 0"))
             }
         }

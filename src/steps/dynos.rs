@@ -4,10 +4,31 @@ use crate::api::{ApiClient, RestartTarget};
 
 use super::{Event, Observer, StepError, Wait};
 
-/// Restarts all dynos, one process type or one dyno.
+/// Restarts all dynos, one process type or one dyno. A process type or dyno the app does not
+/// have is named as such, with the ones it has.
 pub async fn restart(api: &ApiClient, app: &str, target: &RestartTarget) -> Result<(), StepError> {
-    api.restart_dynos(app, target).await?;
-    Ok(())
+    let Err(e) = api.restart_dynos(app, target).await else {
+        return Ok(());
+    };
+    let (kind, name, mut known): (&'static str, &str, Vec<String>) = match target {
+        RestartTarget::ProcessType(t) if e.is_not_found() => {
+            let formation = api.formation(app).await?;
+            let types = formation.into_iter().map(|f| f.process_type).collect();
+            ("process type", t, types)
+        }
+        RestartTarget::Dyno(d) if e.is_not_found() => {
+            let names = api.dynos(app).await?.into_iter().map(|d| d.name).collect();
+            ("dyno", d, names)
+        }
+        _ => return Err(e.into()),
+    };
+    known.sort();
+    Err(StepError::NoSuchProcess {
+        app: app.to_string(),
+        kind,
+        name: name.to_string(),
+        known,
+    })
 }
 
 /// Polls the app's long-running dynos (one-off `run` dynos aside) until every one is `up`; a

@@ -116,11 +116,27 @@ pub enum StepError {
     #[error("the log of {dyno} ended without an exit status")]
     NoExitStatus { app: String, dyno: String },
 
+    #[error("{app} has no {kind} {name}")]
+    NoSuchProcess {
+        app: String,
+        /// `process type` or `dyno`.
+        kind: &'static str,
+        name: String,
+        /// The ones it has.
+        known: Vec<String>,
+    },
+
     #[error("dyno {dyno} crashed")]
     DynoCrashed { app: String, dyno: String },
 
     #[error("{what} exited with status {status}")]
     CommandFailed { what: String, status: i32 },
+
+    /// A local migration that failed because SQLAlchemy does not take `postgres://` URLs.
+    #[error(
+        "{what} exited with status {status}: SQLAlchemy refuses the postgres:// URL Heroku gives"
+    )]
+    PostgresSchemeRefused { what: String, status: i32 },
 
     #[error("{what} was killed by a signal")]
     CommandKilled { what: String },
@@ -178,6 +194,7 @@ impl StepError {
             StepError::NoSuchDatabase { .. }
             | StepError::AmbiguousDatabase { .. }
             | StepError::NoSuchAddon { .. }
+            | StepError::NoSuchProcess { .. }
             | StepError::AmbiguousAddon { .. }
             | StepError::AddonOfAnotherApp { .. }
             | StepError::NoSuchBackup { .. }
@@ -226,6 +243,12 @@ impl StepError {
                 "see the add-on in Heroku's dashboard; destroy it if it is of no use".to_string()
             }
             NoSuchAddon { app, .. } => format!("`herokuops addons list {app}` lists them"),
+            NoSuchProcess { kind, known, .. } if known.is_empty() => {
+                format!("the app has no {kind} at all")
+            }
+            NoSuchProcess { kind, known, .. } => {
+                format!("its {kind}s: {}", known.join(", "))
+            }
             TransferFailed { app, .. } => format!("details: `herokuops backup list {app}`"),
             NoBackup { app } => format!("capture one with `herokuops backup capture {app}`"),
             NoSuchBackup { app, .. } => format!("see `herokuops backup list {app}`"),
@@ -241,6 +264,7 @@ impl StepError {
             NoExitStatus { app, dyno } | DynoCrashed { app, dyno } => {
                 format!("see `heroku logs -a {app} --dyno {dyno}`")
             }
+            PostgresSchemeRefused { .. } => "SQLAlchemy wants postgresql://: in Alembic's env.py, replace the scheme before the engine is made, e.g. `url = os.environ[\"DATABASE_URL\"].replace(\"postgres://\", \"postgresql://\", 1)` (see the README)".to_string(),
             SchemaNotReached { app, .. } | Drift { app, .. } => {
                 format!("see `herokuops verify {app} --expect FILE` for every difference")
             }

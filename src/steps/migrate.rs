@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::StepError;
+use tokio::io::AsyncBufReadExt;
+
+use super::{Event, Observer, StepError};
 
 /// How the app's schema is rebuilt after a drop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,11 +62,19 @@ fn is_withheld(name: &str) -> bool {
     name == "HEROKU_API_KEY" || LIBPQ.contains(&name)
 }
 
+/// What SQLAlchemy says when given Heroku's `postgres://` URL (it wants `postgresql://`).
+const SQLALCHEMY_REFUSES_SCHEME: &str = "Can't load plugin: sqlalchemy.dialects:postgres";
+
 /// Runs `command` through `sh -c` here, with [`local_environment`]. Its stdout is dropped (it
-/// would mix with our report) and its stderr shown. Dropping the future kills the command with
-/// everything it started: the migration must not go on writing to the database behind a run
-/// that says it stopped (a migration in a transaction is rolled back; resume runs it again).
-pub async fn run_local(command: &str, database_url: &str) -> Result<(), StepError> {
+/// would mix with our report); each line of its stderr goes to the observer. Dropping the
+/// future kills the command with everything it started: the migration must not go on writing
+/// to the database behind a run that says it stopped (a migration in a transaction is rolled
+/// back; resume runs it again).
+pub async fn run_local(
+    command: &str,
+    database_url: &str,
+    observer: &mut dyn Observer,
+) -> Result<(), StepError> {
     let what = format!("`{command}`");
     let mut sh = tokio::process::Command::new("sh");
     sh.arg("-c")
@@ -72,15 +82,24 @@ pub async fn run_local(command: &str, database_url: &str) -> Result<(), StepErro
         .env_clear()
         .envs(local_environment(std::env::vars(), database_url))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit());
+        .stderr(std::process::Stdio::piped());
     let could_not = |source| StepError::CommandNotStarted {
         what: what.clone(),
         source,
     };
     let mut child = crate::process::GroupChild::spawn(sh).map_err(could_not)?;
+    let mut scheme_refused = false;
+    if let Some(stderr) = child.child_mut().stderr.take() {
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            scheme_refused |= line.contains(SQLALCHEMY_REFUSES_SCHEME);
+            observer.event(Event::Output(line));
+        }
+    }
     let status = child.wait().await.map_err(could_not)?;
     match status.code() {
         Some(0) => Ok(()),
+        Some(status) if scheme_refused => Err(StepError::PostgresSchemeRefused { what, status }),
         Some(status) => Err(StepError::CommandFailed { what, status }),
         None => Err(StepError::CommandKilled { what }),
     }
@@ -89,6 +108,38 @@ pub async fn run_local(command: &str, database_url: &str) -> Result<(), StepErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn sqlalchemy_refusing_the_postgres_scheme_gets_its_own_hint() {
+        let command = "echo \"sqlalchemy.exc.NoSuchModuleError: Can't load plugin: sqlalchemy.dialects:postgres\" >&2; exit 1";
+        let mut lines = Vec::new();
+        let mut observer = |event| {
+            if let Event::Output(line) = event {
+                lines.push(line);
+            }
+        };
+        let err = run_local(command, "postgres://u:p@h/d", &mut observer)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StepError::PostgresSchemeRefused { status: 1, .. }),
+            "{err:?}"
+        );
+        assert!(err.hint().unwrap().contains("postgresql://"));
+        assert_eq!(
+            lines.len(),
+            1,
+            "the command's stderr is passed on: {lines:?}"
+        );
+
+        let err = run_local("echo nope >&2; exit 3", "postgres://u:p@h/d", &mut |_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StepError::CommandFailed { status: 3, .. }),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn a_local_migration_gets_the_database_url_and_neither_the_token_nor_libpq_variables() {

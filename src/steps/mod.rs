@@ -27,6 +27,8 @@ pub enum Event {
     Bytes { done: u64, total: Option<u64> },
     /// Worth a warning line, not a failure.
     Warning(String),
+    /// A line a command wrote on its stderr (a local migration's), to pass on as it is.
+    Output(String),
     /// A secret the step has just learned (a database URL from the config vars). Sent before
     /// the value is used, so the command layer can mask it where logs are public (GitHub
     /// Actions) before anything could print it; never to be shown.

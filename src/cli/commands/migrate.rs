@@ -89,14 +89,10 @@ pub async fn run(ctx: &Ctx, args: MigrateArgs) -> Result<Done> {
             format!("`{command}` exited 0 on {dyno}")
         }
         Migrate::Local(command) => {
-            let io = ctx.io.clone();
-            let mut mask = move |event| {
-                if let steps::Event::Secret(secret) = event {
-                    io.mask(&secret);
-                }
-            };
-            let url = schema::database_url(api, &app, &mut mask).await?;
-            migrate::run_local(command, &url).await?;
+            let mut observer = ctx.spinner(&format!("running `{command}`"));
+            let url = schema::database_url(api, &app, &mut observer).await?;
+            migrate::run_local(command, &url, &mut observer).await?;
+            observer.finish(&format!("`{command}` exited 0"));
             format!("`{command}` exited 0")
         }
     };

@@ -83,6 +83,7 @@ impl Observer for RunProgress {
                 }
             }
             Event::Warning(text) => self.io.warn(&text),
+            Event::Output(line) => self.io.err_line(&line),
             Event::Secret(secret) => self.io.mask(&secret),
         }
     }
