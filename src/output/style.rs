@@ -109,14 +109,17 @@ pub fn cut(text: &str, width: usize) -> String {
     console::truncate_str(text, width, "…").into_owned()
 }
 
-/// `text` wrapped at spaces into lines of at most `width` columns; a word longer than a line
-/// is cut.
+/// `text` wrapped at spaces into lines of at most `width` columns, each keeping the text's
+/// indentation; a word longer than a line is cut.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let body = text.trim_start_matches(' ');
+    let indent = &text[..text.len() - body.len()];
+    let room = width.saturating_sub(indent.len()).max(1);
     let mut lines = Vec::new();
     let mut line = String::new();
-    for word in text.split(' ') {
+    for word in body.split(' ') {
         let needed = visible_width(&line) + usize::from(!line.is_empty()) + visible_width(word);
-        if !line.is_empty() && needed > width {
+        if !line.is_empty() && needed > room {
             lines.push(std::mem::take(&mut line));
         }
         if !line.is_empty() {
@@ -125,7 +128,48 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
         line.push_str(word);
     }
     lines.push(line);
-    lines.into_iter().map(|l| cut(&l, width)).collect()
+    lines
+        .into_iter()
+        .map(|l| format!("{indent}{}", cut(&l, room)))
+        .collect()
+}
+
+/// `text` wrapped at `width` with every line after the first indented by `indent` spaces
+/// (a label's value that goes on under itself).
+pub fn wrap_hanging(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let first = wrap(text, width);
+    let Some((head, _)) = first.split_first() else {
+        return first;
+    };
+    let rest = text.get(head.len()..).unwrap_or("").trim_start();
+    let mut lines = vec![head.clone()];
+    if !rest.is_empty() {
+        let pad = " ".repeat(indent);
+        let inner = width.saturating_sub(indent).max(10);
+        lines.extend(wrap(rest, inner).into_iter().map(|l| format!("{pad}{l}")));
+    }
+    lines
+}
+
+/// A shell command to copy, within `width`: broken at spaces with `\` at the end of each line
+/// but the last, the rest indented, so that pasted as it is it still runs.
+pub fn wrap_command(command: &str, width: usize) -> Vec<String> {
+    let indent = command.len() - command.trim_start().len();
+    let cont = " ".repeat(indent + 4);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = " ".repeat(indent);
+    for word in command.split_whitespace() {
+        let fresh = line.trim().is_empty();
+        if !fresh && visible_width(&line) + 1 + visible_width(word) + 2 > width {
+            lines.push(format!("{line} \\"));
+            line = cont.clone();
+        } else if !fresh {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
 }
 
 #[cfg(test)]
@@ -166,11 +210,32 @@ mod tests {
     }
 
     #[test]
+    fn a_command_wraps_with_continuations_that_still_run() {
+        let lines = wrap_command(
+            "  herokuops addons destroy tmi-server postgresql-1 --confirm tmi-server",
+            50,
+        );
+        assert!(lines.iter().all(|l| visible_width(l) <= 50), "{lines:?}");
+        assert!(lines[0].ends_with(" \\"), "{lines:?}");
+        let joined = lines.join("\n").replace(" \\\n", " ");
+        let words: Vec<&str> = joined.split_whitespace().collect();
+        assert_eq!(
+            words.join(" "),
+            "herokuops addons destroy tmi-server postgresql-1 --confirm tmi-server"
+        );
+        assert_eq!(
+            wrap_hanging("account: one two three", 12, 2),
+            ["account: one", "  two three"]
+        );
+    }
+
+    #[test]
     fn text_is_cut_and_wrapped_to_a_width() {
         assert_eq!(cut("abcdef", 4), "abc…");
         assert_eq!(cut("abc", 4), "abc");
         assert_eq!(wrap("one two three four", 9), ["one two", "three", "four"]);
         assert_eq!(wrap("abcdefghijkl", 5), ["abcd…"]);
+        assert_eq!(wrap("  one two three", 9), ["  one two", "  three"]);
         assert_eq!(width(Some("100".into()), Some(80)), Some(100));
         assert_eq!(width(None, Some(80)), Some(80));
         assert_eq!(width(Some("x".into()), None), None);

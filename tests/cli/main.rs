@@ -9,6 +9,7 @@ mod binary;
 mod ci;
 mod endpoint_table;
 mod errors;
+mod render;
 mod safety;
 mod secrets;
 #[path = "../support/skip.rs"]

@@ -20,6 +20,7 @@ use crate::signals::Interrupt;
 use crate::steps::migrate::Migrate;
 
 use super::parse_duration;
+pub use confirm::question;
 use progress::RunProgress;
 pub use render::{Plan, PlaybookEntry, PlaybookList, RunEntry, RunList, RunReport};
 

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::cli::actions;
-use crate::output::style::wrap;
+use crate::output::style::{wrap, wrap_command, wrap_hanging};
 use crate::output::table::{Cell, Table};
 use crate::output::{Io, Look, Outcome, Tone};
 use crate::playbooks::executor::Preflight;
@@ -90,8 +90,12 @@ impl Plan {
             look.paint(Tone::Strong, &self.playbook),
             look.paint(Tone::Name, &self.app)
         );
+        let width = look.width.unwrap_or(usize::MAX);
         for fact in self.facts(look) {
-            text.push_str(&format!("  {fact}\n"));
+            for line in wrap_hanging(&format!("  {fact}"), width, 15) {
+                text.push_str(&line);
+                text.push('\n');
+            }
         }
         text.push('\n');
         text.push_str(&self.steps_table(look, requests));
@@ -204,9 +208,10 @@ pub fn report_text(report: &Report, look: &Look) -> String {
     text.push_str(&steps_table(report, look));
     let width = look.width.unwrap_or(usize::MAX);
     for line in after_lines(report, look) {
-        // Prose wraps at the width; a command to copy (indented) stays whole.
+        // Prose wraps at the width; a command to copy (indented) breaks only where the shell
+        // can take it.
         let lines = match line.starts_with("  ") {
-            true => vec![line],
+            true => wrap_command(&line, width),
             false => wrap(&line, width),
         };
         for line in lines {
