@@ -4,12 +4,14 @@
 
 #[path = "../tests/support/binary.rs"]
 mod binary;
+mod commands;
 mod conformance;
 mod contract;
 mod data_api;
 mod heroku_fixture;
 mod peer;
 mod platform;
+mod repeats;
 mod retries;
 #[path = "../tests/support/skip.rs"]
 mod skip;

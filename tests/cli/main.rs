@@ -9,6 +9,8 @@ mod binary;
 mod ci;
 mod endpoint_table;
 mod errors;
+#[path = "../support/mock.rs"]
+mod mock;
 mod render;
 mod safety;
 mod secrets;
@@ -19,21 +21,14 @@ use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
-use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A token that is easy to find in output if it ever leaks.
 pub const TOKEN: &str = "hk-LEAKCHECK-7f3a9c1e5b2d";
 
-/// A mock server with a catch-all for requests nobody expected (counted, not failing).
+/// A mock Heroku whose catch-all fails the test on a request nobody expected.
 pub async fn heroku() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599).set_body_string("unexpected request"))
-        .with_priority(u8::MAX)
-        .mount(&server)
-        .await;
-    server
+    mock::server().await
 }
 
 pub fn fixture(name: &str) -> Value {
@@ -80,6 +75,8 @@ pub async fn mutating_requests(server: &MockServer) -> Vec<String> {
 pub async fn mount_tmi_server(server: &MockServer) {
     use wiremock::matchers::{method, path};
     let p = "178769e6-6033-582d-965a-ce9e90e85633";
+    // The app's second database (HEROKU_POSTGRESQL_AMBER).
+    let second = "fdf3a4eb-af7b-5ec5-96fd-717476dd02ca";
     let transfer = "f1cac94e-f282-5626-b5ef-bbb46801a5d4";
     let routes: Vec<(&str, String, u16, Value)> = vec![
         ("GET", "/account".into(), 200, fixture("account.json")),
@@ -150,6 +147,24 @@ pub async fn mount_tmi_server(server: &MockServer) {
             format!("/client/v11/databases/{p}/wait_status"),
             200,
             fixture("wait-status-available.json"),
+        ),
+        (
+            "GET",
+            format!("/client/v11/databases/{second}"),
+            200,
+            fixture("database-info.json"),
+        ),
+        (
+            "GET",
+            format!("/client/v11/databases/{second}/wait_status"),
+            200,
+            fixture("wait-status-available.json"),
+        ),
+        (
+            "GET",
+            "/apps/no-such-app".into(),
+            404,
+            serde_json::json!({ "id": "not_found", "message": "Couldn't find that app." }),
         ),
         (
             "POST",

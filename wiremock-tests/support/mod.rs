@@ -7,24 +7,15 @@ use std::time::Duration;
 
 use herokuops::api::{ApiClient, Endpoints, RetryPolicy, Token};
 use serde_json::Value;
-use wiremock::matchers::any;
-use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Match, MockServer, Request, ResponseTemplate};
 
 /// The token the tests send; recognisable so leaks can be searched for.
 pub const TOKEN: &str = "hk-test-token-0a1b2c3d4e5f";
 
-/// A mock server with the catch-all that fails on unexpected requests.
-pub async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599).set_body_string("unexpected request"))
-        .with_priority(u8::MAX)
-        .named("unexpected request (no mock matched)")
-        .expect(0)
-        .mount(&server)
-        .await;
-    server
-}
+#[path = "../../tests/support/mock.rs"]
+mod mock;
+
+pub use mock::server;
 
 /// A client for both APIs at the mock server, with fast retries.
 pub fn client(server: &MockServer) -> ApiClient {
