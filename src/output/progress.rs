@@ -55,14 +55,7 @@ const LINE_EVERY: Duration = Duration::from_secs(10);
 impl Progress {
     /// Progress labelled `label`; nothing is drawn until there is something to show.
     pub fn new(io: &Io, label: &str, kind: Kind) -> Progress {
-        let progress = Progress {
-            io: io.clone(),
-            label: label.to_string(),
-            kind,
-            started: Instant::now(),
-            bar: None,
-            last_line: None,
-        };
+        let progress = Progress::unstarted(io, label, kind);
         if progress.lines() {
             progress.io.info(&format!("{} {label}", timestamp()));
         }
@@ -72,16 +65,20 @@ impl Progress {
     /// Progress under a heading already shown (a playbook's step): no opening line in a log,
     /// and on a terminal a spinner at once, since the step is under way.
     pub fn under_heading(io: &Io, label: &str, kind: Kind) -> Progress {
-        let mut progress = Progress {
+        let mut progress = Progress::unstarted(io, label, kind);
+        progress.bar();
+        progress
+    }
+
+    fn unstarted(io: &Io, label: &str, kind: Kind) -> Progress {
+        Progress {
             io: io.clone(),
             label: label.to_string(),
             kind,
             started: Instant::now(),
             bar: None,
             last_line: None,
-        };
-        progress.bar();
-        progress
+        }
     }
 
     /// Whether this progress writes timestamped lines rather than a bar.

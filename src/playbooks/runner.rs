@@ -193,7 +193,7 @@ pub async fn run<E: Executor>(
     mut journal: Journal,
     options: &RunOptions,
     observer: &mut dyn RunObserver,
-    mut interrupt: watch::Receiver<bool>,
+    interrupt: watch::Receiver<bool>,
 ) -> Result<Report, RunFailure> {
     journal.status = RunStatus::Running;
     journal.error = None;
@@ -210,9 +210,15 @@ pub async fn run<E: Executor>(
             cause,
         });
     }
-    let mut stop = take_safety_backup(executor, &mut run, options, observer, &mut interrupt).await;
+    let mut phases = Phases {
+        executor,
+        options,
+        observer,
+        interrupt,
+    };
+    let mut stop = phases.take_safety_backup(&mut run).await;
     if stop.is_none() {
-        stop = run_steps(executor, &mut run, options, observer, &mut interrupt).await;
+        stop = phases.run_steps(&mut run).await;
     }
     match stop {
         None => {
@@ -222,60 +228,193 @@ pub async fn run<E: Executor>(
             let _ = run.save();
             Ok(run.report())
         }
-        Some(stop) => Err(clean_up(executor, run, options, stop).await),
+        Some(stop) => Err(phases.clean_up(run, stop).await),
     }
 }
 
-/// The backup before the first step that destroys data, unless there is none or it was waived.
-async fn take_safety_backup<E: Executor>(
-    executor: &mut E,
-    run: &mut Run,
-    options: &RunOptions,
-    observer: &mut dyn RunObserver,
-    interrupt: &mut watch::Receiver<bool>,
-) -> Option<Stop> {
-    let journal = &run.journal;
-    let destroys_data = journal
-        .steps
-        .iter()
-        .any(|s| s.step.is_destructive() && s.status != StepStatus::Done);
-    if !destroys_data || options.no_backup || journal.state.safety_backup.is_some() {
-        return None;
+/// What every phase of a run works with.
+struct Phases<'a, E: Executor> {
+    executor: &'a mut E,
+    options: &'a RunOptions,
+    observer: &'a mut dyn RunObserver,
+    interrupt: watch::Receiver<bool>,
+}
+
+impl<E: Executor> Phases<'_, E> {
+    /// The backup before the first step that destroys data, unless there is none or it was waived.
+    async fn take_safety_backup(&mut self, run: &mut Run) -> Option<Stop> {
+        let journal = &run.journal;
+        let destroys_data = journal
+            .steps
+            .iter()
+            .any(|s| s.step.is_destructive() && s.status != StepStatus::Done);
+        if !destroys_data || self.options.no_backup || journal.state.safety_backup.is_some() {
+            return None;
+        }
+        let (total, started, started_at) =
+            (journal.steps.len(), Instant::now(), journal::now_rfc3339());
+        let description = "safety backup before the destructive steps";
+        self.observer
+            .step_started(0, total, StepKind::BackupCapture, description);
+        let mut checkpoint = run.checkpoint();
+        let state = &mut run.journal.state;
+        let outcome = self.attempt(None, state, &mut checkpoint).await;
+        let elapsed = started.elapsed().as_millis() as u64;
+        let mut record = StepRecord {
+            step: StepKind::BackupCapture,
+            status: StepStatus::Done,
+            started_at: Some(started_at),
+            duration_ms: Some(elapsed),
+            detail: None,
+            error: None,
+        };
+        let stop = match outcome {
+            Ok(name) => {
+                self.observer
+                    .step_finished(StepKind::BackupCapture, Ok(&name), elapsed);
+                record.detail = Some(format!("backup {name}"));
+                run.journal.state.safety_backup = Some(name);
+                None
+            }
+            Err((e, status)) => {
+                self.observer
+                    .step_finished(StepKind::BackupCapture, Err(&e.to_string()), elapsed);
+                record.status = StepStatus::Failed;
+                record.error = Some(e.to_string());
+                Some((safety_backup_failure(e, status), status))
+            }
+        };
+        run.journal.state.safety_backup_step = Some(record);
+        match run.save() {
+            Err(e) if stop.is_none() => Some((e, RunStatus::Failed)),
+            _ => stop,
+        }
     }
-    let (total, started, started_at) =
-        (journal.steps.len(), Instant::now(), journal::now_rfc3339());
-    let description = "safety backup before the destructive steps";
-    observer.step_started(0, total, StepKind::BackupCapture, description);
-    let mut checkpoint = run.checkpoint();
-    let state = &mut run.journal.state;
-    let outcome = attempt(executor, None, state, &mut checkpoint, options, interrupt).await;
-    let elapsed = started.elapsed().as_millis() as u64;
-    let mut record = StepRecord {
-        step: StepKind::BackupCapture,
-        status: StepStatus::Done,
-        started_at: Some(started_at),
-        duration_ms: Some(elapsed),
-        detail: None,
-        error: None,
-    };
-    let stop = match outcome {
-        Ok(name) => {
-            observer.step_finished(StepKind::BackupCapture, Ok(&name), elapsed);
-            record.detail = Some(format!("backup {name}"));
-            run.journal.state.safety_backup = Some(name);
-            None
+
+    /// The steps not done yet, in order, until one fails or the run is interrupted.
+    async fn run_steps(&mut self, run: &mut Run) -> Option<Stop> {
+        let total = run.journal.steps.len();
+        let start = run.journal.resume_index().unwrap_or(total);
+        for index in start..total {
+            if run.journal.steps[index].status == StepStatus::Done {
+                continue;
+            }
+            let step = run.journal.steps[index].step;
+            let plan = self.executor.describe(step);
+            run.journal.steps[index].status = StepStatus::Running;
+            run.journal.steps[index].started_at = Some(journal::now_rfc3339());
+            if let Err(e) = run.save() {
+                return Some((e, RunStatus::Failed));
+            }
+            self.observer
+                .step_started(index + 1, total, step, &plan.description);
+            let started = Instant::now();
+            let mut checkpoint = run.checkpoint();
+            let state = &mut run.journal.state;
+            let outcome = self.attempt(Some(step), state, &mut checkpoint).await;
+            let elapsed = started.elapsed().as_millis() as u64;
+            let record = &mut run.journal.steps[index];
+            record.duration_ms = Some(elapsed);
+            match outcome {
+                Ok(detail) => {
+                    self.observer.step_finished(step, Ok(&detail), elapsed);
+                    record.status = StepStatus::Done;
+                    record.detail = Some(detail);
+                    record.error = None;
+                    if let Err(e) = run.save() {
+                        return Some((e, RunStatus::Failed));
+                    }
+                }
+                Err((e, status)) => {
+                    self.observer
+                        .step_finished(step, Err(&e.to_string()), elapsed);
+                    record.status = StepStatus::Failed;
+                    record.error = Some(e.to_string());
+                    return Some((e, status));
+                }
+            }
         }
-        Err((e, status)) => {
-            observer.step_finished(StepKind::BackupCapture, Err(&e.to_string()), elapsed);
-            record.status = StepStatus::Failed;
-            record.error = Some(e.to_string());
-            Some((safety_backup_failure(e, status), status))
+        None
+    }
+
+    /// Undoes what must not stay after a run stopped early (a one-off command still running,
+    /// and maintenance this run turned on), records how the run ended, and reports it.
+    async fn clean_up(&mut self, mut run: Run, (cause, status): Stop) -> RunFailure {
+        let mut notes = Vec::new();
+        if let Some(dyno) = run.journal.state.one_off_dyno.clone() {
+            match self.executor.stop_dyno(&dyno).await {
+                Ok(()) => {
+                    run.journal.state.one_off_dyno = None;
+                    notes.push(format!("the one-off dyno {dyno} was stopped"));
+                }
+                Err(e) => notes.push(format!(
+                    "the one-off dyno {dyno} may STILL BE RUNNING: stopping it failed ({e})"
+                )),
+            }
         }
-    };
-    run.journal.state.safety_backup_step = Some(record);
-    match run.save() {
-        Err(e) if stop.is_none() => Some((e, RunStatus::Failed)),
-        _ => stop,
+        if run.journal.state.maintenance_on_by_run && !self.options.keep_maintenance {
+            notes.push(turn_maintenance_off(self.executor, &mut run.journal).await);
+        }
+        run.journal.status = status;
+        run.journal.error = Some(cause.to_string());
+        run.journal.finished_at = Some(journal::now_rfc3339());
+        if let Err(e) = run.save() {
+            notes.push(format!("the journal could not be updated ({e})"));
+        }
+        let mut report = run.report();
+        let mut app_state = self.executor.describe_state(&run.journal.state);
+        for note in notes {
+            app_state = format!("{app_state}; {note}");
+        }
+        report.app_state = Some(app_state);
+        if run.saved.is_some() {
+            report.resume_command = Some(format!("herokuops resume {}", run.journal.id));
+        }
+        RunFailure {
+            report: Box::new(report),
+            cause,
+        }
+    }
+
+    /// Runs a step (`None`: the safety backup), again after a transient failure of a write,
+    /// unless Ctrl-C comes first.
+    async fn attempt(
+        &mut self,
+        step: Option<StepKind>,
+        state: &mut RunState,
+        checkpoint: StateCheckpoint<'_>,
+    ) -> Result<String, Stop> {
+        let Phases {
+            executor,
+            options,
+            interrupt,
+            ..
+        } = self;
+        let mut retries = 0;
+        loop {
+            let work = async {
+                match step {
+                    None => executor.safety_backup().await,
+                    Some(step) => executor.execute(step, state, &mut *checkpoint).await,
+                }
+            };
+            match interruptible(work, &mut *interrupt).await {
+                Err((e, RunStatus::Failed))
+                    if retries < options.step_retries
+                        && is_transient_write_failure(&e)
+                        && executor.may_repeat(step) =>
+                {
+                    retries += 1;
+                    tracing::debug!("step failed transiently ({e}); attempt {}", retries + 1);
+                    let pause = async {
+                        tokio::time::sleep(options.retry_delay).await;
+                        Ok(())
+                    };
+                    interruptible(pause, &mut *interrupt).await?;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 }
 
@@ -285,108 +424,6 @@ fn safety_backup_failure(e: Error, status: RunStatus) -> Error {
         return e;
     }
     Error::SafetyBackupFailed(Box::new(e))
-}
-
-/// The steps not done yet, in order, until one fails or the run is interrupted.
-async fn run_steps<E: Executor>(
-    executor: &mut E,
-    run: &mut Run,
-    options: &RunOptions,
-    observer: &mut dyn RunObserver,
-    interrupt: &mut watch::Receiver<bool>,
-) -> Option<Stop> {
-    let total = run.journal.steps.len();
-    let start = run.journal.resume_index().unwrap_or(total);
-    for index in start..total {
-        if run.journal.steps[index].status == StepStatus::Done {
-            continue;
-        }
-        let step = run.journal.steps[index].step;
-        let plan = executor.describe(step);
-        run.journal.steps[index].status = StepStatus::Running;
-        run.journal.steps[index].started_at = Some(journal::now_rfc3339());
-        if let Err(e) = run.save() {
-            return Some((e, RunStatus::Failed));
-        }
-        observer.step_started(index + 1, total, step, &plan.description);
-        let started = Instant::now();
-        let mut checkpoint = run.checkpoint();
-        let state = &mut run.journal.state;
-        let outcome = attempt(
-            executor,
-            Some(step),
-            state,
-            &mut checkpoint,
-            options,
-            interrupt,
-        )
-        .await;
-        let elapsed = started.elapsed().as_millis() as u64;
-        let record = &mut run.journal.steps[index];
-        record.duration_ms = Some(elapsed);
-        match outcome {
-            Ok(detail) => {
-                observer.step_finished(step, Ok(&detail), elapsed);
-                record.status = StepStatus::Done;
-                record.detail = Some(detail);
-                record.error = None;
-                if let Err(e) = run.save() {
-                    return Some((e, RunStatus::Failed));
-                }
-            }
-            Err((e, status)) => {
-                observer.step_finished(step, Err(&e.to_string()), elapsed);
-                record.status = StepStatus::Failed;
-                record.error = Some(e.to_string());
-                return Some((e, status));
-            }
-        }
-    }
-    None
-}
-
-/// Undoes what must not stay after a run stopped early (a one-off command still running, and
-/// maintenance this run turned on), records how the run ended, and reports it.
-async fn clean_up<E: Executor>(
-    executor: &mut E,
-    mut run: Run,
-    options: &RunOptions,
-    (cause, status): Stop,
-) -> RunFailure {
-    let mut notes = Vec::new();
-    if let Some(dyno) = run.journal.state.one_off_dyno.clone() {
-        match executor.stop_dyno(&dyno).await {
-            Ok(()) => {
-                run.journal.state.one_off_dyno = None;
-                notes.push(format!("the one-off dyno {dyno} was stopped"));
-            }
-            Err(e) => notes.push(format!(
-                "the one-off dyno {dyno} may STILL BE RUNNING: stopping it failed ({e})"
-            )),
-        }
-    }
-    if run.journal.state.maintenance_on_by_run && !options.keep_maintenance {
-        notes.push(turn_maintenance_off(executor, &mut run.journal).await);
-    }
-    run.journal.status = status;
-    run.journal.error = Some(cause.to_string());
-    run.journal.finished_at = Some(journal::now_rfc3339());
-    if let Err(e) = run.save() {
-        notes.push(format!("the journal could not be updated ({e})"));
-    }
-    let mut report = run.report();
-    let mut app_state = executor.describe_state(&run.journal.state);
-    for note in notes {
-        app_state = format!("{app_state}; {note}");
-    }
-    report.app_state = Some(app_state);
-    if run.saved.is_some() {
-        report.resume_command = Some(format!("herokuops resume {}", run.journal.id));
-    }
-    RunFailure {
-        report: Box::new(report),
-        cause,
-    }
 }
 
 /// Turns maintenance off after a failure; returns what to tell the operator.
@@ -406,43 +443,6 @@ async fn turn_maintenance_off<E: Executor>(executor: &mut E, journal: &mut Journ
         journal.steps[on].detail = Some("undone by the clean-up; turned on again on resume".into());
     }
     "maintenance mode, turned on by this run, was turned off again".to_string()
-}
-
-/// Runs a step (`None`: the safety backup), again after a transient failure of a write, unless
-/// Ctrl-C comes first.
-async fn attempt<E: Executor>(
-    executor: &mut E,
-    step: Option<StepKind>,
-    state: &mut RunState,
-    checkpoint: StateCheckpoint<'_>,
-    options: &RunOptions,
-    interrupt: &mut watch::Receiver<bool>,
-) -> Result<String, Stop> {
-    let mut retries = 0;
-    loop {
-        let work = async {
-            match step {
-                None => executor.safety_backup().await,
-                Some(step) => executor.execute(step, state, &mut *checkpoint).await,
-            }
-        };
-        match interruptible(work, interrupt).await {
-            Err((e, RunStatus::Failed))
-                if retries < options.step_retries
-                    && is_transient_write_failure(&e)
-                    && executor.may_repeat(step) =>
-            {
-                retries += 1;
-                tracing::debug!("step failed transiently ({e}); attempt {}", retries + 1);
-                let pause = async {
-                    tokio::time::sleep(options.retry_delay).await;
-                    Ok(())
-                };
-                interruptible(pause, interrupt).await?;
-            }
-            outcome => return outcome,
-        }
-    }
 }
 
 /// A POST that Heroku answered with a server error, or whose answer never came (or came only
