@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::StepKind;
 use super::journal::RunState;
-use super::runner::{Executor, StateCheckpoint, StepPlan};
+use super::plan::{Preflight, StepPlan};
+use super::runner::{Executor, StateCheckpoint};
 use crate::api::{AddonCreate, ApiClient, AttachmentCreate, DynoCreate, Request, RestartTarget};
 use crate::error::{Error, Result};
-use crate::pg::drop::SchemaState;
 use crate::pg::{self, Expected};
 use crate::steps::addons::Created;
 use crate::steps::maintenance::Switch;
@@ -59,25 +59,6 @@ mod seconds {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_secs(u64::deserialize(d)?))
     }
-}
-
-/// What the read-only preflight found.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Preflight {
-    pub account: String,
-    pub app: String,
-    /// The add-on behind `DATABASE_URL`, and its plan.
-    pub database_addon: String,
-    pub database_plan: Option<String>,
-    pub maintenance: bool,
-    /// The tables of schema `public`.
-    pub tables: Vec<String>,
-    /// About how many rows they hold.
-    pub rows: i64,
-    /// Schema `public` as a drop will find it (owner, privileges, comment).
-    #[serde(skip)]
-    pub schema: Option<SchemaState>,
-    pub expect: Option<PathBuf>,
 }
 
 pub struct HerokuExecutor {

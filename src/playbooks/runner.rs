@@ -10,26 +10,14 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::StepKind;
-use super::executor::Preflight;
 use super::journal::{self, Journal, JournalError, RunState, RunStatus, StepRecord, StepStatus};
+use super::plan::{Preflight, StepPlan};
 use crate::api::ApiError;
 use crate::error::Error;
 use crate::steps::StepError;
 
 /// Saves the run's state in its journal in the middle of a step (see [`crate::steps::Checkpoint`]).
 pub type StateCheckpoint<'a> = crate::steps::Checkpoint<'a, RunState>;
-
-/// What a step will do, for the plan and `--dry-run`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct StepPlan {
-    pub step: StepKind,
-    pub description: String,
-    /// The API calls it makes, e.g. `PATCH /apps/tmi-server {"maintenance":true}`.
-    pub requests: Vec<String>,
-    /// The SQL it runs.
-    pub sql: Vec<String>,
-    pub destructive: bool,
-}
 
 /// Does the work of each step; the runner decides when.
 pub trait Executor: Send {

@@ -13,9 +13,9 @@ use herokuops::fleet::{AppRow, AppStatus, FleetReport};
 use herokuops::output::style::visible_width;
 use herokuops::output::{Look, Outcome};
 use herokuops::playbooks::StepKind;
-use herokuops::playbooks::executor::Preflight;
 use herokuops::playbooks::journal::{RunState, RunStatus, StepRecord, StepStatus};
-use herokuops::playbooks::runner::{Report, StepPlan};
+use herokuops::playbooks::plan::{Preflight, StepPlan};
+use herokuops::playbooks::runner::Report;
 use herokuops::steps::addons::Creation;
 use herokuops::steps::promote::Promotion;
 

@@ -56,8 +56,7 @@ pub fn question(plan: &Plan, look: &Look) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playbooks::executor::Preflight;
-    use crate::playbooks::runner::StepPlan;
+    use crate::playbooks::plan::{Preflight, StepPlan};
 
     fn plan(steps: &[StepKind], safety_backup: bool) -> Plan {
         Plan {

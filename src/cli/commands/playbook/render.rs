@@ -7,9 +7,9 @@ use crate::cli::actions;
 use crate::output::style::{wrap, wrap_command, wrap_hanging};
 use crate::output::table::{Cell, Table};
 use crate::output::{Io, Look, Outcome, Tone};
-use crate::playbooks::executor::Preflight;
 use crate::playbooks::journal::{Journal, RunStatus, StepStatus};
-use crate::playbooks::runner::{Report, StepPlan};
+use crate::playbooks::plan::{Preflight, StepPlan};
+use crate::playbooks::runner::Report;
 use crate::playbooks::{Playbook, StepKind};
 
 /// What a run would do: the preflight's facts and each step. With `--dry-run` it is the
