@@ -232,3 +232,48 @@ async fn slow_statements_come_from_pg_stat_statements() {
         assert!(slow.value.contains("not loaded"), "{slow:?}");
     }
 }
+
+#[tokio::test]
+async fn a_partitioned_table_is_the_sum_of_its_partitions_in_check_and_diagnose() {
+    let db = fresh_db().await;
+    db.exec(
+        "CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
+         CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+         CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+         INSERT INTO events SELECT g, '2025-06-01' FROM generate_series(1, 300) g;
+         INSERT INTO events SELECT g, '2026-06-01' FROM generate_series(1, 200) g;
+         ANALYZE;",
+    )
+    .await;
+    let conn = db.connect().await;
+    for exact in [false, true] {
+        let report = check(&conn, exact).await.unwrap();
+        let rows: Vec<(String, i64, usize)> = report
+            .tables
+            .iter()
+            .map(|t| (t.display_name(), t.rows, t.depth))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("events".to_string(), 500, 0),
+                ("events_2025".to_string(), 300, 1),
+                ("events_2026".to_string(), 200, 1),
+            ],
+            "exact: {exact}"
+        );
+    }
+    let report = run_diagnose(&db, &DiagnoseOptions::default()).await;
+    let sizes = finding(&report, "sizes");
+    let named: Vec<&str> = sizes.details.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        named,
+        ["events"],
+        "partitions count in their parent: {named:?}"
+    );
+    assert_ne!(
+        sizes.details.rows[0][1], "0 B",
+        "{:?}",
+        sizes.details.rows[0]
+    );
+}

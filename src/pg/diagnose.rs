@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::PgError;
 use super::connect::Db;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Rating {
     Ok,
@@ -58,6 +58,11 @@ impl DiagnoseReport {
             .map(|f| f.rating)
             .max()
             .unwrap_or(Rating::Ok)
+    }
+
+    /// The findings rated `level` or worse, for `--fail-on LEVEL`.
+    pub fn at_or_above(&self, level: Rating) -> Vec<&Finding> {
+        self.findings.iter().filter(|f| f.rating >= level).collect()
     }
 }
 
@@ -153,14 +158,19 @@ fn unused_sql() -> String {
     )
 }
 
+/// The ten largest tables. A partition's size is added to its partitioned root's, and the
+/// partitions are not listed on their own: the root holds nothing itself.
 fn sizes_sql() -> String {
     let index_pages = "(SELECT COALESCE(sum(ic.relpages), 0) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid WHERE x.indrelid = c.oid)";
     format!(
-        "SELECT schema, name, table_size, index_size, table_size + index_size FROM (
-           SELECT c.relname::text AS name, n.nspname::text AS schema, {} AS table_size, {} AS index_size
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-              AND n.nspname NOT LIKE 'pg\\_toast%') s
+        "SELECT n.nspname::text, r.relname::text, s.table_size, s.index_size, s.table_size + s.index_size
+           FROM (SELECT COALESCE(pg_partition_root(c.oid), c.oid) AS root,
+                        sum({})::int8 AS table_size, sum({})::int8 AS index_size
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                    AND n.nspname NOT LIKE 'pg\\_toast%'
+                  GROUP BY 1) s
+           JOIN pg_class r ON r.oid = s.root JOIN pg_namespace n ON n.oid = r.relnamespace
           ORDER BY 5 DESC, 2 LIMIT 10",
         size_sql("pg_table_size", "c.oid", "c.relpages"),
         size_sql("pg_indexes_size", "c.oid", index_pages)
