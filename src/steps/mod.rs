@@ -61,7 +61,11 @@ pub struct Wait {
 
 /// The pause before the second look. Most waits end within a second or two on a quiet
 /// platform, and a look that comes a whole interval late is time the operator waits for nothing.
-pub const FIRST_PAUSE: Duration = Duration::from_millis(200);
+pub const FIRST_PAUSE: Duration = Duration::from_millis(100);
+
+/// How much longer each pause is than the one before, up to the interval: slowly enough that a
+/// short wait is seen soon after it ends, quickly enough that a long one costs few requests.
+const BACKOFF: f64 = 1.5;
 
 impl Wait {
     pub fn new(interval: Duration, timeout: Duration) -> Self {
@@ -86,7 +90,7 @@ impl Wait {
             }
             let this = pause;
             elapsed += this;
-            pause = (pause * 2).min(self.interval);
+            pause = pause.mul_f64(BACKOFF).min(self.interval);
             Some(this)
         })
     }
@@ -95,7 +99,7 @@ impl Wait {
 pub(crate) struct Deadline {
     started: Instant,
     wait: Wait,
-    /// The next pause: it doubles from [`FIRST_PAUSE`] up to the interval.
+    /// The next pause: it grows from [`FIRST_PAUSE`] up to the interval.
     pause: Duration,
 }
 
@@ -109,7 +113,7 @@ impl Deadline {
             });
         }
         tokio::time::sleep(self.pause).await;
-        self.pause = (self.pause * 2).min(self.wait.interval);
+        self.pause = self.pause.mul_f64(BACKOFF).min(self.wait.interval);
         Ok(())
     }
 }
@@ -128,12 +132,17 @@ mod tests {
         let wait = Wait::new(Duration::from_secs(5), Duration::from_secs(60));
         let pauses: Vec<u64> = wait
             .pauses()
-            .take(7)
+            .take(12)
             .map(|p| p.as_millis() as u64)
             .collect();
-        assert_eq!(pauses, [200, 400, 800, 1600, 3200, 5000, 5000]);
-        // A minute of waiting makes 15 looks, not 12 at a flat 5 s nor 300 at a flat 200 ms.
-        assert_eq!(wait.pauses().count(), 15);
+        assert_eq!(
+            pauses,
+            [
+                100, 150, 225, 337, 506, 759, 1139, 1708, 2562, 3844, 5000, 5000
+            ]
+        );
+        // A minute of waiting makes 19 looks, not 12 at a flat 5 s nor 600 at a flat 100 ms.
+        assert_eq!(wait.pauses().count(), 19);
         let short = Wait::new(Duration::from_millis(50), Duration::from_secs(1));
         assert!(short.pauses().all(|p| p <= Duration::from_millis(50)));
     }
