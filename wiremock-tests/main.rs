@@ -5,6 +5,7 @@
 mod conformance;
 mod contract;
 mod data_api;
+mod edges;
 mod heroku_fixture;
 mod peer;
 mod platform;

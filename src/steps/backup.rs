@@ -113,8 +113,19 @@ pub async fn follow(
 /// Backups of an app, newest first.
 pub async fn list(api: &ApiClient, app: &str) -> Result<Vec<Transfer>, StepError> {
     let mut transfers = api.transfers(app).await?;
-    transfers.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    newest_first(&mut transfers);
     Ok(transfers)
+}
+
+/// Orders transfers newest first: by `created_at`, then by number. `created_at` has one-second
+/// precision, so two backups of the same second are told apart by their number, which Heroku
+/// hands out in order.
+pub fn newest_first(transfers: &mut [Transfer]) {
+    transfers.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.num.cmp(&a.num))
+    });
 }
 
 /// The newest successful backup (not restore or copy).
@@ -323,10 +334,10 @@ pub async fn backup_url(
             }
             t
         }
+        // `list` has put the newest first.
         None => backups
             .into_iter()
-            .filter(|t| t.succeeded)
-            .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
+            .find(|t| t.succeeded)
             .ok_or_else(|| StepError::NoBackup {
                 app: backup_app.to_string(),
             })?,
