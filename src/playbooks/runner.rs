@@ -92,6 +92,9 @@ pub struct Report {
     pub playbook: String,
     pub app: String,
     pub status: RunStatus,
+    /// The run says `running` but its process is gone (killed): resumable, as `runs list` says.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub abandoned: bool,
     pub steps: Vec<StepRecord>,
     pub state: RunState,
     /// The journal on disk; `None` when it could not be written.
@@ -114,6 +117,7 @@ impl Report {
             playbook: journal.playbook.clone(),
             app: journal.app.clone(),
             status: journal.status,
+            abandoned: journal.is_abandoned(),
             steps: journal.steps.clone(),
             state: journal.state.clone(),
             journal: path,

@@ -1,6 +1,7 @@
 //! The `herokuops` binary run as a user runs it, against a local mock of Heroku's APIs.
 
 mod auth;
+mod edges;
 mod errors;
 mod safety;
 mod secrets;

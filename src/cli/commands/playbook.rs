@@ -352,6 +352,7 @@ fn render_report(ctx: &Ctx, report: &Report) {
     ctx.io.render(&json!(report), || {
         let mut text = String::new();
         let verdict = match report.status {
+            RunStatus::Running if report.abandoned => "was ABANDONED (its process is gone)",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "FAILED",
             RunStatus::Interrupted => "was INTERRUPTED",
@@ -471,7 +472,7 @@ pub fn runs(ctx: &Ctx, cmd: RunsCommand) -> Result<()> {
             let dir = journal_dir(dir.as_ref());
             let j = journal::load(&dir, &id).map_err(|e| Error::usage(e.to_string()))?;
             let mut report = Report::of_journal(&j, Some(dir.join(format!("{id}.json"))));
-            if matches!(j.status, RunStatus::Failed | RunStatus::Interrupted) {
+            if matches!(j.status, RunStatus::Failed | RunStatus::Interrupted) || j.is_abandoned() {
                 report.resume_command = Some(format!("herokuops resume {}", j.id));
             }
             render_report(ctx, &report);

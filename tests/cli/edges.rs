@@ -1,0 +1,60 @@
+//! The edges of issue 11 that the binary meets against a mock of Heroku, or with no server at
+//! all: each test is named after the item it covers.
+
+use super::*;
+
+use herokuops::playbooks::StepKind;
+use herokuops::playbooks::journal::{self, Journal};
+
+/// A journal that says `running` for a process that no longer exists.
+fn killed_run(dir: &Path) -> String {
+    let mut journal = Journal::new(
+        "reset",
+        "tmi-server",
+        &[StepKind::PgDropSchema, StepKind::Migrate],
+        serde_json::json!({}),
+    );
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    journal.pid = Some(gone.id());
+    gone.wait().unwrap();
+    journal::save(dir, &journal).unwrap();
+    journal.id
+}
+
+#[tokio::test]
+async fn item_12_runs_show_says_a_killed_run_is_abandoned() {
+    let server = heroku().await;
+    let home = tempfile::tempdir().unwrap();
+    let runs = home.path().join("runs");
+    let id = killed_run(&runs);
+    let dir = runs.to_str().unwrap();
+
+    let out = herokuops(
+        &server,
+        home.path(),
+        &["runs", "show", &id, "--journal-dir", dir],
+        &[],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("ABANDONED"), "{stdout}");
+    assert!(!stdout.contains("is running"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("herokuops resume {id}")),
+        "{stdout}"
+    );
+
+    let out = herokuops(
+        &server,
+        home.path(),
+        &["--json", "runs", "show", &id, "--journal-dir", dir],
+        &[],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let shown: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["abandoned"], true, "{shown:#}");
+    assert_eq!(shown["resume_command"], format!("herokuops resume {id}"));
+}
