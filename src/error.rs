@@ -48,6 +48,10 @@ pub enum Error {
     )]
     NoToken,
 
+    /// A token was found but cannot be one (a line break in it, ...).
+    #[error(transparent)]
+    BadToken(#[from] crate::credentials::TokenError),
+
     #[error("no keyring is available on this machine to keep the token")]
     NoKeyring,
 
@@ -124,7 +128,7 @@ impl Error {
             | Error::InputFile { .. }
             | Error::ConfirmationMissing { .. }
             | Error::ConfirmationMismatch { .. } => exit::USAGE,
-            Error::NoToken => exit::NOT_AUTHENTICATED,
+            Error::NoToken | Error::BadToken(_) => exit::NOT_AUTHENTICATED,
             Error::Api(e) if e.is_unauthorized() => exit::NOT_AUTHENTICATED,
             Error::Pg(e) if e.is_bad_input() => exit::USAGE,
             Error::Step(e) if e.api().is_some_and(ApiError::is_unauthorized) => {
@@ -178,6 +182,10 @@ impl Error {
             Error::NoKeyring | Error::Keyring { .. } => Some(
                 "keep the token elsewhere: set HEROKU_API_KEY, set HEROKUOPS_KEYRING_FILE to a file herokuops may write (mode 0600), or add `machine api.heroku.com login EMAIL password TOKEN` to ~/.netrc".into(),
             ),
+            Error::BadToken(e) => Some(format!(
+                "set the token in {} again without the extra characters (`heroku authorizations:create` prints a new one)",
+                e.origin
+            )),
             Error::Reported(inner) => inner.hint(),
             Error::SafetyBackupFailed(_) => {
                 Some("fix the cause, or pass --no-backup if you accept losing the data".into())

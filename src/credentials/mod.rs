@@ -41,6 +41,44 @@ pub struct Credential {
     pub source: TokenSource,
 }
 
+/// A token that cannot be one: Heroku tokens are printable ASCII without spaces, and anything
+/// else (a newline pasted with it, a stray quote character's look-alike) would only fail later
+/// as a confusing connection error, since HTTP refuses such header values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the API token from {origin} contains {problem} (character {position}); a Heroku token is printable ASCII without spaces"
+)]
+pub struct TokenError {
+    /// Where the token came from, as `whoami` names it.
+    pub origin: String,
+    /// What is wrong, never the token itself: `a newline`, `a space`, ...
+    pub problem: &'static str,
+    /// 1-based position of the first bad character.
+    pub position: usize,
+}
+
+/// Checks a token's characters once, where it is found; `source` names where that was.
+pub fn check_token(token: &str, source: &str) -> Result<(), TokenError> {
+    let bad = token.chars().enumerate().find_map(|(i, c)| {
+        let problem = match c {
+            '\n' | '\r' => "a line break",
+            ' ' | '\t' => "a space",
+            c if c.is_control() => "a control character",
+            c if !c.is_ascii() => "a character that is not ASCII",
+            _ => return None,
+        };
+        Some((i + 1, problem))
+    });
+    match bad {
+        None => Ok(()),
+        Some((position, problem)) => Err(TokenError {
+            origin: source.to_string(),
+            problem,
+            position,
+        }),
+    }
+}
+
 /// A place to keep the token between runs. Errors are strings meant for a warning line.
 pub trait SecretStore: Send + Sync {
     fn get(&self) -> Result<Option<String>, String>;
@@ -185,9 +223,22 @@ impl CredentialEnv {
     }
 }
 
-/// Finds the token. `store` is consulted only outside CI; its errors are reported through
-/// `on_warning` and otherwise ignored.
+/// Finds the token and checks its characters. `store` is consulted only outside CI; its errors
+/// are reported through `on_warning` and otherwise ignored. A token found but malformed is an
+/// error naming its source: the next source is not tried, since the operator meant this one.
 pub fn resolve(
+    env: &CredentialEnv,
+    store: Option<&dyn SecretStore>,
+    on_warning: impl FnMut(String),
+) -> Result<Option<Credential>, TokenError> {
+    let found = find(env, store, on_warning);
+    if let Some(credential) = &found {
+        check_token(credential.token.expose(), &credential.source.to_string())?;
+    }
+    Ok(found)
+}
+
+fn find(
     env: &CredentialEnv,
     store: Option<&dyn SecretStore>,
     mut on_warning: impl FnMut(String),
@@ -253,9 +304,24 @@ mod tests {
             api_key: Some("from-env".into()),
             ..env()
         };
-        let c = resolve(&e, Some(&store), |_| {}).unwrap();
+        let c = resolve(&e, Some(&store), |_| {}).unwrap().unwrap();
         assert_eq!(c.token.expose(), "from-env");
         assert_eq!(c.source, TokenSource::Environment);
+    }
+
+    #[test]
+    fn item_17_a_token_with_a_newline_is_refused_naming_its_source() {
+        let e = CredentialEnv {
+            api_key: Some("abc\ndef".into()),
+            ..env()
+        };
+        let err = resolve(&e, None, |_| {}).unwrap_err();
+        assert_eq!(err.origin, "HEROKU_API_KEY");
+        assert_eq!((err.problem, err.position), ("a line break", 4));
+        assert!(!err.to_string().contains("abc"), "{err}");
+        assert!(check_token("HRKU-0123abcDEF_-.", "x").is_ok());
+        assert!(check_token("tok\u{1b}[2J", "x").is_err());
+        assert!(check_token("tök", "x").is_err());
     }
 
     #[test]
@@ -273,11 +339,11 @@ mod tests {
         };
         let store = KeyringStore::mock().unwrap();
         assert_eq!(
-            resolve(&e, Some(&store), |_| {}).unwrap().source,
+            resolve(&e, Some(&store), |_| {}).unwrap().unwrap().source,
             TokenSource::Netrc(netrc.clone())
         );
         store.set("from-keyring").unwrap();
-        let c = resolve(&e, Some(&store), |_| {}).unwrap();
+        let c = resolve(&e, Some(&store), |_| {}).unwrap().unwrap();
         assert_eq!(
             (c.token.expose(), c.source),
             ("from-keyring", TokenSource::Keyring)
@@ -304,11 +370,19 @@ mod tests {
             }
         }
         let mut warnings = Vec::new();
-        assert!(resolve(&env(), Some(&Broken), |w| warnings.push(w)).is_none());
+        assert!(
+            resolve(&env(), Some(&Broken), |w| warnings.push(w))
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(warnings.len(), 1);
         let ci = CredentialEnv { ci: true, ..env() };
         let mut warnings = Vec::new();
-        assert!(resolve(&ci, Some(&Broken), |w| warnings.push(w)).is_none());
+        assert!(
+            resolve(&ci, Some(&Broken), |w| warnings.push(w))
+                .unwrap()
+                .is_none()
+        );
         assert!(warnings.is_empty(), "CI must not touch the keyring");
     }
 

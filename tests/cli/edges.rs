@@ -58,3 +58,27 @@ async fn item_12_runs_show_says_a_killed_run_is_abandoned() {
     assert_eq!(shown["abandoned"], true, "{shown:#}");
     assert_eq!(shown["resume_command"], format!("herokuops resume {id}"));
 }
+
+#[tokio::test]
+async fn item_17_a_token_with_a_newline_is_refused_with_its_own_message() {
+    let server = heroku().await;
+    let home = tempfile::tempdir().unwrap();
+    let token = format!("{TOKEN}\nX-Injected: 1");
+    let out = herokuops(
+        &server,
+        home.path(),
+        &["whoami"],
+        &[("HEROKU_API_KEY", &token)],
+    )
+    .await;
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("the API token from HEROKU_API_KEY contains a line break"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("could not reach"), "{stderr}");
+    assert!(!stderr.contains("network"), "{stderr}");
+    assert!(!stderr.contains(TOKEN), "the token was printed: {stderr}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

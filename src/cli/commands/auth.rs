@@ -46,6 +46,12 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> Result<()> {
     if token.is_empty() {
         return Err(Error::usage("the token is empty"));
     }
+    let source = if args.token_stdin {
+        "standard input"
+    } else {
+        "the prompt"
+    };
+    crate::credentials::check_token(&token, source)?;
     // Check the token before keeping it.
     let client = ApiClient::new(ctx.endpoints()?, Some(Token::new(token.clone())))?;
     let account = client.account().await?;
