@@ -128,6 +128,11 @@ pub fn redact_url(raw: &str) -> String {
     url.to_string()
 }
 
+/// A URL query parameter decoded as libpq decodes it: `%XX` escapes, nothing else.
+fn libpq_decode(raw: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
+}
+
 fn is_loopback(host: &Host) -> bool {
     match host {
         Host::Unix(_) => true,
@@ -159,10 +164,19 @@ impl Target {
             )));
         }
 
+        // The query is read as libpq reads it: `&`-separated `key=value`, each percent-decoded,
+        // `+` a literal plus (not a space, as in HTML forms). The parameters kept are passed on
+        // exactly as written, and tokio-postgres decodes them the same way.
         let mut sslmode = None;
         let mut rootcert = None;
-        let mut kept = Vec::new();
-        for (key, value) in url.query_pairs() {
+        let mut kept: Vec<String> = Vec::new();
+        for piece in url.query().unwrap_or_default().split('&') {
+            if piece.is_empty() {
+                continue;
+            }
+            let (raw_key, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
+            let key = libpq_decode(raw_key);
+            let value = libpq_decode(raw_value);
             match key.as_ref() {
                 "sslmode" => {
                     sslmode = Some(SslMode::parse(&value).ok_or_else(|| {
@@ -175,13 +189,13 @@ impl Target {
                 "sslcert" | "sslkey" | "sslpassword" | "sslcrl" => {
                     return Err(invalid(format!("`{key}` (client certificates) is not supported")));
                 }
-                _ => kept.push((key.into_owned(), value.into_owned())),
+                _ => kept.push(piece.to_string()),
             }
         }
         if kept.is_empty() {
             url.set_query(None);
         } else {
-            url.query_pairs_mut().clear().extend_pairs(kept);
+            url.set_query(Some(&kept.join("&")));
         }
 
         let mut config: tokio_postgres::Config =
@@ -723,6 +737,22 @@ mod tests {
         let t = Target::parse("postgres://u:p@db.example.com/d?sslmode=require&sslrootcert=/x.pem")
             .unwrap();
         assert_eq!(t.ssl_mode(), SslMode::VerifyCa);
+    }
+
+    #[test]
+    fn item_18_options_are_passed_through_as_libpq_reads_them() {
+        let t = Target::parse(
+            "postgres://u:p@db.example.com/d?options=-c%20statement_timeout%3D5&sslmode=require",
+        )
+        .unwrap();
+        assert_eq!(t.config.get_options(), Some("-c statement_timeout=5"));
+        assert_eq!(t.ssl_mode(), SslMode::Require);
+        // `+` is a plus to libpq, not a space.
+        let t = Target::parse("postgres://u:p@db.example.com/d?options=-c%20search_path%3Da+b")
+            .unwrap();
+        assert_eq!(t.config.get_options(), Some("-c search_path=a+b"));
+        let t = Target::parse("postgres://u:p@db.example.com/d?application_name=my%20app").unwrap();
+        assert_eq!(t.config.get_application_name(), Some("my app"));
     }
 
     #[test]
