@@ -82,6 +82,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Stdout could not be written (a full disk, `> /dev/full`): what was meant to be captured
+    /// is incomplete. One line, the cause in it.
+    #[error("could not write to stdout: {0}")]
+    Stdout(std::io::Error),
+
     /// A command we ran (`herokuops run` on a one-off dyno) exited non-zero; we exit with its
     /// status.
     #[error("{what} exited with status {status}")]
@@ -152,6 +157,7 @@ impl Error {
             | Error::Pg(_)
             | Error::Step(_)
             | Error::Io { .. }
+            | Error::Stdout(_)
             | Error::NoKeyring
             | Error::Keyring { .. } => exit::FAILED,
         }

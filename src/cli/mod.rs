@@ -223,15 +223,6 @@ pub fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(exit::USAGE);
     }
-    if let Command::Completions { shell } = &cli.command {
-        clap_complete::generate(
-            *shell,
-            &mut Cli::command(),
-            "herokuops",
-            &mut std::io::stdout(),
-        );
-        return ExitCode::SUCCESS;
-    }
     if cli.global.verbose {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
@@ -246,6 +237,12 @@ pub fn main() -> ExitCode {
         Mode::Human
     };
     let io = Io::real(mode, cli.global.quiet, cli.global.no_progress);
+    if let Command::Completions { shell } = &cli.command {
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "herokuops", &mut script);
+        io.out(&String::from_utf8_lossy(&script));
+        return ExitCode::from(report(&io, io.finish(Ok(()))));
+    }
     let prompter = Box::new(TerminalPrompter {
         stdin_tty: io.stdin_tty,
     });
@@ -274,6 +271,7 @@ pub fn main() -> ExitCode {
             _ = crate::signals::interrupted(&mut interrupted) => Err(Error::Interrupted),
         }
     });
+    let result = ctx.io.finish(result);
     ExitCode::from(report(&ctx.io, result))
 }
 

@@ -35,6 +35,8 @@ pub struct Io {
     pub gha: Option<gha::Actions>,
     /// Stdout carries data meant to be captured or redirected (see [`Io::stdout_is_data`]).
     stdout_data: Arc<AtomicBool>,
+    /// The first write to stdout that failed; nothing more is written there after it.
+    out_failure: Arc<Mutex<Option<std::io::Error>>>,
 }
 
 impl Io {
@@ -52,6 +54,7 @@ impl Io {
             progress: stderr_tty && !no_progress && mode == Mode::Human && !quiet,
             gha: gha::Actions::from_env(),
             stdout_data: Arc::default(),
+            out_failure: Arc::default(),
         }
     }
 
@@ -69,6 +72,7 @@ impl Io {
             progress: false,
             gha: None,
             stdout_data: Arc::default(),
+            out_failure: Arc::default(),
         };
         (io, CapturedStreams { out, err })
     }
@@ -77,14 +81,38 @@ impl Io {
         self.mode == Mode::Json
     }
 
-    /// Writes data to stdout.
+    /// Writes data to stdout. A failed write is remembered (see [`Io::finish`]) and ends
+    /// all writing to stdout: what follows would only be a fragment.
     pub fn out(&self, text: &str) {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = out.write_all(text.as_bytes());
-        if !text.ends_with('\n') {
-            let _ = out.write_all(b"\n");
+        let mut failure = self.out_failure.lock().unwrap_or_else(|e| e.into_inner());
+        if failure.is_some() {
+            return;
         }
-        let _ = out.flush();
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut written = out.write_all(text.as_bytes());
+        if written.is_ok() && !text.ends_with('\n') {
+            written = out.write_all(b"\n");
+        }
+        if let Err(e) = written.and_then(|()| out.flush()) {
+            *failure = Some(e);
+        }
+    }
+
+    /// The command's result, once stdout has had its say: a write that failed (a full disk,
+    /// `> /dev/full`) fails a command that had succeeded; a reader that went away (`| head`)
+    /// ends it quietly with the result it had.
+    pub fn finish(&self, result: crate::Result<()>) -> crate::Result<()> {
+        let failure = self
+            .out_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match failure {
+            Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe && result.is_ok() => {
+                Err(crate::Error::Stdout(e))
+            }
+            _ => result,
+        }
     }
 
     /// Writes a status line to stderr, unless `--quiet` or `--json`.

@@ -82,3 +82,63 @@ async fn item_17_a_token_with_a_newline_is_refused_with_its_own_message() {
     assert!(!stderr.contains(TOKEN), "the token was printed: {stderr}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// The binary with a clean environment, its stdout given.
+fn herokuops_to(stdout: std::process::Stdio, home: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_herokuops"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn item_07_a_failed_write_to_stdout_is_an_error_of_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let dir = home.path().join("runs");
+    let out = herokuops_to(
+        full.into(),
+        home.path(),
+        &["runs", "list", "--journal-dir", dir.to_str().unwrap()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().collect::<Vec<_>>(),
+        ["error: could not write to stdout: No space left on device (os error 28)"],
+    );
+}
+
+#[test]
+fn item_07_a_closed_pipe_ends_quietly_without_a_panic() {
+    let home = tempfile::tempdir().unwrap();
+    // The reader is gone before the first write, as `| head -c 10` is gone after ten bytes.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = herokuops_to(writer.into(), home.path(), &["completions", "bash"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let dir = home.path().join("runs");
+    let out = herokuops_to(
+        writer.into(),
+        home.path(),
+        &["runs", "list", "--journal-dir", dir.to_str().unwrap()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
