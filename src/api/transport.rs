@@ -11,6 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::{ApiClient, ApiError, HttpFailure};
+use crate::output::sanitize::one_line;
 
 const ACCEPT_V3: &str = "application/vnd.heroku+json; version=3";
 /// A page-following loop stops here even if the server keeps sending `Next-Range`.
@@ -418,13 +419,21 @@ fn decode_failure(
         message: Option<String>,
         url: Option<String>,
     }
+    // Everything here is the server's text and ends up on the operator's terminal: one line
+    // each, without escape sequences.
+    let clean = |text: String| one_line(&text).into_owned();
     let parsed = serde_json::from_slice::<HerokuError>(body)
         .ok()
         .filter(|e| e.id.is_some() || e.message.is_some());
     let (id, message, url, raw_body) = match parsed {
-        Some(e) => (e.id, e.message, e.url, None),
+        Some(e) => (
+            e.id.map(clean),
+            e.message.map(clean),
+            e.url.map(clean),
+            None,
+        ),
         None => {
-            let text = String::from_utf8_lossy(body);
+            let text = one_line(&String::from_utf8_lossy(body)).into_owned();
             let mut raw: String = text.chars().take(300).collect();
             if text.chars().count() > 300 {
                 raw.push('…');
@@ -440,7 +449,7 @@ fn decode_failure(
         id,
         message,
         url,
-        request_id: header_str(headers, "request-id").map(str::to_string),
+        request_id: header_str(headers, "request-id").map(|r| one_line(r).into_owned()),
         raw_body,
         subject: req.subject.clone(),
     }

@@ -353,12 +353,14 @@ pub fn report(io: &Io, result: Result<()>) -> u8 {
     if !matches!(error, Error::Drift { .. } | Error::Reported(_)) {
         io.annotate_error(None, &actions::error_message(&error));
     }
-    io.err_line(&format!("error: {error}"));
+    // One line each, whatever server text they hold: nothing can forge a line of its own.
+    let line = |text: String| io.err_line(&crate::output::sanitize::one_line(&text));
+    line(format!("error: {error}"));
     for cause in &causes {
-        io.err_line(&format!("  caused by: {cause}"));
+        line(format!("  caused by: {cause}"));
     }
     if let Some(hint) = hint {
-        io.err_line(&format!("hint: {hint}"));
+        line(format!("hint: {hint}"));
     }
     code
 }

@@ -6,6 +6,7 @@
 pub mod gha;
 pub mod progress;
 pub mod prompt;
+pub mod sanitize;
 pub mod table;
 
 use std::io::{IsTerminal, Write};
@@ -115,12 +116,13 @@ impl Io {
         }
     }
 
-    /// Writes a status line to stderr, unless `--quiet` or `--json`.
+    /// Writes a status line to stderr, unless `--quiet` or `--json`: one line, whatever server
+    /// text it holds (see [`sanitize`]).
     pub fn info(&self, text: &str) {
         if self.quiet || self.json() {
             return;
         }
-        self.err_line(text);
+        self.err_raw(&sanitize::one_line(text));
     }
 
     /// Warnings go to stderr even with `--json`, which keeps stdout a single document.
@@ -128,10 +130,15 @@ impl Io {
         if self.quiet {
             return;
         }
-        self.err_line(&format!("warning: {text}"));
+        self.err_raw(&sanitize::one_line(&format!("warning: {text}")));
     }
 
+    /// A line on stderr, cleaned of escape sequences and carriage returns (see [`sanitize`]).
     pub fn err_line(&self, text: &str) {
+        self.err_raw(&sanitize::block(text));
+    }
+
+    fn err_raw(&self, text: &str) {
         let mut err = self.err.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(err, "{text}");
         let _ = err.flush();
@@ -141,8 +148,10 @@ impl Io {
     /// with `--json`, or when stdout is data, they go to stderr (the runner reads those too) so
     /// what is captured or redirected stays exactly the data.
     fn workflow_command(&self, line: &str) {
+        // Written as they are: a mask must match the secret byte for byte, and the runner's
+        // escaping already keeps each command on its line.
         if self.json() || self.stdout_data.load(Ordering::Relaxed) {
-            self.err_line(line);
+            self.err_raw(line);
         } else {
             self.out(line);
         }
@@ -217,7 +226,7 @@ impl Io {
             Mode::Human => {
                 let text = human();
                 if !text.is_empty() {
-                    self.out(&text);
+                    self.out(&sanitize::block(&text));
                 }
             }
         }

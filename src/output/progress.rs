@@ -95,6 +95,7 @@ impl Progress {
 
     /// A status message (e.g. the current state of a wait).
     pub fn status(&mut self, text: &str) {
+        let text = &*super::sanitize::one_line(text);
         match self {
             Progress::Bar(bar) => bar.set_message(text.to_string()),
             Progress::Lines { .. } => self.line(text, false),

@@ -24,7 +24,13 @@ impl Table {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.rows.push(cells.into_iter().map(Into::into).collect());
+        // A cell is one line, whatever a server put in it.
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| super::sanitize::one_line(&c.into()).into_owned())
+                .collect(),
+        );
     }
 
     pub fn is_empty(&self) -> bool {

@@ -24,6 +24,7 @@ use tokio_postgres::{Client, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{ConnectFailure, PgError};
+use crate::output::sanitize::one_line;
 
 /// How much TLS to insist on, with libpq's meanings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -383,7 +384,7 @@ fn classify_connect_error(
     host: &str,
 ) -> (ConnectFailure, String) {
     if let Some(db) = e.as_db_error() {
-        let message = db.message().to_string();
+        let message = one_line(db.message()).into_owned();
         let failure = match db.code().code() {
             "28P01" => ConnectFailure::Authentication,
             "3D000" => ConnectFailure::NoSuchDatabase,
@@ -659,9 +660,11 @@ pub(crate) fn query_error(target: &str, context: &str, e: &tokio_postgres::Error
                 cause: db.message().to_string(),
             };
         }
-        let mut cause = db.message().to_string();
+        // The server's words, one line, as they reach the terminal.
+        let mut cause = one_line(db.message()).into_owned();
         if let Some(detail) = db.detail() {
-            cause.push_str(&format!(" ({})", detail.lines().next().unwrap_or_default()));
+            let first = detail.lines().next().unwrap_or_default();
+            cause.push_str(&format!(" ({})", one_line(first)));
         }
         return PgError::Query {
             target: target.to_string(),

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::models::Addon;
 use crate::api::{AddonCreate, ApiClient};
+use crate::output::sanitize::one_line;
 
 use super::{Checkpoint, Event, Observer, StepError, Wait, database};
 
@@ -17,7 +18,7 @@ pub async fn create(
 ) -> Result<Addon, StepError> {
     let addon = api.create_addon(app, spec).await?;
     if let Some(message) = addon.provision_message.as_deref().filter(|m| !m.is_empty()) {
-        observer.event(Event::Status(message.to_string()));
+        observer.event(Event::Status(one_line(message).into_owned()));
     }
     if addon.state == "deprovisioned" {
         return Err(StepError::AddonNotProvisioned {

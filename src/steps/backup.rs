@@ -10,6 +10,7 @@ use crate::api::models::{Attachment, Transfer, backup_num};
 use crate::api::{ApiClient, ApiError, BackupSchedule};
 
 use super::{Event, Observer, StepError, Wait, database};
+use crate::output::sanitize::one_line;
 
 /// Transient poll failures tolerated while following a transfer, before it is an error.
 const MAX_POLL_FAILURES: u32 = 5;
@@ -81,7 +82,7 @@ pub async fn follow(
                         .rev()
                         .take(5)
                         .rev()
-                        .map(|l| l.message.clone())
+                        .map(|l| one_line(&l.message).into_owned())
                         .collect();
                     return Err(StepError::TransferFailed {
                         app: app.to_string(),

@@ -2,6 +2,7 @@
 
 use crate::api::ApiClient;
 use crate::api::models::{AddonId, Attachment, DatabaseInfo};
+use crate::output::sanitize::one_line;
 
 use super::{Event, Observer, StepError, Wait};
 
@@ -159,7 +160,11 @@ pub async fn wait_available(
     let mut not_found = 0;
     let mut last = String::new();
     loop {
-        match api.wait_status(addon).await {
+        let answer = api.wait_status(addon).await.map(|mut status| {
+            status.message = one_line(&status.message).into_owned();
+            status
+        });
+        match answer {
             Ok(status) if status.error => {
                 return Err(StepError::DatabaseFailed {
                     addon: addon.to_string(),

@@ -1,6 +1,7 @@
 //! Restarting dynos and waiting until they are up again.
 
 use crate::api::{ApiClient, RestartTarget};
+use crate::output::sanitize::one_line;
 
 use super::{Event, Observer, StepError, Wait};
 
@@ -33,7 +34,7 @@ pub async fn wait_up(
         }
         let states: Vec<String> = long_running
             .iter()
-            .map(|d| format!("{} {}", d.name, d.state))
+            .map(|d| one_line(&format!("{} {}", d.name, d.state)).into_owned())
             .collect();
         observer.event(Event::Status(states.join(", ")));
         deadline.tick("the dynos to be up").await?;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::models::Attachment;
 use crate::api::{ApiClient, AttachmentCreate};
+use crate::output::sanitize::one_line;
 
 use super::{Checkpoint, Event, Observer, StepError, Wait, database};
 
@@ -62,7 +63,7 @@ pub async fn promote(
             return Err(StepError::NotAvailable {
                 app: app.to_string(),
                 addon: target.addon.name,
-                status: status.message,
+                status: one_line(&status.message).into_owned(),
             });
         }
     }
@@ -193,7 +194,7 @@ async fn watch_release(
             other => observer.event(Event::Status(format!(
                 "release v{} is {}",
                 release.version,
-                other.unwrap_or("pending")
+                one_line(other.unwrap_or("pending"))
             ))),
         }
         deadline.tick("the promotion's release phase").await?;

@@ -142,3 +142,75 @@ fn item_07_a_closed_pipe_ends_quietly_without_a_panic() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+/// What a hostile server puts in its text: a screen clear, a window title, a forged line.
+const HOSTILE: &str = "Couldn't find that app.\u{1b}[2J\u{1b}]0;owned\u{7}\r\nerror: forged line";
+
+fn terminal_safe(what: &str, text: &str) {
+    for bad in ['\u{1b}', '\u{7}', '\r', '\u{9b}'] {
+        assert!(!text.contains(bad), "{what} has {bad:?}: {text:?}");
+    }
+    assert!(
+        !text.lines().any(|l| l.starts_with("error: forged")),
+        "{what} has a forged line: {text:?}"
+    );
+}
+
+#[tokio::test]
+async fn item_13_server_text_reaches_the_terminal_without_control_characters() {
+    use wiremock::matchers::{method, path};
+    let server = heroku().await;
+    Mock::given(method("GET"))
+        .and(path("/apps/tmi-server"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(
+                serde_json::json!({"id": "not_found\u{1b}[31m", "message": HOSTILE}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    let mut dynos = fixture("dynos.json");
+    dynos[0]["command"] = serde_json::json!(format!("bin/server {HOSTILE}"));
+    dynos[1]["name"] = serde_json::json!("worker.1\u{1b}[8m\nerror: forged line");
+    Mock::given(method("GET"))
+        .and(path("/apps/tmi-server/dynos"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(dynos))
+        .mount(&server)
+        .await;
+    let home = tempfile::tempdir().unwrap();
+
+    let out = herokuops(
+        &server,
+        home.path(),
+        &["maintenance", "status", "tmi-server"],
+        &[("HEROKU_API_KEY", TOKEN)],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Couldn't find that app."), "{stderr}");
+    let error_lines = stderr.lines().filter(|l| l.starts_with("error:")).count();
+    assert_eq!(error_lines, 1, "{stderr:?}");
+    terminal_safe("stderr", &stderr);
+    terminal_safe("stdout", &stdout);
+
+    let out = herokuops(
+        &server,
+        home.path(),
+        &["dynos", "list", "tmi-server"],
+        &[("HEROKU_API_KEY", TOKEN)],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("bin/server Couldn't find that app."),
+        "{stdout}"
+    );
+    terminal_safe("the table", &stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        4,
+        "a header, a rule, two dynos: {stdout}"
+    );
+}
