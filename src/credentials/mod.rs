@@ -167,7 +167,7 @@ impl SecretStore for FileStore {
         #[cfg(unix)]
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            crate::files::create_private_dir_all(parent).map_err(|e| e.to_string())?;
         }
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);

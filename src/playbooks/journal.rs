@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::StepKind;
+use crate::files;
 use crate::steps::addons::Creation;
 use crate::steps::promote::Promotion;
 
@@ -166,23 +167,18 @@ pub enum JournalError {
     Corrupt { path: PathBuf, message: String },
 }
 
-/// Writes the journal atomically: a temporary file in the same directory, then a rename.
+/// Writes the journal atomically: a temporary file of its own in the same directory (two
+/// processes never share one), then a rename. Journals are private (0600) in directories
+/// created private (0700): they name the app, its databases and its backups.
 pub fn save(dir: &Path, journal: &Journal) -> Result<PathBuf, JournalError> {
     let path = dir.join(format!("{}.json", journal.id));
     let write = |source| JournalError::Write {
         path: path.clone(),
         source,
     };
-    std::fs::create_dir_all(dir).map_err(write)?;
-    let tmp = dir.join(format!(".{}.json.tmp", journal.id));
+    files::create_private_dir_all(dir).map_err(write)?;
     let text = serde_json::to_vec_pretty(journal).unwrap_or_default();
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&tmp).map_err(write)?;
-        file.write_all(&text).map_err(write)?;
-        file.sync_all().map_err(write)?;
-    }
-    std::fs::rename(&tmp, &path).map_err(write)?;
+    files::replace_atomically(&path, &text, files::PRIVATE).map_err(write)?;
     Ok(path)
 }
 
@@ -322,5 +318,25 @@ mod tests {
         ));
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn item_08_journals_are_private_in_a_private_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state/herokuops/runs");
+        let j = Journal::new(
+            "reset",
+            "tmi-server",
+            &[StepKind::PgDropSchema],
+            serde_json::json!({}),
+        );
+        let path = save(&dir, &j).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.path().join("state/herokuops")), 0o700);
+        save(&dir, &j).unwrap();
+        assert_eq!(mode(&path), 0o600, "still private once replaced");
     }
 }

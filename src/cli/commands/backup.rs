@@ -103,7 +103,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                 1,
                 "herokuops backup capture APP [DATABASE]",
             )?;
-            if let Some(path) = download.as_ref().filter(|p| p.exists()) {
+            if let Some(path) = download.as_ref().filter(|p| crate::files::would_replace(p)) {
                 return Err(Error::usage(format!(
                     "{} already exists; choose another --download FILE",
                     path.display()
@@ -187,7 +187,11 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                 1,
                 "herokuops backup download APP [BACKUP] [-o FILE]",
             )?;
-            if output.exists() && !force {
+            if output == std::path::Path::new("-") {
+                ctx.io.stdout_is_data();
+            }
+            // A device or FIFO (`/dev/null`) is written to, not replaced.
+            if crate::files::would_replace(&output) && !force {
                 return Err(Error::usage(format!(
                     "{} already exists; pass --force or -o OTHER_FILE",
                     output.display()

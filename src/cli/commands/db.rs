@@ -213,6 +213,7 @@ pub async fn schema(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
         schema,
     } = cmd;
     let usage = "herokuops schema snapshot APP [-o FILE] (or --database-url URL)";
+    let output = output.filter(|p| p != Path::new("-"));
     if output.is_none() {
         ctx.io.stdout_is_data();
     }
@@ -229,7 +230,8 @@ pub async fn schema(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
     });
     match &output {
         Some(path) => {
-            write_atomically(path, &text)?;
+            crate::files::write_output(path, text.as_bytes(), crate::files::SHARED)
+                .map_err(|e| Error::io(format!("could not write {}", path.display()), e))?;
             ctx.io.render(&summary, || {
                 format!(
                     "Wrote {}: schema {} of {} with {} tables",
@@ -247,27 +249,6 @@ pub async fn schema(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Writes next to the target and renames, so an interrupted write never leaves half a file.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("snapshot"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text)
-        .map_err(|e| Error::io(format!("could not write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("could not write {}", path.display()), e)
-    })
 }
 
 pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
