@@ -120,6 +120,17 @@ impl Error {
         Error::Usage(message.into())
     }
 
+    /// A file given as input that could not be read: too large or not text is bad input (exit
+    /// 2), a failed read a failure (exit 1).
+    pub fn input(e: crate::files::InputError) -> Self {
+        match e {
+            crate::files::InputError::Read { path, source } => {
+                Error::io(format!("could not read {}", path.display()), source)
+            }
+            other => Error::Usage(other.to_string()),
+        }
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),

@@ -10,7 +10,7 @@
 //!   process that grows until the machine runs out of memory.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -193,6 +193,17 @@ pub fn read_text_capped(path: &Path, limit: u64) -> Result<String, InputError> {
                 path: path.to_path_buf(),
             })
         })
+}
+
+/// Reads one line of at most `limit` bytes (a token typed or piped in); `None` when the line
+/// goes on past it.
+pub fn read_line_capped(
+    reader: impl std::io::BufRead,
+    limit: u64,
+) -> std::io::Result<Option<String>> {
+    let mut line = String::new();
+    reader.take(limit + 1).read_line(&mut line)?;
+    Ok((line.len() as u64 <= limit).then_some(line))
 }
 
 /// Reads at most `limit` bytes; `None` when there is more.

@@ -364,3 +364,31 @@ pub fn private_null(dir: &Path) -> std::path::PathBuf {
         std::path::PathBuf::from("/dev/null")
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 14: a list that never ends is refused, not held.
+
+#[tokio::test]
+async fn item_14_a_list_whose_pages_never_end_is_refused_not_held() {
+    let server = server().await;
+    let addon = fixture("addons.json")[0].clone();
+    // About half a MiB a page, and always a next one.
+    let page: Vec<Value> = (0..400)
+        .map(|i| {
+            let mut a = addon.clone();
+            a["name"] = json!(format!("postgresql-{i}-{}", "x".repeat(1000)));
+            a
+        })
+        .collect();
+    call("GET", "/apps/tmi-server/addons")
+        .respond_with(answer(206, json!(page)).insert_header("Next-Range", "id ]last..; max=400"))
+        .mount(&server)
+        .await;
+    let err = client(&server).addons(APP).await.unwrap_err();
+    assert!(
+        err.to_string().contains("the list is larger than 64.0 MiB"),
+        "{err}"
+    );
+    let pages = server.received_requests().await.unwrap().len();
+    assert!(pages < 200, "{pages} pages read");
+}

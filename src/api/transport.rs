@@ -16,6 +16,10 @@ use crate::output::sanitize::one_line;
 const ACCEPT_V3: &str = "application/vnd.heroku+json; version=3";
 /// A page-following loop stops here even if the server keeps sending `Next-Range`.
 const MAX_PAGES: usize = 1000;
+/// The largest answer read: Heroku's pages are 1,000 items of a few KiB at most.
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+/// The most a list may add up to over all its pages before it is refused rather than held.
+pub const MAX_LIST_BYTES: usize = 64 * 1024 * 1024;
 
 /// Which API a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,9 +304,19 @@ impl ApiClient {
                 started.elapsed(),
                 header_str(&headers, "request-id").unwrap_or("-")
             );
-            let body = match response.bytes().await {
+            let body = match read_body(response, MAX_BODY).await {
                 Ok(body) => body,
-                Err(err) => {
+                Err(BodyRead::TooLarge) => {
+                    return Err(ApiError::Decode {
+                        method: req.method.to_string(),
+                        path: req.path.clone(),
+                        detail: format!(
+                            "the answer is larger than {}; stopped reading it",
+                            crate::output::progress::human_bytes(MAX_BODY as u64)
+                        ),
+                    });
+                }
+                Err(BodyRead::Broken(err)) => {
                     // A read may be repeated; a write may have been acted on, and the step
                     // that sent it decides whether to run again.
                     if req.retry == Retry::Idempotent
@@ -363,8 +377,20 @@ impl ApiClient {
     pub async fn send_list<T: DeserializeOwned>(&self, req: Request) -> Result<Vec<T>, ApiError> {
         let mut items = Vec::new();
         let mut next: Option<String> = None;
+        let mut read = 0usize;
         for _ in 0..MAX_PAGES {
             let answer = self.execute(&req, next.as_deref()).await?;
+            read += answer.body.len();
+            if read > MAX_LIST_BYTES {
+                return Err(ApiError::Decode {
+                    method: req.method.to_string(),
+                    path: req.path.clone(),
+                    detail: format!(
+                        "the list is larger than {} over its pages; stopped",
+                        crate::output::progress::human_bytes(MAX_LIST_BYTES as u64)
+                    ),
+                });
+            }
             let mut page: Vec<T> = decode(&req, &answer.body)?;
             items.append(&mut page);
             // Heroku marks a truncated list with 206 and Next-Range; the header alone decides.
@@ -380,6 +406,30 @@ impl ApiClient {
             detail: format!("more than {MAX_PAGES} pages of Next-Range; stopped"),
         })
     }
+}
+
+/// How reading an answer's body ended short.
+enum BodyRead {
+    Broken(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads a body of at most `limit` bytes, refusing a larger one as soon as it shows.
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, BodyRead> {
+    if response.content_length().is_some_and(|l| l > limit as u64) {
+        return Err(BodyRead::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyRead::Broken)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyRead::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn decode<T: DeserializeOwned>(req: &Request, body: &[u8]) -> Result<T, ApiError> {

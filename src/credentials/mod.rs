@@ -155,10 +155,10 @@ pub struct FileStore {
 
 impl SecretStore for FileStore {
     fn get(&self) -> Result<Option<String>, String> {
-        match std::fs::read_to_string(&self.path) {
+        match crate::files::read_text_capped(&self.path, TOKEN_FILE_LIMIT) {
             Ok(text) => Ok(Some(text.trim().to_string()).filter(|t| !t.is_empty())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", self.path.display())),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.to_string()),
         }
     }
 
@@ -284,8 +284,11 @@ fn find(
     None
 }
 
+/// A netrc or token file is a few lines; anything past this is not one.
+const TOKEN_FILE_LIMIT: u64 = 1024 * 1024;
+
 fn read_netrc(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+    crate::files::read_text_capped(path, TOKEN_FILE_LIMIT).ok()
 }
 
 #[cfg(test)]

@@ -191,10 +191,11 @@ pub fn load(dir: &Path, id: &str) -> Result<Journal, JournalError> {
             dir: dir.to_path_buf(),
         });
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| JournalError::Corrupt {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let text =
+        files::read_text_capped(&path, files::INPUT_LIMIT).map_err(|e| JournalError::Corrupt {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
     serde_json::from_str(&text).map_err(|e| JournalError::Corrupt {
         path,
         message: e.to_string(),
@@ -222,7 +223,7 @@ pub fn list(dir: &Path) -> Vec<Journal> {
             e.file_name().to_string_lossy().ends_with(".json")
                 && !e.file_name().to_string_lossy().starts_with('.')
         })
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|e| files::read_text_capped(&e.path(), files::INPUT_LIMIT).ok())
         .filter_map(|text| serde_json::from_str(&text).ok())
         .collect();
     runs.sort_by(|a: &Journal, b: &Journal| b.started_at.cmp(&a.started_at).then(b.id.cmp(&a.id)));

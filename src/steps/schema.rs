@@ -7,6 +7,14 @@ use crate::pg::{self, Db, Expected, Target};
 
 use super::{Event, Observer, StepError, Wait};
 
+/// Reads an expected-schema file (`--expect`), up to [`crate::files::INPUT_LIMIT`]: an endless
+/// or huge file is an error, not a process that grows.
+pub fn load_expected(path: &std::path::Path) -> Result<Expected, crate::Error> {
+    let text = crate::files::read_text_capped(path, crate::files::INPUT_LIMIT)
+        .map_err(|e| crate::Error::usage(format!("cannot read the expected-schema file: {e}")))?;
+    Expected::parse(&text, path)
+}
+
 /// The app's `DATABASE_URL` as it is now (it changes on promotion). The observer hears it as a
 /// secret first, so that it is masked before anything could print it.
 pub async fn database_url(

@@ -214,3 +214,29 @@ async fn item_13_server_text_reaches_the_terminal_without_control_characters() {
         "a header, a rule, two dynos: {stdout}"
     );
 }
+
+#[tokio::test]
+async fn item_14_endless_input_files_are_refused_with_a_clear_error() {
+    let server = heroku().await;
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        &["playbook", "list", "--config", "/dev/zero"][..],
+        &[
+            "verify",
+            "--database-url",
+            "postgres://u@127.0.0.1:1/d",
+            "--expect",
+            "/dev/zero",
+        ],
+        &["maintenance", "status", "--apps-from", "/dev/zero"],
+    ] {
+        let out = herokuops(&server, home.path(), args, &[("HEROKU_API_KEY", TOKEN)]).await;
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("/dev/zero is larger than 16.0 MiB"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

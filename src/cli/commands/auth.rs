@@ -26,10 +26,11 @@ pub async fn whoami(ctx: &Ctx) -> Result<()> {
 
 pub async fn login(ctx: &Ctx, args: LoginArgs) -> Result<()> {
     let token = if args.token_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| Error::io("could not read the token from stdin", e))?;
+        let line = crate::files::read_line_capped(std::io::stdin().lock(), 64 * 1024)
+            .map_err(|e| Error::io("could not read the token from stdin", e))?
+            .ok_or_else(|| {
+                Error::usage("the token on stdin is longer than 64 KiB; is it a token?")
+            })?;
         line.trim().to_string()
     } else if ctx.io.stdin_tty {
         eprint!("Heroku API token (from `heroku authorizations:create`): ");

@@ -15,7 +15,6 @@ use crate::output::table::Table;
 use crate::pg::check::check;
 use crate::pg::diagnose::{DiagnoseOptions, Rating, diagnose};
 use crate::pg::drop::{DropOptions, drop_schema, inspect, statements};
-use crate::pg::expected::Expected;
 use crate::pg::introspect::{MigrationProbe, introspect};
 use crate::pg::{Db, Target, snapshot, verify};
 
@@ -155,7 +154,7 @@ pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
     let usage = "herokuops verify APP [--expect FILE] (or --database-url URL --expect FILE)";
     // A bad file is reported before anything touches the network.
     let path = expected_file(ctx, &args, usage)?;
-    let expected = Expected::load(&path)?;
+    let expected = crate::steps::schema::load_expected(&path)?;
     let resolved = resolve(ctx, &args.source, usage).await?;
     let db = connect(&resolved).await?;
     let schema = introspect(&db, &expected.schema, &expected.probe()).await?;
