@@ -392,3 +392,183 @@ async fn item_14_a_list_whose_pages_never_end_is_refused_not_held() {
     let pages = server.received_requests().await.unwrap().len();
     assert!(pages < 200, "{pages} pages read");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 9: every request has deadlines, and a wait's timeout bounds the requests in flight.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use herokuops::api::{ApiClient, ApiError, Endpoints, Timeouts, Token};
+use herokuops::steps::{Wait, database};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{TOKEN, fast_retry};
+
+/// How a hostile server treats each connection it accepts.
+#[derive(Clone, Copy)]
+enum Hostile {
+    /// Reads the request and never answers.
+    Silent,
+    /// Starts the answer, then sends one byte of a header every 100 ms, forever.
+    TrickleHeaders,
+    /// Sends the headers, then one byte of the body every 100 ms, forever.
+    TrickleBody,
+}
+
+/// A server on loopback that treats every connection as `how`; counts the connections.
+async fn hostile(how: Hostile) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                // The request first, as any server reads it.
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let trickle: &[u8] = match how {
+                    Hostile::Silent => {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        return;
+                    }
+                    Hostile::TrickleHeaders => b"HTTP/1.1 200 OK\r\nX-Slow: ",
+                    Hostile::TrickleBody => {
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"email\":\""
+                    }
+                };
+                if stream.write_all(trickle).await.is_err() {
+                    return;
+                }
+                loop {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if stream.write_all(b"a").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, connections)
+}
+
+fn short_timeouts() -> Timeouts {
+    Timeouts {
+        connect: Duration::from_secs(2),
+        headers: Duration::from_millis(400),
+        idle: Duration::from_millis(1000),
+        body: Duration::from_millis(1500),
+    }
+}
+
+fn client_of(base: &str) -> ApiClient {
+    ApiClient::new(Endpoints::single(base).unwrap(), Some(Token::new(TOKEN)))
+        .unwrap()
+        .with_retry(fast_retry())
+        .with_timeouts(short_timeouts())
+        .unwrap()
+}
+
+/// Fails the test instead of hanging when a deadline is not kept.
+async fn ends<T>(work: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), work)
+        .await
+        .expect("the request outlived every deadline")
+}
+
+#[tokio::test]
+async fn item_09_a_server_that_never_answers_is_given_up_on() {
+    let (base, connections) = hostile(Hostile::Silent).await;
+    let err = ends(client_of(&base).account()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::Timeout {
+                phase: "waiting for the answer's headers",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("did not answer GET /account"),
+        "{err}"
+    );
+    // A read is tried once more after a deadline, not four times.
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn item_09_a_server_that_trickles_its_headers_is_given_up_on() {
+    let (base, _) = hostile(Hostile::TrickleHeaders).await;
+    let err = ends(client_of(&base).account()).await.unwrap_err();
+
+    assert!(matches!(err, ApiError::Timeout { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn item_09_a_server_that_trickles_its_body_is_given_up_on() {
+    let (base, _) = hostile(Hostile::TrickleBody).await;
+    let err = ends(client_of(&base).account()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::Timeout {
+                phase: "reading the answer",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn item_09_the_defaults_are_deadlines() {
+    let t = Timeouts::default();
+    assert_eq!(t.connect, Duration::from_secs(15));
+    assert_eq!(t.headers, Duration::from_secs(30));
+    assert_eq!(t.idle, Duration::from_secs(60));
+    assert_eq!(t.body, Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn item_09_a_waits_timeout_bounds_the_request_in_flight() {
+    let server = server().await;
+    let addon = herokuops::api::models::AddonId::from(crate::contract::PRIMARY);
+    call(
+        "GET",
+        &format!(
+            "/client/v11/databases/{}/wait_status",
+            crate::contract::PRIMARY
+        ),
+    )
+    .respond_with(
+        answer(200, fixture("wait-status-available.json")).set_delay(Duration::from_secs(20)),
+    )
+    .mount(&server)
+    .await;
+    let wait = Wait::new(Duration::from_millis(50), Duration::from_millis(500));
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        database::wait_available(&client(&server), &addon, wait, &mut ()),
+    )
+    .await
+    .expect("the wait outlived its --timeout")
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("gave up waiting after 500ms"),
+        "{err}"
+    );
+}

@@ -237,6 +237,8 @@ impl ApiClient {
     ) -> Result<Answer, ApiError> {
         let url = self.url_for(req)?;
         let mut delays = self.retry.delays();
+        // Whether a deadline has passed once already: a second time is the answer.
+        let mut timed_out = false;
         loop {
             let waiting = Instant::now();
             let sending = self.budget.acquire().await;
@@ -270,7 +272,35 @@ impl ApiClient {
                     .body(serde_json::to_vec(body).unwrap_or_default());
             }
             tracing::debug!("→ {} {} [{}]", req.method, req.path, request_id);
-            let outcome = builder.send().await;
+            let timeout = |phase, after| ApiError::Timeout {
+                method: req.method.to_string(),
+                host: self.host_label(req),
+                path: req.path.clone(),
+                phase,
+                after,
+            };
+            // The client's idle deadline (`read_timeout`) may be what ends the wait.
+            let outcome = match tokio::time::timeout(self.timeouts.headers, builder.send()).await {
+                Ok(Err(err)) if err.is_timeout() => None,
+                Ok(outcome) => Some(outcome),
+                Err(_) => None,
+            };
+            let Some(outcome) = outcome else {
+                // A read is tried once more (a server that hangs once may answer the next);
+                // a write may have been acted on, and its step decides.
+                let after = self.timeouts.headers.min(self.timeouts.idle);
+                let e = timeout("waiting for the answer's headers", after);
+                if req.retry == Retry::Idempotent
+                    && !timed_out
+                    && let Some(delay) = delays.next()
+                {
+                    timed_out = true;
+                    tracing::debug!("  {e}; retrying in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                return Err(e);
+            };
             let response = match outcome {
                 Ok(r) => r,
                 Err(err) => {
@@ -304,7 +334,26 @@ impl ApiClient {
                 started.elapsed(),
                 header_str(&headers, "request-id").unwrap_or("-")
             );
-            let body = match read_body(response, MAX_BODY).await {
+            let read = tokio::time::timeout(self.timeouts.body, read_body(response, MAX_BODY));
+            let read = match read.await {
+                Ok(Err(BodyRead::Broken(err))) if err.is_timeout() => None,
+                Ok(read) => Some(read),
+                Err(_) => None,
+            };
+            let Some(read) = read else {
+                let e = timeout("reading the answer", self.timeouts.body);
+                if req.retry == Retry::Idempotent
+                    && !timed_out
+                    && let Some(delay) = delays.next()
+                {
+                    timed_out = true;
+                    tracing::debug!("  {e}; retrying in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                return Err(e);
+            };
+            let body = match read {
                 Ok(body) => body,
                 Err(BodyRead::TooLarge) => {
                     return Err(ApiError::Decode {

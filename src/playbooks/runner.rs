@@ -458,7 +458,9 @@ fn is_transient_write_failure(e: &Error) -> bool {
     };
     match api {
         ApiError::Http(f) => f.method == "POST" && f.status >= 500,
-        ApiError::Transport { method, .. } | ApiError::Body { method, .. } => method == "POST",
+        ApiError::Transport { method, .. }
+        | ApiError::Body { method, .. }
+        | ApiError::Timeout { method, .. } => method == "POST",
         ApiError::Decode { .. } => false,
     }
 }

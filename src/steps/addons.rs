@@ -42,23 +42,25 @@ pub async fn wait_provisioned(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<Addon, StepError> {
-    let deadline = wait.deadline();
-    loop {
-        let addon = api.addon(app, name).await?;
-        match addon.state.as_str() {
-            "provisioning" => observer.event(Event::Status(format!("{name} is provisioning"))),
-            "deprovisioned" => {
-                return Err(StepError::AddonNotProvisioned {
-                    addon: name.to_string(),
-                    state: "deprovisioned: it failed to provision".into(),
-                });
+    let what = format!("add-on {name} to provision");
+    wait.bound(&what, async {
+        let deadline = wait.deadline();
+        loop {
+            let addon = api.addon(app, name).await?;
+            match addon.state.as_str() {
+                "provisioning" => observer.event(Event::Status(format!("{name} is provisioning"))),
+                "deprovisioned" => {
+                    return Err(StepError::AddonNotProvisioned {
+                        addon: name.to_string(),
+                        state: "deprovisioned: it failed to provision".into(),
+                    });
+                }
+                _ => return Ok(addon),
             }
-            _ => return Ok(addon),
+            deadline.tick(&what).await?;
         }
-        deadline
-            .tick(&format!("add-on {name} to provision"))
-            .await?;
-    }
+    })
+    .await
 }
 
 /// Destroys an add-on of `app`, refusing one that belongs to another app.

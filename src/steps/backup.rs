@@ -62,54 +62,60 @@ pub async fn follow(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<Transfer, StepError> {
-    let deadline = wait.deadline();
-    let mut failures = 0;
-    loop {
-        match api.transfer(app, id, false).await {
-            Ok(transfer) => {
-                failures = 0;
-                if transfer.finished_at.is_some() {
-                    if transfer.succeeded {
-                        return Ok(transfer);
+    let what = format!("transfer {id} to finish");
+    wait.bound(&what, async {
+        let deadline = wait.deadline();
+        let mut failures = 0;
+        loop {
+            match api.transfer(app, id, false).await {
+                Ok(transfer) => {
+                    failures = 0;
+                    if transfer.finished_at.is_some() {
+                        if transfer.succeeded {
+                            return Ok(transfer);
+                        }
+                        let verbose = api
+                            .transfer(app, id, true)
+                            .await
+                            .unwrap_or(transfer.clone());
+                        let logs: Vec<String> = verbose
+                            .logs
+                            .unwrap_or_default()
+                            .iter()
+                            .rev()
+                            .take(5)
+                            .rev()
+                            .map(|l| one_line(&l.message).into_owned())
+                            .collect();
+                        return Err(StepError::TransferFailed {
+                            app: app.to_string(),
+                            transfer: transfer.display_name(),
+                            logs,
+                        });
                     }
-                    let verbose = api
-                        .transfer(app, id, true)
-                        .await
-                        .unwrap_or(transfer.clone());
-                    let logs: Vec<String> = verbose
-                        .logs
-                        .unwrap_or_default()
-                        .iter()
-                        .rev()
-                        .take(5)
-                        .rev()
-                        .map(|l| one_line(&l.message).into_owned())
-                        .collect();
-                    return Err(StepError::TransferFailed {
-                        app: app.to_string(),
-                        transfer: transfer.display_name(),
-                        logs,
-                    });
+                    if transfer.started_at.is_some() {
+                        observer.event(Event::Bytes {
+                            done: transfer.processed_bytes,
+                            total: transfer.source_bytes,
+                        });
+                    } else {
+                        observer.event(Event::Status("Pending".into()));
+                    }
                 }
-                if transfer.started_at.is_some() {
-                    observer.event(Event::Bytes {
-                        done: transfer.processed_bytes,
-                        total: transfer.source_bytes,
-                    });
-                } else {
-                    observer.event(Event::Status("Pending".into()));
+                Err(e)
+                    if failures < MAX_POLL_FAILURES && !matches!(e.status(), Some(400..=499)) =>
+                {
+                    failures += 1;
+                    observer.event(Event::Warning(format!(
+                        "polling the backup failed ({e}); retrying"
+                    )));
                 }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if failures < MAX_POLL_FAILURES && !matches!(e.status(), Some(400..=499)) => {
-                failures += 1;
-                observer.event(Event::Warning(format!(
-                    "polling the backup failed ({e}); retrying"
-                )));
-            }
-            Err(e) => return Err(e.into()),
+            deadline.tick(&what).await?;
         }
-        deadline.tick(&format!("transfer {id} to finish")).await?;
-    }
+    })
+    .await
 }
 
 /// Backups of an app, newest first.
@@ -284,6 +290,14 @@ fn transport(source: reqwest::Error) -> ApiError {
     }
 }
 
+/// A GET of backup storage, within the time-to-headers deadline.
+async fn get(
+    api: &ApiClient,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, ApiError> {
+    crate::api::send_plain(request, api.timeouts(), "backup storage", "(signed URL)").await
+}
+
 /// The storage object's validator, for `If-Range`: a strong ETag, or else Last-Modified.
 fn validator(headers: &reqwest::header::HeaderMap) -> Option<String> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -302,20 +316,20 @@ fn validator(headers: &reqwest::header::HeaderMap) -> Option<String> {
 /// the same backup; otherwise it starts over. A device, a FIFO or `-` (stdout) is written in
 /// place, from the start.
 pub async fn download_url(
-    http: &reqwest::Client,
+    api: &ApiClient,
     url: &str,
     path: &Path,
     identity: &PartialIdentity,
     observer: &mut dyn Observer,
 ) -> Result<Download, StepError> {
     match files::output_kind(path) {
-        files::OutputKind::Replace => download_to_file(http, url, path, identity, observer).await,
-        kind => download_in_place(http, url, path, kind, identity, observer).await,
+        files::OutputKind::Replace => download_to_file(api, url, path, identity, observer).await,
+        kind => download_in_place(api, url, path, kind, identity, observer).await,
     }
 }
 
 async fn download_to_file(
-    http: &reqwest::Client,
+    api: &ApiClient,
     url: &str,
     path: &Path,
     identity: &PartialIdentity,
@@ -332,11 +346,14 @@ async fn download_to_file(
     }
     let mut response = None;
     if let Some(r) = &resume {
-        let mut request = http.get(url).header("Range", format!("bytes={}-", r.have));
+        let mut request = api
+            .plain_http()
+            .get(url)
+            .header("Range", format!("bytes={}-", r.have));
         if let Some(v) = &r.validator {
             request = request.header("If-Range", v);
         }
-        let answer = request.send().await.map_err(transport)?;
+        let answer = get(api, request).await?;
         let start = content_range(answer.headers());
         let total = identity.size.or(start.and_then(|(_, t)| t));
         match answer.status().as_u16() {
@@ -357,7 +374,7 @@ async fn download_to_file(
     }
     let response = match response {
         Some(r) => r,
-        None => http.get(url).send().await.map_err(transport)?,
+        None => get(api, api.plain_http().get(url)).await?,
     };
     let status = response.status().as_u16();
     if !matches!(status, 200 | 206) {
@@ -446,14 +463,14 @@ async fn finish_file(
 }
 
 async fn download_in_place(
-    http: &reqwest::Client,
+    api: &ApiClient,
     url: &str,
     path: &Path,
     kind: files::OutputKind,
     identity: &PartialIdentity,
     observer: &mut dyn Observer,
 ) -> Result<Download, StepError> {
-    let response = http.get(url).send().await.map_err(transport)?;
+    let response = get(api, api.plain_http().get(url)).await?;
     let status = response.status().as_u16();
     if status != 200 {
         return Err(StepError::DownloadRefused { status });
@@ -578,7 +595,7 @@ pub async fn download(
     let public = api.public_url(app, transfer.num).await?;
     observer.event(Event::Secret(public.url.clone()));
     let identity = PartialIdentity::of_transfer(&transfer);
-    download_url(api.plain_http(), &public.url, path, &identity, observer).await
+    download_url(api, &public.url, path, &identity, observer).await
 }
 
 /// Where a restore reads from: a URL, or a backup of this or another app (`otherapp::b005`).

@@ -109,29 +109,42 @@ pub async fn verify_until_ready(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<String, StepError> {
-    let deadline = wait.deadline();
-    loop {
-        let db = connect(api, app, observer).await?;
-        let (differences, first) = match check(&db, expected).await? {
-            SchemaCheck::Ready(line) => return Ok(line),
-            SchemaCheck::Pending { differences, first } => (differences, first),
-        };
-        observer.event(Event::Status(format!(
-            "{differences} difference(s): {first}"
-        )));
-        if let Err(StepError::Timeout { after, .. }) = deadline.tick("the schema").await {
-            return Err(match expected {
-                Some(_) => StepError::SchemaNotReached {
+    // The last look, for the error when time runs out (in a check, or between two).
+    let mut last: Option<(usize, String)> = None;
+    let polled = wait
+        .bound("the schema", async {
+            let deadline = wait.deadline();
+            loop {
+                let db = connect(api, app, observer).await?;
+                let (differences, first) = match check(&db, expected).await? {
+                    SchemaCheck::Ready(line) => return Ok(line),
+                    SchemaCheck::Pending { differences, first } => (differences, first),
+                };
+                observer.event(Event::Status(format!(
+                    "{differences} difference(s): {first}"
+                )));
+                last = Some((differences, first));
+                deadline.tick("the schema").await?;
+            }
+        })
+        .await;
+    match polled {
+        Err(StepError::Timeout { after, .. }) => Err(match expected {
+            Some(_) => {
+                let (differences, first) =
+                    last.unwrap_or_else(|| (1, "the schema could not be checked in time".into()));
+                StepError::SchemaNotReached {
                     app: app.to_string(),
                     after,
                     differences,
                     first,
-                },
-                None => StepError::NoTables {
-                    schema: "public".into(),
-                    after,
-                },
-            });
-        }
+                }
+            }
+            None => StepError::NoTables {
+                schema: "public".into(),
+                after,
+            },
+        }),
+        other => other,
     }
 }

@@ -52,17 +52,23 @@ pub async fn run(ctx: &Ctx, cmd: PgCommand) -> Result<()> {
             let (app, rest) =
                 app_and_args(&ctx.global, &args, 1, "herokuops pg wait APP [DATABASE]")?;
             let api = ctx.api()?;
-            let databases = match rest.first() {
-                Some(name) => vec![steps::database::resolve(api, &app, Some(name)).await?],
-                None => steps::database::all_databases(api, &app).await?,
-            };
+            // --timeout bounds the whole command: finding the databases and every wait.
+            let budget = Wait::new(interval, timeout).budget();
+            let databases = budget
+                .bound("the app's databases", async {
+                    Ok(match rest.first() {
+                        Some(name) => vec![steps::database::resolve(api, &app, Some(name)).await?],
+                        None => steps::database::all_databases(api, &app).await?,
+                    })
+                })
+                .await?;
             let mut results = Vec::new();
             for db in &databases {
                 let mut observer = ctx.spinner(&format!("Waiting for {}", db.addon.name));
                 let message = steps::database::wait_available(
                     api,
                     &db.addon.id,
-                    Wait::new(interval, timeout),
+                    budget.remaining(),
                     &mut observer,
                 )
                 .await?;
