@@ -134,14 +134,22 @@ impl HerokuExecutor {
         Ok(transfer.display_name())
     }
 
-    async fn restore(&mut self) -> Result<String, StepError> {
+    async fn restore(&mut self, state: &mut RunState) -> Result<String, StepError> {
         let db = database::resolve(&self.api, &self.options.app, None).await?;
         let source = self.options.restore_from.as_deref();
         let url = backup::backup_url(&self.api, &self.options.app, source).await?;
         let wait = backup::transfer_wait(self.options.timeout);
         let extensions = &self.options.restore_extensions;
+        let started = backup::start_restore(&self.api, &db, &url, extensions).await?;
+        // From here the database is being overwritten, whether or not the restore finishes.
+        state.destroyed.push(format!(
+            "{} was restored over from {} ({})",
+            db.addon.name,
+            self.restore_source(),
+            started.display_name()
+        ));
         let observer = self.observer.as_mut();
-        let transfer = backup::restore(&self.api, &db, &url, extensions, wait, observer).await?;
+        let transfer = backup::follow_restore(&self.api, &db, &started, wait, observer).await?;
         Ok(format!(
             "restored {} ({})",
             db.addon.name,
@@ -149,12 +157,26 @@ impl HerokuExecutor {
         ))
     }
 
-    async fn drop_schema(&mut self) -> Result<String, StepError> {
+    async fn drop_schema(&mut self, state: &mut RunState) -> Result<String, StepError> {
         let report = schema::drop(&self.api, &self.options.app, self.observer.as_mut()).await?;
+        state.destroyed.push(format!(
+            "schema public of {} was dropped with its {} tables and their data",
+            self.database_label(),
+            report.before.tables
+        ));
         Ok(format!(
             "dropped and recreated schema public ({} tables before)",
             report.before.tables
         ))
+    }
+
+    /// Where a restore reads from, as the plan and the report name it: a backup's name, or a
+    /// URL without its query (a signature).
+    fn restore_source(&self) -> String {
+        match self.options.restore_from.as_deref() {
+            None => "the newest backup".into(),
+            Some(source) => without_query(source),
+        }
     }
 
     /// After a migration that has finished (a command that exited), one look decides; an app
@@ -347,11 +369,7 @@ impl HerokuExecutor {
                 vec![],
             ),
             StepKind::BackupRestore => {
-                let source = self
-                    .options
-                    .restore_from
-                    .as_deref()
-                    .unwrap_or("the newest backup");
+                let source = self.restore_source();
                 let url = self
                     .options
                     .restore_from
@@ -531,8 +549,8 @@ impl Executor for HerokuExecutor {
                 state.backup = Some(name.clone());
                 Ok(format!("backup {name}"))
             }
-            StepKind::BackupRestore => self.restore().await,
-            StepKind::PgDropSchema => self.drop_schema().await,
+            StepKind::BackupRestore => self.restore(state).await,
+            StepKind::PgDropSchema => self.drop_schema(state).await,
             StepKind::PgVerify => self.verify().await,
             StepKind::PgWait => self.wait_database(state).await,
             StepKind::PgPromote => self.promote(state, checkpoint).await,
@@ -596,10 +614,20 @@ impl Executor for HerokuExecutor {
                 "the new add-on {created} exists but is not DATABASE_URL"
             ));
         }
-        if let Some(backup) = &state.safety_backup {
-            parts.push(format!(
+        let app = &self.options.app;
+        match (&state.safety_backup, state.destroyed.is_empty()) {
+            (Some(backup), true) => parts.push(format!(
                 "the data from before the run is in backup {backup}"
-            ));
+            )),
+            (Some(backup), false) => parts.push(format!(
+                "this run destroyed data: {}; the data from before the run is in backup {backup}, to get it back: herokuops backup restore {app} {backup} --confirm {app}",
+                state.destroyed.join("; ")
+            )),
+            (None, false) => parts.push(format!(
+                "this run destroyed data: {}; no safety backup was taken, so it is gone unless a backup of your own holds it (`herokuops backup list {app}`)",
+                state.destroyed.join("; ")
+            )),
+            (None, true) => {}
         }
         if state.maintenance_on_by_run {
             parts.push("maintenance mode is on".into());
@@ -609,5 +637,16 @@ impl Executor for HerokuExecutor {
         } else {
             parts.join("; ")
         }
+    }
+}
+
+/// A URL without its query string (where a signature lives); anything else as it is.
+pub fn without_query(source: &str) -> String {
+    match url::Url::parse(source) {
+        Ok(mut url) if url.query().is_some() => {
+            url.set_query(None);
+            format!("{url}?…")
+        }
+        _ => source.to_string(),
     }
 }

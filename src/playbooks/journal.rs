@@ -66,6 +66,10 @@ pub struct RunState {
     /// Maintenance mode was turned on by this run (and so must be turned off by it).
     #[serde(default)]
     pub maintenance_on_by_run: bool,
+    /// What this run destroyed, as it happened (`schema public of postgresql-x, 25 tables,
+    /// was dropped`): a failed run's report says so, and how to get it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destroyed: Vec<String>,
     /// A one-off dyno this run started (a migration, a `run` step) that had not exited when
     /// last seen; a stopped run stops it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

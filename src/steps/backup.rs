@@ -659,7 +659,28 @@ pub async fn restore(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<Transfer, StepError> {
-    let started = api.restore(&db.addon.id, url, extensions).await?;
+    let started = start_restore(api, db, url, extensions).await?;
+    follow_restore(api, db, &started, wait, observer).await
+}
+
+/// Starts a restore: from here on the database is being overwritten.
+pub async fn start_restore(
+    api: &ApiClient,
+    db: &Attachment,
+    url: &str,
+    extensions: &[String],
+) -> Result<Transfer, StepError> {
+    Ok(api.restore(&db.addon.id, url, extensions).await?)
+}
+
+/// Follows a restore that [`start_restore`] started to its end.
+pub async fn follow_restore(
+    api: &ApiClient,
+    db: &Attachment,
+    started: &Transfer,
+    wait: Wait,
+    observer: &mut dyn Observer,
+) -> Result<Transfer, StepError> {
     observer.event(Event::Status(format!(
         "Restoring {} ({})",
         db.name,

@@ -157,3 +157,68 @@ async fn item_19_a_local_migration_gets_database_url_but_not_the_token_or_our_pg
     assert_eq!(e2e.leaks(&env.replace(&e2e.database_url().await, "")), 0);
     e2e.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn item_04_a_failed_reset_says_what_it_destroyed_and_how_to_get_it_back() {
+    let e2e = E2e::start().await;
+    e2e.seed().await;
+    let run = e2e
+        .run(&[
+            "--json",
+            "reset",
+            APP,
+            "--confirm",
+            APP,
+            "--migrate-local",
+            "false",
+        ])
+        .await;
+    assert_eq!(run.code, Some(1), "{}", run.show());
+    let report = run.json();
+    let backup = report["state"]["safety_backup"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let state = report["app_state"].as_str().unwrap();
+    assert!(!state.contains("nothing was changed"), "{state}");
+    assert!(state.contains("schema public of "), "{state}");
+    assert!(state.contains("was dropped with its 25 tables"), "{state}");
+    assert!(
+        state.contains(&format!(
+            "herokuops backup restore {APP} {backup} --confirm {APP}"
+        )),
+        "{state}"
+    );
+    let journal = e2e.journal(report["run_id"].as_str().unwrap());
+    assert_eq!(journal["state"]["destroyed"].as_array().unwrap().len(), 1);
+    // The text report says it too.
+    let shown = e2e
+        .run(&["runs", "show", report["run_id"].as_str().unwrap()])
+        .await;
+    assert!(shown.stdout.contains("safety backup: "), "{}", shown.show());
+
+    // Without a safety backup, it says there is none (the schema is empty by now).
+    let run = e2e
+        .run(&[
+            "reset",
+            APP,
+            "--confirm",
+            APP,
+            "--no-backup",
+            "--migrate-local",
+            "false",
+        ])
+        .await;
+    assert_eq!(run.code, Some(1), "{}", run.show());
+    assert!(
+        run.stdout.contains("no safety backup was taken"),
+        "{}",
+        run.show()
+    );
+    assert!(
+        run.stdout.contains("was dropped with its"),
+        "{}",
+        run.show()
+    );
+    e2e.shutdown().await;
+}
