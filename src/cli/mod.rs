@@ -147,6 +147,10 @@ pub enum Command {
     /// Continue a failed or interrupted run from its failed step
     Resume {
         id: String,
+        /// The URL a restore run restores from, again: its journal keeps it without the
+        /// signature
+        #[arg(long, value_name = "URL")]
+        restore_url: Option<String>,
         #[command(flatten)]
         flags: commands::playbook::RunFlags,
     },
@@ -320,7 +324,11 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<()> {
         }
         Command::Playbook(cmd) => commands::playbook::playbook(ctx, cmd).await,
         Command::Runs(cmd) => commands::playbook::runs(ctx, cmd),
-        Command::Resume { id, flags } => commands::playbook::resume(ctx, &id, flags).await,
+        Command::Resume {
+            id,
+            restore_url,
+            flags,
+        } => commands::playbook::resume(ctx, &id, restore_url.as_deref(), flags).await,
         Command::Ci(cmd) => commands::ci::run(ctx, cmd),
         Command::Completions { .. } => Ok(()),
     }

@@ -36,14 +36,76 @@ pub struct PlaybookOptions {
     #[serde(with = "seconds")]
     pub interval: Duration,
     /// What `backup.restore` restores from (a backup name or URL; default: the newest backup).
-    #[serde(default)]
+    /// Set it with [`PlaybookOptions::set_restore_source`]. A URL's query (a signature: anyone
+    /// holding it can read the backup) is never written to the journal, which CI uploads as
+    /// an artifact; `resume` asks for the URL again (see [`PlaybookOptions::resupply_restore_url`]).
+    #[serde(default, serialize_with = "url_without_query")]
     pub restore_from: Option<String>,
+    /// The journal's `restore_from` lacks the query of the URL the run was given.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restore_url_withheld: bool,
     /// Extensions `backup.restore` installs before restoring.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restore_extensions: Vec<String>,
     /// The command of a `run` step.
     #[serde(default)]
     pub run_command: Option<String>,
+}
+
+/// A restore URL as the journal keeps it: without its query.
+fn url_without_query<S: serde::Serializer>(
+    source: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match source.as_deref().map(split_query) {
+        Some((kept, _)) => s.serialize_some(kept),
+        None => s.serialize_none(),
+    }
+}
+
+/// A URL's text before its query, and whether it had one; anything else as it is.
+fn split_query(source: &str) -> (&str, bool) {
+    let is_url = source.starts_with("https://") || source.starts_with("http://");
+    match source.split_once('?') {
+        Some((kept, _)) if is_url => (kept, true),
+        _ => (source, false),
+    }
+}
+
+impl PlaybookOptions {
+    /// What `backup.restore` restores from: a backup (`b005`, `otherapp::b005`) or a URL.
+    pub fn set_restore_source(&mut self, source: String) {
+        self.restore_url_withheld = split_query(&source).1;
+        self.restore_from = Some(source);
+    }
+
+    /// On resume: a run that restores from a URL with a query was journaled without it, so
+    /// the URL must be given again (`--restore-url`) while `backup.restore` is still to run;
+    /// a URL given must be the one the run restores from.
+    pub fn resupply_restore_url(
+        &mut self,
+        restore_pending: bool,
+        given: Option<&str>,
+        run_id: &str,
+    ) -> Result<()> {
+        match given {
+            Some(url) => {
+                let journaled = self.restore_from.as_deref().map(split_query);
+                if journaled.is_none_or(|(kept, _)| kept != split_query(url).0) {
+                    return Err(Error::usage(format!(
+                        "--restore-url is not the URL run {run_id} restores from ({})",
+                        self.restore_from.as_deref().unwrap_or("no URL")
+                    )));
+                }
+                self.set_restore_source(url.to_string());
+                Ok(())
+            }
+            None if restore_pending && self.restore_url_withheld => Err(Error::usage(format!(
+                "run {run_id} restores from a signed URL, which its journal keeps without the signature: pass it again with --restore-url URL"
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Durations in the journal as whole seconds.
@@ -85,6 +147,8 @@ pub struct HerokuExecutor {
     /// Whether `pg.verify` waits for the app to migrate: only after dynos were restarted
     /// (an app migrates at boot in its own time); otherwise one look decides.
     verify_waits: bool,
+    /// Whether the playbook restores: its source is checked before anything is done.
+    restores: bool,
     observer: Box<dyn Observer + Sync>,
     preflight: Preflight,
 }
@@ -108,6 +172,7 @@ impl HerokuExecutor {
         };
         let verify_waits = steps.iter().any(restarts);
         Ok(HerokuExecutor {
+            restores: steps.contains(&StepKind::BackupRestore),
             api,
             options,
             expected,
@@ -503,6 +568,14 @@ fn one_off_spec(command: &str) -> DynoCreate {
 impl Executor for HerokuExecutor {
     async fn preflight(&mut self) -> Result<Preflight> {
         let account = self.api.account().await?;
+        if self.restores {
+            // A backup that is not there must stop the run before the safety backup is taken.
+            let source = self.options.restore_from.as_deref();
+            if let Some(url) = source.filter(|s| split_query(s).1) {
+                self.observer.event(steps::Event::Secret(url.to_string()));
+            }
+            backup::check_restore_source(&self.api, &self.options.app, source).await?;
+        }
         let app = self.api.app(&self.options.app).await?;
         let db = database::resolve(&self.api, &self.options.app, None).await?;
         let connection =

@@ -650,6 +650,27 @@ pub async fn backup_url(
         .ok_or_else(|| StepError::BackupWithoutUrl { name })
 }
 
+/// Checks, before anything is done, that a restore's source can be restored from: a URL is
+/// well formed, a backup exists and succeeded (the newest when `source` is `None`).
+pub async fn check_restore_source(
+    api: &ApiClient,
+    app: &str,
+    source: Option<&str>,
+) -> Result<(), StepError> {
+    if let Some(url) = source.filter(|s| s.starts_with("https://") || s.starts_with("http://")) {
+        return match url::Url::parse(url) {
+            Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+            Ok(_) => Err(StepError::BadRestoreUrl {
+                reason: "it has no host".into(),
+            }),
+            Err(e) => Err(StepError::BadRestoreUrl {
+                reason: e.to_string(),
+            }),
+        };
+    }
+    backup_url(api, app, source).await.map(|_| ())
+}
+
 /// Restores a database from a backup URL and follows the restore to the end.
 pub async fn restore(
     api: &ApiClient,

@@ -244,9 +244,16 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
             }
             let no_backup = flags.no_backup;
             let timeout = flags.timeout.unwrap_or(Duration::from_secs(2 * 60 * 60));
+            // A signed URL is a secret: masked, and shown without its query.
+            if let Some(url) = source {
+                ctx.io.mask(url);
+            }
+            let shown = source
+                .map(crate::playbooks::executor::without_query)
+                .unwrap_or_else(|| "the latest backup".into());
             if ctx.global.dry_run {
-                ctx.io.render(&json!({ "dry_run": true, "restore_into": database, "from": source.unwrap_or("latest backup"), "safety_backup": !no_backup }), || {
-                    format!("would restore {database} of {app} from {}{}", source.unwrap_or("the latest backup"), if no_backup { "" } else { " after a safety backup" })
+                ctx.io.render(&json!({ "dry_run": true, "restore_into": database, "from": shown, "safety_backup": !no_backup }), || {
+                    format!("would restore {database} of {app} from {shown}{}", if no_backup { "" } else { " after a safety backup" })
                 });
                 return Ok(());
             }

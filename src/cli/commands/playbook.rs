@@ -137,7 +137,7 @@ pub async fn run_restore(
             .await?
             .display_name(),
     };
-    options.restore_from = Some(source);
+    options.set_restore_source(source);
     options.restore_extensions = extensions;
     if flags.timeout.is_none() {
         options.timeout = options.timeout.max(Duration::from_secs(2 * 60 * 60));
@@ -172,6 +172,7 @@ fn prepare(name: &str, app: &str, flags: &RunFlags) -> Result<(Playbook, Playboo
             .unwrap_or(Duration::from_secs(20 * 60)),
         interval: flags.interval,
         restore_from: None,
+        restore_url_withheld: false,
         restore_extensions: Vec::new(),
         run_command: None,
     };
@@ -482,7 +483,7 @@ pub fn runs(ctx: &Ctx, cmd: RunsCommand) -> Result<()> {
 }
 
 /// Continues a failed or interrupted run from its failed step.
-pub async fn resume(ctx: &Ctx, id: &str, flags: RunFlags) -> Result<()> {
+pub async fn resume(ctx: &Ctx, id: &str, restore_url: Option<&str>, flags: RunFlags) -> Result<()> {
     let dir = journal_dir(flags.journal_dir.as_ref());
     let journal = journal::load(&dir, id).map_err(|e| Error::usage(e.to_string()))?;
     if journal.status == RunStatus::Succeeded {
@@ -496,12 +497,17 @@ pub async fn resume(ctx: &Ctx, id: &str, flags: RunFlags) -> Result<()> {
             journal.pid.unwrap_or_default()
         )));
     }
-    let options: PlaybookOptions =
+    let mut options: PlaybookOptions =
         serde_json::from_value(journal.options.clone()).map_err(|e| {
             Error::usage(format!(
                 "the journal of run {id} has unreadable options: {e}"
             ))
         })?;
+    let restore_pending = journal
+        .steps
+        .iter()
+        .any(|s| s.step == StepKind::BackupRestore && s.status != StepStatus::Done);
+    options.resupply_restore_url(restore_pending, restore_url, id)?;
     let config = Config::load(flags.config.as_deref())?;
     let playbook = config
         .playbook(&journal.playbook)
