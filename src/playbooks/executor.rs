@@ -50,6 +50,10 @@ pub struct PlaybookOptions {
     /// The command of a `run` step.
     #[serde(default)]
     pub run_command: Option<String>,
+    /// `pg.drop-schema` may drop objects in other schemas that depend on `public`
+    /// (`--drop-dependents`); without it the run refuses while planning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_dependents: bool,
 }
 
 /// A restore URL as the journal keeps it: without its query.
@@ -149,6 +153,8 @@ pub struct HerokuExecutor {
     verify_waits: bool,
     /// Whether the playbook restores: its source is checked before anything is done.
     restores: bool,
+    /// Whether the playbook drops schema `public`: what else that drops is checked first.
+    drops: bool,
     observer: Box<dyn Observer + Sync>,
     preflight: Preflight,
 }
@@ -173,6 +179,7 @@ impl HerokuExecutor {
         let verify_waits = steps.iter().any(restarts);
         Ok(HerokuExecutor {
             restores: steps.contains(&StepKind::BackupRestore),
+            drops: steps.contains(&StepKind::PgDropSchema),
             api,
             options,
             expected,
@@ -223,7 +230,9 @@ impl HerokuExecutor {
     }
 
     async fn drop_schema(&mut self, state: &mut RunState) -> Result<String, StepError> {
-        let report = schema::drop(&self.api, &self.options.app, self.observer.as_mut()).await?;
+        let allow = self.options.drop_dependents;
+        let report =
+            schema::drop(&self.api, &self.options.app, allow, self.observer.as_mut()).await?;
         state.destroyed.push(format!(
             "schema public of {} was dropped with its {} tables and their data",
             self.database_label(),
@@ -233,6 +242,21 @@ impl HerokuExecutor {
             "dropped and recreated schema public ({} tables before)",
             report.before.tables
         ))
+    }
+
+    /// What the drop also destroys in other schemas, for its plan (`--drop-dependents`).
+    fn lost_outside(&self) -> String {
+        match &self.preflight.schema {
+            Some(state) if !state.dependents.is_empty() => {
+                let names: Vec<String> = state.dependents.iter().map(|d| d.to_string()).collect();
+                format!(
+                    "; ALSO DROPS {} object(s) in other schemas, with their data: {}",
+                    names.len(),
+                    names.join(", ")
+                )
+            }
+            _ => String::new(),
+        }
     }
 
     /// Where a restore reads from, as the plan and the report name it: a backup's name, or a
@@ -452,8 +476,9 @@ impl HerokuExecutor {
             }
             StepKind::PgDropSchema => (
                 format!(
-                    "drop schema public of {db} ({} tables) and recreate it with its owner and grants, in one transaction",
-                    self.preflight.tables.len()
+                    "drop schema public of {db} ({} tables) and recreate it with its owner, grants and default privileges, in one transaction{}",
+                    self.preflight.tables.len(),
+                    self.lost_outside()
                 ),
                 vec![Request::config_vars(app)],
                 self.drop_sql(),
@@ -582,6 +607,15 @@ impl Executor for HerokuExecutor {
             schema::connect(&self.api, &self.options.app, self.observer.as_mut()).await?;
         let tables = schema::table_names(&connection, "public").await?;
         let schema = pg::drop::inspect(&connection, "public").await?;
+        if self.drops && !schema.dependents.is_empty() && !self.options.drop_dependents {
+            // Refused while planning: nothing is backed up, confirmed or dropped.
+            return Err(pg::PgError::OtherSchemasDepend {
+                target: db.addon.name.clone(),
+                schema: "public".into(),
+                dependents: schema.dependents.iter().map(|d| d.to_string()).collect(),
+            }
+            .into());
+        }
         self.preflight = Preflight {
             account: account.email,
             app: self.options.app.clone(),

@@ -56,14 +56,20 @@ pub async fn table_names(db: &Db, schema: &str) -> Result<Vec<String>, StepError
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
 }
 
-/// Drops schema `public` of the app's database and recreates it, in one transaction.
+/// Drops schema `public` of the app's database and recreates it, in one transaction. Objects
+/// in other schemas that depend on it make it refuse, unless `allow_dependents`.
 pub async fn drop(
     api: &ApiClient,
     app: &str,
+    allow_dependents: bool,
     observer: &mut dyn Observer,
 ) -> Result<DropReport, StepError> {
     let db = connect(api, app, observer).await?;
-    Ok(pg::drop::drop_schema(&db, &DropOptions::default()).await?)
+    let options = DropOptions {
+        allow_dependents,
+        ..DropOptions::default()
+    };
+    Ok(pg::drop::drop_schema(&db, &options).await?)
 }
 
 /// How the schema looked at one check.

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::harness::{E2e, Run, expected_file, fault, glob};
+use super::harness::{E2e, Run, expected_file, fault, glob, has_seed, tables_and_rows};
 use crate::support::sandbox::APP;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -348,5 +348,75 @@ async fn item_20_a_signed_restore_url_is_masked_and_never_journaled() {
     assert_eq!(resumed.code, Some(0), "{}", resumed.show());
     let journal = std::fs::read_to_string(e2e.runs_dir().join(format!("{run_id}.json"))).unwrap();
     assert!(!journal.contains(SIGNATURE), "{journal}");
+    e2e.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn item_01_reset_refuses_while_other_schemas_depend_on_public_unless_told_they_may_go() {
+    let e2e = E2e::start().await;
+    e2e.seed().await;
+    let url = e2e.database_url().await;
+    let db = herokuops::pg::Target::parse(&url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    db.batch(
+        "a reporting schema",
+        "CREATE SCHEMA reporting; CREATE VIEW reporting.user_emails AS SELECT email FROM public.users;",
+    )
+    .await
+    .unwrap();
+
+    let refused = e2e.run(&["reset", APP, "--confirm", APP]).await;
+    assert_eq!(refused.code, Some(2), "{}", refused.show());
+    assert!(
+        refused.stderr.contains("view reporting.user_emails"),
+        "{}",
+        refused.show()
+    );
+    assert!(
+        e2e.mutating_requests().await.is_empty(),
+        "no safety backup, nothing: {:?}",
+        e2e.mutating_requests().await
+    );
+    assert!(has_seed(&tables_and_rows(&url).await.unwrap()));
+
+    let plan = e2e
+        .run(&["--dry-run", "reset", APP, "--drop-dependents"])
+        .await;
+    assert_eq!(plan.code, Some(0), "{}", plan.show());
+    assert!(
+        plan.stdout.contains(
+            "ALSO DROPS 1 object(s) in other schemas, with their data: view reporting.user_emails"
+        ),
+        "{}",
+        plan.show()
+    );
+
+    let expect = expected_file();
+    let run = e2e
+        .run(&[
+            "reset",
+            APP,
+            "--confirm",
+            APP,
+            "--drop-dependents",
+            "--expect",
+            &expect,
+            "--interval",
+            "200ms",
+        ])
+        .await;
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    let views = db
+        .query(
+            "views",
+            "SELECT count(*) FROM pg_views WHERE schemaname = 'reporting'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(views[0].get::<_, i64>(0), 0);
     e2e.shutdown().await;
 }

@@ -81,6 +81,9 @@ pub enum DbCommand {
         /// How long to wait for other sessions' locks before giving up with nothing changed
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         lock_timeout: Duration,
+        /// Also drop what other schemas hold that depends on schema public (the plan lists it)
+        #[arg(long)]
+        drop_dependents: bool,
     },
 }
 
@@ -332,6 +335,7 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
         DbCommand::DropSchema {
             source,
             lock_timeout,
+            drop_dependents,
         } => {
             let resolved = resolve(
                 ctx,
@@ -343,13 +347,23 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
             if ctx.global.dry_run {
                 let state = inspect(&db, "public").await?;
                 let sql = statements(&state);
+                let lost: Vec<String> = state.dependents.iter().map(|d| d.to_string()).collect();
                 ctx.io.render(&json!({ "dry_run": true, "database": resolved.label, "before": state, "statements": sql }), || {
-                    format!(
+                    let mut text = format!(
                         "Would drop schema public of {} ({} tables) and recreate it, in one transaction:\n  {}",
                         resolved.label,
                         state.tables,
                         sql.join(";\n  ")
-                    )
+                    );
+                    if !lost.is_empty() {
+                        text.push_str(&format!(
+                            "\n{} in other schemas depend on it and would be dropped too{}:\n  {}",
+                            lost.len(),
+                            if drop_dependents { "" } else { " (refused without --drop-dependents)" },
+                            lost.join("\n  ")
+                        ));
+                    }
+                    text
                 });
                 return Ok(());
             }
@@ -364,6 +378,7 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
                 &db,
                 &DropOptions {
                     lock_timeout,
+                    allow_dependents: drop_dependents,
                     ..DropOptions::default()
                 },
             )

@@ -43,6 +43,10 @@ pub struct RunFlags {
     /// On failure, leave maintenance mode on if this run turned it on
     #[arg(long)]
     pub keep_maintenance: bool,
+    /// Let pg.drop-schema also drop what other schemas hold that depends on schema public
+    /// (columns of its types, views over its tables, foreign keys to them); the plan lists them
+    #[arg(long)]
+    pub drop_dependents: bool,
     /// Where run journals are kept (default: $XDG_STATE_HOME/herokuops/runs)
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
@@ -175,6 +179,7 @@ fn prepare(name: &str, app: &str, flags: &RunFlags) -> Result<(Playbook, Playboo
         restore_url_withheld: false,
         restore_extensions: Vec::new(),
         run_command: None,
+        drop_dependents: flags.drop_dependents,
     };
     let no_backup = flags.no_backup || defaults.safety_backup == Some(false);
     Ok((playbook, options, no_backup))
@@ -508,6 +513,7 @@ pub async fn resume(ctx: &Ctx, id: &str, restore_url: Option<&str>, flags: RunFl
         .iter()
         .any(|s| s.step == StepKind::BackupRestore && s.status != StepStatus::Done);
     options.resupply_restore_url(restore_pending, restore_url, id)?;
+    options.drop_dependents |= flags.drop_dependents;
     let config = Config::load(flags.config.as_deref())?;
     let playbook = config
         .playbook(&journal.playbook)
