@@ -87,6 +87,15 @@ pub enum Error {
     #[error("could not write to stdout: {0}")]
     Stdout(std::io::Error),
 
+    /// Another run holds the app (on this machine, or on its database): nothing was done.
+    #[error("another herokuops run is working on {app} ({place}): {holder}; nothing was done")]
+    Locked {
+        app: String,
+        /// `locked on this machine` or `locked on its database`.
+        place: &'static str,
+        holder: String,
+    },
+
     /// A command we ran (`herokuops run` on a one-off dyno) exited non-zero; we exit with its
     /// status.
     #[error("{what} exited with status {status}")]
@@ -114,6 +123,25 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::playbooks::lock::LockError> for Error {
+    fn from(e: crate::playbooks::lock::LockError) -> Self {
+        use crate::playbooks::lock::LockError;
+        match e {
+            LockError::Held { app, holder } => Error::Locked {
+                app,
+                place: "locked on this machine",
+                holder: holder
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "its lock file does not say which".into()),
+            },
+            LockError::Io { app, path, source } => Error::io(
+                format!("could not take the lock of {app} ({})", path.display()),
+                source,
+            ),
+        }
+    }
+}
 
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
@@ -143,7 +171,8 @@ impl Error {
             Error::Usage(_)
             | Error::InputFile { .. }
             | Error::ConfirmationMissing { .. }
-            | Error::ConfirmationMismatch { .. } => exit::USAGE,
+            | Error::ConfirmationMismatch { .. }
+            | Error::Locked { .. } => exit::USAGE,
             Error::NoToken | Error::BadToken(_) => exit::NOT_AUTHENTICATED,
             Error::Api(e) if e.is_unauthorized() => exit::NOT_AUTHENTICATED,
             Error::Pg(e) if e.is_bad_input() => exit::USAGE,
@@ -204,6 +233,9 @@ impl Error {
                 e.origin
             )),
             Error::Reported(inner) => inner.hint(),
+            Error::Locked { .. } => Some(
+                "wait for that run to end (`herokuops runs list` on its machine); a run whose process is gone no longer holds anything".into(),
+            ),
             Error::SafetyBackupFailed(_) => {
                 Some("fix the cause, or pass --no-backup if you accept losing the data".into())
             }

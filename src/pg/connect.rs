@@ -253,6 +253,13 @@ impl Target {
         })
     }
 
+    /// The same database, the session named `name` (`application_name`, which other
+    /// sessions see in `pg_stat_activity`).
+    pub fn with_application_name(mut self, name: &str) -> Target {
+        self.config.application_name(name);
+        self
+    }
+
     /// The URL with the password masked.
     pub fn display(&self) -> &str {
         &self.display

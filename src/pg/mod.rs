@@ -9,6 +9,7 @@ pub mod diagnose;
 pub mod drop;
 pub mod expected;
 pub mod introspect;
+pub mod lock;
 pub mod snapshot;
 pub mod verify;
 

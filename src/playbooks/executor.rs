@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StepKind;
 use super::journal::RunState;
+use super::lock::Holder;
 use super::runner::{Executor, StateCheckpoint, StepPlan};
 use crate::api::{AddonCreate, ApiClient, AttachmentCreate, DynoCreate, Request, RestartTarget};
 use crate::error::{Error, Result};
@@ -157,6 +158,10 @@ pub struct HerokuExecutor {
     drops: bool,
     observer: Box<dyn Observer + Sync>,
     preflight: Preflight,
+    /// Who this run is, for the database lock; `None` takes no lock (a dry run).
+    holder: Option<Holder>,
+    /// The app's lock on its database, held from the preflight to the end of the run.
+    db_lock: Option<pg::lock::DbLock>,
 }
 
 impl HerokuExecutor {
@@ -186,7 +191,17 @@ impl HerokuExecutor {
             verify_waits,
             observer,
             preflight: Preflight::default(),
+            holder: None,
+            db_lock: None,
         })
+    }
+
+    /// Makes the preflight take the app's lock on its database, in the name of `holder`, and
+    /// keep it for as long as this executor lives: a second run (another machine, another
+    /// scheduled job) is refused while planning.
+    pub fn lock_database_as(mut self, holder: Holder) -> Self {
+        self.holder = Some(holder);
+        self
     }
 
     fn wait(&self) -> Wait {
@@ -603,8 +618,39 @@ impl Executor for HerokuExecutor {
         }
         let app = self.api.app(&self.options.app).await?;
         let db = database::resolve(&self.api, &self.options.app, None).await?;
-        let connection =
-            schema::connect(&self.api, &self.options.app, self.observer.as_mut()).await?;
+        let url =
+            schema::database_url(&self.api, &self.options.app, self.observer.as_mut()).await?;
+        let target = pg::Target::parse(&url)?;
+        if let Some(holder) = &self.holder
+            && self.db_lock.is_none()
+        {
+            let name = holder.application_name();
+            // The session of an earlier attempt of this very run (a resume after a kill) ends
+            // once the server notices its client is gone: it is given a few seconds to.
+            let patience = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                match pg::lock::try_lock(&target, &self.options.app, &name).await? {
+                    Ok(lock) => {
+                        self.db_lock = Some(lock);
+                        break;
+                    }
+                    Err(other)
+                        if other.application_name.as_deref() == Some(name.as_str())
+                            && std::time::Instant::now() < patience =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(other) => {
+                        return Err(Error::Locked {
+                            app: self.options.app.clone(),
+                            place: "locked on its database",
+                            holder: other.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        let connection = target.connect().await?;
         let tables = schema::table_names(&connection, "public").await?;
         let schema = pg::drop::inspect(&connection, "public").await?;
         if self.drops && !schema.dependents.is_empty() && !self.options.drop_dependents {

@@ -1,6 +1,8 @@
 //! The edges of issue 11 end to end: herokuops, the binary, against a sandbox whose databases
 //! are real. Each test is named after the item it covers.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use super::harness::{E2e, Run, expected_file, fault, glob, has_seed, tables_and_rows};
@@ -418,5 +420,129 @@ async fn item_01_reset_refuses_while_other_schemas_depend_on_public_unless_told_
         .await
         .unwrap();
     assert_eq!(views[0].get::<_, i64>(0), 0);
+    e2e.shutdown().await;
+}
+
+const BACKUPS: &str = "/client/v11/databases/*/backups";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn item_11_two_runs_on_one_machine_the_second_is_refused_naming_the_first() {
+    let e2e = E2e::start().await;
+    e2e.seed().await;
+    // The first run is held in its safety backup.
+    e2e.fault(fault(
+        "POST",
+        BACKUPS,
+        json!({ "delay_ms": 4000, "times": 1 }),
+    ))
+    .await;
+    let first = e2e.spawn(&["--json", "reset", APP, "--confirm", APP, "--no-progress"]);
+    assert!(
+        e2e.until_request("POST", BACKUPS, Duration::from_secs(20))
+            .await,
+        "the first run never started its backup"
+    );
+    let first_id = e2e.latest_journal().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = e2e.mutating_requests().await;
+
+    for args in [
+        &["reset", APP, "--confirm", APP][..],
+        &["swap-db", APP, "--confirm", APP],
+    ] {
+        let second = e2e.run(args).await;
+        assert_eq!(second.code, Some(2), "{}", second.show());
+        let holder = format!("run {first_id} (reset) on ");
+        assert!(second.stderr.contains(&holder), "{}", second.show());
+        assert!(second.stderr.contains("started at"), "{}", second.show());
+        assert!(
+            second.stderr.contains("locked on this machine"),
+            "{}",
+            second.show()
+        );
+    }
+    assert_eq!(
+        e2e.mutating_requests().await,
+        before,
+        "the second run did something"
+    );
+
+    let first = e2e.finish(first).await;
+    assert_eq!(first.code, Some(0), "{}", first.show());
+    // Once it has ended, the app is free.
+    let after = e2e.run(&["--dry-run", "reset", APP]).await;
+    assert_eq!(after.code, Some(0), "{}", after.show());
+    e2e.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn item_11_a_run_on_another_machine_holding_the_database_lock_refuses_this_one() {
+    let e2e = E2e::start().await;
+    e2e.seed().await;
+    let url = e2e.database_url().await;
+    // Another machine's run: its session holds the app's advisory lock.
+    let other = herokuops::pg::Target::parse(&url)
+        .unwrap()
+        .with_application_name("herokuops 20261122T030000Z-beef@ci-runner-7")
+        .connect()
+        .await
+        .unwrap();
+    let (k1, k2) = herokuops::pg::lock::key(APP);
+    other
+        .query(
+            "hold the lock",
+            "SELECT pg_advisory_lock($1::int4, $2::int4)",
+            &[&k1, &k2],
+        )
+        .await
+        .unwrap();
+
+    let refused = e2e.run(&["reset", APP, "--confirm", APP]).await;
+    assert_eq!(refused.code, Some(2), "{}", refused.show());
+    assert!(
+        refused
+            .stderr
+            .contains("\"herokuops 20261122T030000Z-beef@ci-runner-7\""),
+        "{}",
+        refused.show()
+    );
+    assert!(
+        refused.stderr.contains("locked on its database"),
+        "{}",
+        refused.show()
+    );
+    assert!(e2e.mutating_requests().await.is_empty());
+    assert!(has_seed(&tables_and_rows(&url).await.unwrap()));
+
+    // Released (that run ended), the run goes ahead.
+    drop(other);
+    let expect = expected_file();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let run = e2e
+            .run(&[
+                "reset",
+                APP,
+                "--confirm",
+                APP,
+                "--expect",
+                &expect,
+                "--interval",
+                "200ms",
+            ])
+            .await;
+        if run.code == Some(0) {
+            break;
+        }
+        // The server ends the holder's session a moment after its client goes.
+        assert!(
+            run.code == Some(2) && std::time::Instant::now() < deadline,
+            "{}",
+            run.show()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     e2e.shutdown().await;
 }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::output::table::Table;
 use crate::playbooks::executor::{HerokuExecutor, PlaybookOptions, Preflight};
 use crate::playbooks::journal::{self, Journal, RunStatus, StepStatus};
+use crate::playbooks::lock::{self, AppLock, Holder};
 use crate::playbooks::runner::{self, Executor, Report, RunObserver, RunOptions, StepPlan};
 use crate::playbooks::{Playbook, StepKind};
 use crate::signals::Interrupt;
@@ -213,6 +214,18 @@ async fn execute(
     let observer = ctx.spinner(&format!("{} {app}", playbook.name));
     let mut executor =
         HerokuExecutor::new(api, options.clone(), &playbook.steps, Box::new(observer))?;
+    let journal = resumed.unwrap_or_else(|| {
+        let options = serde_json::to_value(&options).unwrap_or_default();
+        Journal::new(&playbook.name, &app, &playbook.steps, options)
+    });
+    // One run per app: held here on this machine, and by the preflight on the app's database,
+    // until the run ends. A dry run changes nothing and takes neither.
+    let mut _app_lock = None;
+    if !ctx.global.dry_run {
+        let holder = Holder::this_process(&journal.id, &playbook.name);
+        _app_lock = Some(AppLock::acquire(&lock::default_dir(), &app, &holder)?);
+        executor = executor.lock_database_as(holder);
+    }
     let preflight = executor.preflight().await?;
     let plan: Vec<StepPlan> = remaining.iter().map(|s| executor.describe(*s)).collect();
     if ctx.global.dry_run {
@@ -228,10 +241,6 @@ async fn execute(
     if destructive {
         ctx.confirm(&app, &action)?;
     }
-    let journal = resumed.unwrap_or_else(|| {
-        let options = serde_json::to_value(&options).unwrap_or_default();
-        Journal::new(&playbook.name, &app, &playbook.steps, options)
-    });
     let run_options = RunOptions {
         no_backup,
         keep_maintenance: flags.keep_maintenance,
