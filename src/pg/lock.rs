@@ -76,6 +76,7 @@ pub async fn try_lock(
             "SELECT a.application_name, date_trunc('second', a.backend_start)::text
                FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
               WHERE l.locktype = 'advisory' AND l.granted
+                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                 AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 2
               LIMIT 1",
             &[&i64::from(k1), &i64::from(k2)],
