@@ -263,6 +263,7 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
             )?;
             let api = ctx.api()?;
             let db = steps::database::resolve(api, &app, Some(&database)).await?;
+            backup::check_restore_source(api, &app, source).await?;
             let url = backup::backup_url(api, &app, source).await?;
             let mut safety = None;
             if !no_backup {
