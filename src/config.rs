@@ -103,12 +103,10 @@ impl Config {
             Some(p) => (p.to_path_buf(), true),
             None => (PathBuf::from(DEFAULT_FILE), false),
         };
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::files::read_text_capped(&path, crate::files::INPUT_LIMIT) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                return Ok(Config::default());
-            }
-            Err(e) => return Err(Error::io(format!("could not read {}", path.display()), e)),
+            Err(e) if e.is_not_found() && !required => return Ok(Config::default()),
+            Err(e) => return Err(Error::input(e)),
         };
         let mut config: Config = parse_toml(&text, &path)?;
         config.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

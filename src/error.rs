@@ -48,6 +48,10 @@ pub enum Error {
     )]
     NoToken,
 
+    /// A token was found but cannot be one (a line break in it, ...).
+    #[error(transparent)]
+    BadToken(#[from] crate::credentials::TokenError),
+
     #[error("no keyring is available on this machine to keep the token")]
     NoKeyring,
 
@@ -78,6 +82,20 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Stdout could not be written (a full disk, `> /dev/full`): what was meant to be captured
+    /// is incomplete. One line, the cause in it.
+    #[error("could not write to stdout: {0}")]
+    Stdout(std::io::Error),
+
+    /// Another run holds the app (on this machine, or on its database): nothing was done.
+    #[error("another herokuops run is working on {app} ({place}): {holder}; nothing was done")]
+    Locked {
+        app: String,
+        /// `locked on this machine` or `locked on its database`.
+        place: &'static str,
+        holder: String,
+    },
+
     /// A command we ran (`herokuops run` on a one-off dyno) exited non-zero; we exit with its
     /// status.
     #[error("{what} exited with status {status}")]
@@ -106,9 +124,39 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl From<crate::playbooks::lock::LockError> for Error {
+    fn from(e: crate::playbooks::lock::LockError) -> Self {
+        use crate::playbooks::lock::LockError;
+        match e {
+            LockError::Held { app, holder } => Error::Locked {
+                app,
+                place: "locked on this machine",
+                holder: holder
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "its lock file does not say which".into()),
+            },
+            LockError::Io { app, path, source } => Error::io(
+                format!("could not take the lock of {app} ({})", path.display()),
+                source,
+            ),
+        }
+    }
+}
+
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage(message.into())
+    }
+
+    /// A file given as input that could not be read: too large or not text is bad input (exit
+    /// 2), a failed read a failure (exit 1).
+    pub fn input(e: crate::files::InputError) -> Self {
+        match e {
+            crate::files::InputError::Read { path, source } => {
+                Error::io(format!("could not read {}", path.display()), source)
+            }
+            other => Error::Usage(other.to_string()),
+        }
     }
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
@@ -123,8 +171,9 @@ impl Error {
             Error::Usage(_)
             | Error::InputFile { .. }
             | Error::ConfirmationMissing { .. }
-            | Error::ConfirmationMismatch { .. } => exit::USAGE,
-            Error::NoToken => exit::NOT_AUTHENTICATED,
+            | Error::ConfirmationMismatch { .. }
+            | Error::Locked { .. } => exit::USAGE,
+            Error::NoToken | Error::BadToken(_) => exit::NOT_AUTHENTICATED,
             Error::Api(e) if e.is_unauthorized() => exit::NOT_AUTHENTICATED,
             Error::Pg(e) if e.is_bad_input() => exit::USAGE,
             Error::Step(e) if e.api().is_some_and(ApiError::is_unauthorized) => {
@@ -148,6 +197,7 @@ impl Error {
             | Error::Pg(_)
             | Error::Step(_)
             | Error::Io { .. }
+            | Error::Stdout(_)
             | Error::NoKeyring
             | Error::Keyring { .. } => exit::FAILED,
         }
@@ -178,7 +228,14 @@ impl Error {
             Error::NoKeyring | Error::Keyring { .. } => Some(
                 "keep the token elsewhere: set HEROKU_API_KEY, set HEROKUOPS_KEYRING_FILE to a file herokuops may write (mode 0600), or add `machine api.heroku.com login EMAIL password TOKEN` to ~/.netrc".into(),
             ),
+            Error::BadToken(e) => Some(format!(
+                "set the token in {} again without the extra characters (`heroku authorizations:create` prints a new one)",
+                e.origin
+            )),
             Error::Reported(inner) => inner.hint(),
+            Error::Locked { .. } => Some(
+                "wait for that run to end (`herokuops runs list` on its machine); a run whose process is gone no longer holds anything".into(),
+            ),
             Error::SafetyBackupFailed(_) => {
                 Some("fix the cause, or pass --no-backup if you accept losing the data".into())
             }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod files;
 pub mod fleet;
 pub mod output;
 pub mod pg;

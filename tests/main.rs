@@ -7,6 +7,7 @@ mod fleet;
 mod gha;
 mod pg_commands;
 mod pg_diagnose;
+mod pg_edges;
 mod pg_live;
 mod pg_tls;
 mod pg_verify;

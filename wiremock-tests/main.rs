@@ -8,6 +8,7 @@ mod commands;
 mod conformance;
 mod contract;
 mod data_api;
+mod edges;
 mod heroku_fixture;
 mod peer;
 mod platform;

@@ -399,7 +399,7 @@ async fn read_log_stream_sse_without_the_token() {
         .await;
     let mut lines = Vec::new();
     read_log_stream(
-        client(&server).plain_http(),
+        &client(&server),
         &format!("{}/stream/abc?token=logplex-secret", server.uri()),
         |line| {
             lines.push(line.to_string());
@@ -430,7 +430,7 @@ async fn read_log_stream_plain_text_and_early_stop() {
     let api = client(&server);
     let url = format!("{}/plain?t=1", server.uri());
     let mut lines = Vec::new();
-    read_log_stream(api.plain_http(), &url, |line| {
+    read_log_stream(&api, &url, |line| {
         lines.push(line.to_string());
         true
     })
@@ -441,7 +441,7 @@ async fn read_log_stream_plain_text_and_early_stop() {
         ["line one", "line two", "line three", "last without newline"]
     );
     let mut seen = 0;
-    read_log_stream(api.plain_http(), &url, |line| {
+    read_log_stream(&api, &url, |line| {
         seen += 1;
         line != "line two"
     })
@@ -459,7 +459,7 @@ async fn read_log_stream_expired_session_is_an_error() {
         .mount(&server)
         .await;
     let err = read_log_stream(
-        client(&server).plain_http(),
+        &client(&server),
         &format!("{}/gone?t=1", server.uri()),
         |_| true,
     )

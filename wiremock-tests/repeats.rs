@@ -29,8 +29,10 @@ fn swap_options() -> PlaybookOptions {
         timeout: Duration::from_secs(5),
         interval: Duration::from_millis(10),
         restore_from: None,
+        restore_url_withheld: false,
         restore_extensions: Vec::new(),
         run_command: None,
+        drop_dependents: false,
     }
 }
 

@@ -760,6 +760,32 @@ async fn mount_public_url(server: &MockServer) {
     .await;
 }
 
+/// The app's transfers, b002 (the newest backup) being `size` bytes.
+async fn mount_transfers_of_size(server: &MockServer, size: usize) {
+    let mut transfers = fixture("transfers.json");
+    transfers[1]["processed_bytes"] = json!(size);
+    call("GET", "/client/v11/apps/tmi-server/transfers")
+        .respond_with(json(200, transfers))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+/// A partial file of b002 as an interrupted download leaves it: the bytes and their record.
+fn interrupted_download(target: &std::path::Path, bytes: &[u8], size: usize) {
+    std::fs::write(backup::partial_path(target), bytes).unwrap();
+    let record = backup::PartialIdentity {
+        transfer: TRANSFER.into(),
+        size: Some(size as u64),
+        validator: None,
+    };
+    std::fs::write(
+        backup::partial_identity_path(target),
+        serde_json::to_vec(&record).unwrap(),
+    )
+    .unwrap();
+}
+
 fn dump_bytes(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
@@ -767,13 +793,9 @@ fn dump_bytes(len: usize) -> Vec<u8> {
 #[tokio::test]
 async fn download_gets_the_public_url_without_the_token() {
     let server = server().await;
-    call("GET", "/client/v11/apps/tmi-server/transfers")
-        .respond_with(json(200, fixture("transfers.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_public_url(&server).await;
     let dump = dump_bytes(3 * 1024 * 1024 + 17);
+    mount_transfers_of_size(&server, dump.len()).await;
+    mount_public_url(&server).await;
     storage_get()
         .and(HeaderAbsent("range"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(dump.clone()))
@@ -792,6 +814,7 @@ async fn download_gets_the_public_url_without_the_token() {
     assert_eq!(done.resumed_from, 0);
     assert!(std::fs::read(&target).unwrap() == dump, "the file differs");
     assert!(!backup::partial_path(&target).exists());
+    assert!(!backup::partial_identity_path(&target).exists());
     assert_eq!(
         events.last(),
         Some(&Event::Bytes {
@@ -804,8 +827,9 @@ async fn download_gets_the_public_url_without_the_token() {
 #[tokio::test]
 async fn an_interrupted_download_resumes_with_range() {
     let server = server().await;
-    mount_public_url(&server).await;
     let dump = dump_bytes(1024 * 1024 + 5);
+    mount_transfers_of_size(&server, dump.len()).await;
+    mount_public_url(&server).await;
     let have = 300_001;
     storage_get()
         .and(header_is("range", format!("bytes={have}-")))
@@ -822,7 +846,7 @@ async fn an_interrupted_download_resumes_with_range() {
         .await;
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("b002.dump");
-    std::fs::write(backup::partial_path(&target), &dump[..have]).unwrap();
+    interrupted_download(&target, &dump[..have], dump.len());
     let done = backup::download(&client(&server), APP, Some("b002"), &target, &mut ())
         .await
         .unwrap();
@@ -835,8 +859,9 @@ async fn an_interrupted_download_resumes_with_range() {
 #[tokio::test]
 async fn a_server_ignoring_range_restarts_the_download() {
     let server = server().await;
-    mount_public_url(&server).await;
     let dump = dump_bytes(200_000);
+    mount_transfers_of_size(&server, dump.len()).await;
+    mount_public_url(&server).await;
     storage_get()
         .and(header_is("range", "bytes=1000-"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(dump.clone()))
@@ -845,7 +870,7 @@ async fn a_server_ignoring_range_restarts_the_download() {
         .await;
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("b002.dump");
-    std::fs::write(backup::partial_path(&target), vec![0xEE; 1000]).unwrap();
+    interrupted_download(&target, &[0xEE; 1000], dump.len());
     let done = backup::download(&client(&server), APP, Some("b002"), &target, &mut ())
         .await
         .unwrap();
@@ -854,19 +879,14 @@ async fn a_server_ignoring_range_restarts_the_download() {
 }
 
 #[tokio::test]
-async fn a_complete_partial_file_is_kept_on_416() {
+async fn a_complete_partial_file_of_the_same_backup_is_kept_without_a_request() {
     let server = server().await;
-    mount_public_url(&server).await;
     let dump = dump_bytes(4096);
-    storage_get()
-        .and(header_is("range", "bytes=4096-"))
-        .respond_with(ResponseTemplate::new(416).insert_header("Content-Range", "bytes */4096"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_transfers_of_size(&server, dump.len()).await;
+    mount_public_url(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("b002.dump");
-    std::fs::write(backup::partial_path(&target), &dump).unwrap();
+    interrupted_download(&target, &dump, dump.len());
     let done = backup::download(&client(&server), APP, Some("b002"), &target, &mut ())
         .await
         .unwrap();

@@ -36,6 +36,17 @@ pub enum ApiError {
         source: reqwest::Error,
     },
 
+    /// A deadline of one request passed: the server accepted the connection but its answer
+    /// did not come (or came too slowly) in time.
+    #[error("{host} did not answer {method} {path} within {} ({phase})", humantime::format_duration(*.after))]
+    Timeout {
+        method: String,
+        host: String,
+        path: String,
+        phase: &'static str,
+        after: std::time::Duration,
+    },
+
     #[error("unexpected response to {method} {path}: {detail}")]
     Decode {
         method: String,
@@ -136,6 +147,9 @@ impl ApiError {
                 }
                 hint
             }
+            ApiError::Timeout { .. } => Some(
+                "the server accepted the request but did not answer in time; check the network and HEROKU_HOST / HEROKU_DATA_HOST if you set them, or try again later".to_string(),
+            ),
             ApiError::Transport { .. } | ApiError::Body { .. } => Some(
                 "check the network and HEROKU_HOST / HEROKU_DATA_HOST if you set them".to_string(),
             ),

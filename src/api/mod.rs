@@ -14,7 +14,7 @@ pub mod models;
 mod transport;
 
 pub use error::{ApiError, HttpFailure};
-pub use transport::{Body, Host, Request, RetryPolicy};
+pub use transport::{Body, Host, MAX_BODY, MAX_LIST_BYTES, Request, RetryPolicy};
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -317,10 +317,37 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The deadlines of every request, so that no server can hold herokuops: one that accepts a
+/// connection and never answers, or answers a byte at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open the connection (TCP and TLS).
+    pub connect: Duration,
+    /// From sending a request to its answer's status line and headers. Heroku's router ends a
+    /// request after 30 s itself, so a longer silence is a server that is not there.
+    pub headers: Duration,
+    /// The longest silence while a body is read: API answers, backup downloads, log streams.
+    pub idle: Duration,
+    /// The whole body of an API answer (not of a download or a log stream, which may be long).
+    pub body: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(15),
+            headers: Duration::from_secs(30),
+            idle: Duration::from_secs(60),
+            body: Duration::from_secs(60),
+        }
+    }
+}
+
 /// The Heroku API client. Cheap to clone; clones share the connection pool and rate budget.
 #[derive(Clone)]
 pub struct ApiClient {
     pub(crate) http: reqwest::Client,
+    pub(crate) timeouts: Timeouts,
     pub(crate) endpoints: Endpoints,
     pub(crate) token: Option<Token>,
     pub(crate) user_agent: String,
@@ -337,31 +364,72 @@ impl std::fmt::Debug for ApiClient {
     }
 }
 
+fn http_client(timeouts: &Timeouts) -> Result<reqwest::Client, ApiError> {
+    reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .read_timeout(timeouts.idle)
+        .user_agent(user_agent())
+        .build()
+        .map_err(|source| ApiError::Transport {
+            method: "-".into(),
+            host: "-".into(),
+            path: "-".into(),
+            source,
+        })
+}
+
+/// Sends a request of the plain client (a signed URL) with the time-to-headers deadline.
+pub async fn send_plain(
+    request: reqwest::RequestBuilder,
+    timeouts: &Timeouts,
+    host: &str,
+    path: &str,
+) -> Result<reqwest::Response, ApiError> {
+    match tokio::time::timeout(timeouts.headers, request.send()).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(source)) => Err(ApiError::Transport {
+            method: "GET".into(),
+            host: host.into(),
+            path: path.into(),
+            source: source.without_url(),
+        }),
+        Err(_) => Err(ApiError::Timeout {
+            method: "GET".into(),
+            host: host.into(),
+            path: path.into(),
+            phase: "waiting for the answer's headers",
+            after: timeouts.headers,
+        }),
+    }
+}
+
 pub fn user_agent() -> String {
     format!("herokuops/{}", env!("CARGO_PKG_VERSION"))
 }
 
 impl ApiClient {
     pub fn new(endpoints: Endpoints, token: Option<Token>) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(120))
-            .user_agent(user_agent())
-            .build()
-            .map_err(|source| ApiError::Transport {
-                method: "-".into(),
-                host: "-".into(),
-                path: "-".into(),
-                source,
-            })?;
+        let timeouts = Timeouts::default();
         Ok(ApiClient {
-            http,
+            http: http_client(&timeouts)?,
+            timeouts,
             endpoints,
             token,
             user_agent: user_agent(),
             retry: RetryPolicy::default(),
             budget: Arc::new(RateBudget::default()),
         })
+    }
+
+    /// The same client with other deadlines (a new connection pool).
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Result<Self, ApiError> {
+        self.http = http_client(&timeouts)?;
+        self.timeouts = timeouts;
+        Ok(self)
+    }
+
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {

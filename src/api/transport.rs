@@ -11,10 +11,15 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::{ApiClient, ApiError, HttpFailure};
+use crate::output::sanitize::one_line;
 
 const ACCEPT_V3: &str = "application/vnd.heroku+json; version=3";
 /// A page-following loop stops here even if the server keeps sending `Next-Range`.
 const MAX_PAGES: usize = 1000;
+/// The largest answer read: Heroku's pages are 1,000 items of a few KiB at most.
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+/// The most a list may add up to over all its pages before it is refused rather than held.
+pub const MAX_LIST_BYTES: usize = 64 * 1024 * 1024;
 
 /// Which API a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +229,8 @@ impl ApiClient {
     ) -> Result<Answer, ApiError> {
         let url = self.url_for(req)?;
         let mut delays = self.retry.delays();
+        // Whether a deadline has passed once already: a second time is the answer.
+        let mut timed_out = false;
         loop {
             let waiting = Instant::now();
             let sending = self.budget.acquire().await;
@@ -257,7 +264,35 @@ impl ApiClient {
                     .body(serde_json::to_vec(body).unwrap_or_default());
             }
             tracing::debug!("→ {} {} [{}]", req.method, req.path, request_id);
-            let outcome = builder.send().await;
+            let timeout = |phase, after| ApiError::Timeout {
+                method: req.method.to_string(),
+                host: self.host_label(req),
+                path: req.path.clone(),
+                phase,
+                after,
+            };
+            // The client's idle deadline (`read_timeout`) may be what ends the wait.
+            let outcome = match tokio::time::timeout(self.timeouts.headers, builder.send()).await {
+                Ok(Err(err)) if err.is_timeout() => None,
+                Ok(outcome) => Some(outcome),
+                Err(_) => None,
+            };
+            let Some(outcome) = outcome else {
+                // A read is tried once more (a server that hangs once may answer the next);
+                // a write may have been acted on, and its step decides.
+                let after = self.timeouts.headers.min(self.timeouts.idle);
+                let e = timeout("waiting for the answer's headers", after);
+                if req.retry == Retry::Idempotent
+                    && !timed_out
+                    && let Some(delay) = delays.next()
+                {
+                    timed_out = true;
+                    tracing::debug!("  {e}; retrying in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                return Err(e);
+            };
             let response = match outcome {
                 Ok(r) => r,
                 Err(err) => {
@@ -291,9 +326,38 @@ impl ApiClient {
                 started.elapsed(),
                 header_str(&headers, "request-id").unwrap_or("-")
             );
-            let body = match response.bytes().await {
+            let read = tokio::time::timeout(self.timeouts.body, read_body(response, MAX_BODY));
+            let read = match read.await {
+                Ok(Err(BodyRead::Broken(err))) if err.is_timeout() => None,
+                Ok(read) => Some(read),
+                Err(_) => None,
+            };
+            let Some(read) = read else {
+                let e = timeout("reading the answer", self.timeouts.body);
+                if req.retry == Retry::Idempotent
+                    && !timed_out
+                    && let Some(delay) = delays.next()
+                {
+                    timed_out = true;
+                    tracing::debug!("  {e}; retrying in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                return Err(e);
+            };
+            let body = match read {
                 Ok(body) => body,
-                Err(err) => {
+                Err(BodyRead::TooLarge) => {
+                    return Err(ApiError::Decode {
+                        method: req.method.to_string(),
+                        path: req.path.clone(),
+                        detail: format!(
+                            "the answer is larger than {}; stopped reading it",
+                            crate::output::progress::human_bytes(MAX_BODY as u64)
+                        ),
+                    });
+                }
+                Err(BodyRead::Broken(err)) => {
                     // A read may be repeated; a write may have been acted on, and the step
                     // that sent it decides whether to run again.
                     if req.retry == Retry::Idempotent
@@ -354,8 +418,20 @@ impl ApiClient {
     pub async fn send_list<T: DeserializeOwned>(&self, req: Request) -> Result<Vec<T>, ApiError> {
         let mut items = Vec::new();
         let mut next: Option<String> = None;
+        let mut read = 0usize;
         for _ in 0..MAX_PAGES {
             let answer = self.execute(&req, next.as_deref()).await?;
+            read += answer.body.len();
+            if read > MAX_LIST_BYTES {
+                return Err(ApiError::Decode {
+                    method: req.method.to_string(),
+                    path: req.path.clone(),
+                    detail: format!(
+                        "the list is larger than {} over its pages; stopped",
+                        crate::output::progress::human_bytes(MAX_LIST_BYTES as u64)
+                    ),
+                });
+            }
             let mut page: Vec<T> = decode(&req, &answer.body)?;
             items.append(&mut page);
             // Heroku marks a truncated list with 206 and Next-Range; the header alone decides.
@@ -371,6 +447,30 @@ impl ApiClient {
             detail: format!("more than {MAX_PAGES} pages of Next-Range; stopped"),
         })
     }
+}
+
+/// How reading an answer's body ended short.
+enum BodyRead {
+    Broken(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads a body of at most `limit` bytes, refusing a larger one as soon as it shows.
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, BodyRead> {
+    if response.content_length().is_some_and(|l| l > limit as u64) {
+        return Err(BodyRead::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyRead::Broken)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyRead::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn decode<T: DeserializeOwned>(req: &Request, body: &[u8]) -> Result<T, ApiError> {
@@ -410,13 +510,21 @@ fn decode_failure(
         message: Option<String>,
         url: Option<String>,
     }
+    // Everything here is the server's text and ends up on the operator's terminal: one line
+    // each, without escape sequences.
+    let clean = |text: String| one_line(&text).into_owned();
     let parsed = serde_json::from_slice::<HerokuError>(body)
         .ok()
         .filter(|e| e.id.is_some() || e.message.is_some());
     let (id, message, url, raw_body) = match parsed {
-        Some(e) => (e.id, e.message, e.url, None),
+        Some(e) => (
+            e.id.map(clean),
+            e.message.map(clean),
+            e.url.map(clean),
+            None,
+        ),
         None => {
-            let text = String::from_utf8_lossy(body);
+            let text = one_line(&String::from_utf8_lossy(body)).into_owned();
             let mut raw: String = text.chars().take(300).collect();
             if text.chars().count() > 300 {
                 raw.push('…');
@@ -432,7 +540,7 @@ fn decode_failure(
         id,
         message,
         url,
-        request_id: header_str(headers, "request-id").map(str::to_string),
+        request_id: header_str(headers, "request-id").map(|r| one_line(r).into_owned()),
         raw_body,
         subject: req.subject.clone(),
     }

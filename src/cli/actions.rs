@@ -262,6 +262,7 @@ mod tests {
             playbook: "reset".into(),
             app: "tmi-server".into(),
             status: RunStatus::Failed,
+            abandoned: false,
             steps: vec![
                 record(
                     StepKind::PgDropSchema,

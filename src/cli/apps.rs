@@ -76,8 +76,8 @@ pub fn fleet_apps(global: &Global) -> Result<Vec<String>> {
 
 /// Reads an apps file: each app with the line it is on.
 pub fn read_apps_file(path: &Path) -> Result<Vec<(String, usize)>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::usage(format!("cannot read the apps file {}: {e}", path.display())))?;
+    let text = crate::files::read_text_capped(path, crate::files::INPUT_LIMIT)
+        .map_err(|e| Error::usage(format!("cannot read the apps file: {e}")))?;
     let apps = parse_apps(&text, path)?;
     if apps.is_empty() {
         return Err(Error::usage(format!(

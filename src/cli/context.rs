@@ -80,7 +80,7 @@ impl Ctx {
         } else {
             self.secret_store()
         };
-        let found = credentials::resolve(&env, store.as_deref(), |w| tracing::debug!("{w}"));
+        let found = credentials::resolve(&env, store.as_deref(), |w| tracing::debug!("{w}"))?;
         if let Some(credential) = &found {
             self.io.mask(credential.token.expose());
         }

@@ -194,6 +194,10 @@ pub enum Command {
     Resume {
         /// The run: its id, a unique start of it, or `latest`
         id: String,
+        /// The URL a restore run restores from, again: its journal keeps it without the
+        /// signature
+        #[arg(long, value_name = "URL")]
+        restore_url: Option<String>,
         #[command(flatten)]
         flags: commands::playbook::PlaybookFlags,
     },
@@ -324,7 +328,8 @@ pub fn main() -> ExitCode {
             _ = crate::signals::interrupted(&mut interrupted) => Err(Error::Interrupted),
         }
     });
-    ExitCode::from(report(&ctx.io, result.and_then(|done| done.show(&ctx.io))))
+    let result = ctx.io.finish(result.and_then(|done| done.show(&ctx.io)));
+    ExitCode::from(report(&ctx.io, result))
 }
 
 impl Command {
@@ -432,7 +437,11 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Done> {
         }
         Command::Playbook(cmd) => commands::playbook::playbook(ctx, cmd).await,
         Command::Runs(cmd) => commands::playbook::runs(ctx, cmd),
-        Command::Resume { id, flags } => commands::playbook::resume(ctx, &id, flags).await,
+        Command::Resume {
+            id,
+            restore_url,
+            flags,
+        } => commands::playbook::resume(ctx, &id, restore_url.as_deref(), flags).await,
         Command::Ci(cmd) => commands::ci::run(ctx, cmd),
         Command::Completions { shell } => Done::ok(completions(shell)),
     }
@@ -465,12 +474,14 @@ pub fn report(io: &Io, result: Result<()>) -> u8 {
     if !matches!(error, Error::Drift { .. } | Error::Reported(_)) {
         io.annotate_error(None, &actions::error_message(&error));
     }
-    io.err_line(&format!("error: {error}"));
+    // One line each, whatever server text they hold: nothing can forge a line of its own.
+    let line = |text: String| io.err_line(&crate::output::sanitize::one_line(&text));
+    line(format!("error: {error}"));
     for cause in &causes {
-        io.err_line(&format!("  caused by: {cause}"));
+        line(format!("  caused by: {cause}"));
     }
     if let Some(hint) = hint {
-        io.err_line(&format!("hint: {hint}"));
+        line(format!("hint: {hint}"));
     }
     code
 }

@@ -43,6 +43,44 @@ pub struct Credential {
     pub source: TokenSource,
 }
 
+/// A token that cannot be one: Heroku tokens are printable ASCII without spaces, and anything
+/// else (a newline pasted with it, a stray quote character's look-alike) would only fail later
+/// as a confusing connection error, since HTTP refuses such header values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the API token from {origin} contains {problem} (character {position}); a Heroku token is printable ASCII without spaces"
+)]
+pub struct TokenError {
+    /// Where the token came from, as `whoami` names it.
+    pub origin: String,
+    /// What is wrong, never the token itself: `a newline`, `a space`, ...
+    pub problem: &'static str,
+    /// 1-based position of the first bad character.
+    pub position: usize,
+}
+
+/// Checks a token's characters once, where it is found; `source` names where that was.
+pub fn check_token(token: &str, source: &str) -> Result<(), TokenError> {
+    let bad = token.chars().enumerate().find_map(|(i, c)| {
+        let problem = match c {
+            '\n' | '\r' => "a line break",
+            ' ' | '\t' => "a space",
+            c if c.is_control() => "a control character",
+            c if !c.is_ascii() => "a character that is not ASCII",
+            _ => return None,
+        };
+        Some((i + 1, problem))
+    });
+    match bad {
+        None => Ok(()),
+        Some((position, problem)) => Err(TokenError {
+            origin: source.to_string(),
+            problem,
+            position,
+        }),
+    }
+}
+
 /// A place to keep the token between runs. Errors are strings meant for a warning line.
 pub trait SecretStore: Send + Sync {
     fn get(&self) -> Result<Option<String>, String>;
@@ -119,10 +157,10 @@ pub struct FileStore {
 
 impl SecretStore for FileStore {
     fn get(&self) -> Result<Option<String>, String> {
-        match std::fs::read_to_string(&self.path) {
+        match crate::files::read_text_capped(&self.path, TOKEN_FILE_LIMIT) {
             Ok(text) => Ok(Some(text.trim().to_string()).filter(|t| !t.is_empty())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", self.path.display())),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.to_string()),
         }
     }
 
@@ -131,7 +169,7 @@ impl SecretStore for FileStore {
         #[cfg(unix)]
         use std::os::unix::fs::OpenOptionsExt;
         if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            crate::files::create_private_dir_all(parent).map_err(|e| e.to_string())?;
         }
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
@@ -187,9 +225,22 @@ impl CredentialEnv {
     }
 }
 
-/// Finds the token. `store` is consulted only outside CI; its errors are reported through
-/// `on_warning` and otherwise ignored.
+/// Finds the token and checks its characters. `store` is consulted only outside CI; its errors
+/// are reported through `on_warning` and otherwise ignored. A token found but malformed is an
+/// error naming its source: the next source is not tried, since the operator meant this one.
 pub fn resolve(
+    env: &CredentialEnv,
+    store: Option<&dyn SecretStore>,
+    on_warning: impl FnMut(String),
+) -> Result<Option<Credential>, TokenError> {
+    let found = find(env, store, on_warning);
+    if let Some(credential) = &found {
+        check_token(credential.token.expose(), &credential.source.to_string())?;
+    }
+    Ok(found)
+}
+
+fn find(
     env: &CredentialEnv,
     store: Option<&dyn SecretStore>,
     mut on_warning: impl FnMut(String),
@@ -235,8 +286,11 @@ pub fn resolve(
     None
 }
 
+/// A netrc or token file is a few lines; anything past this is not one.
+const TOKEN_FILE_LIMIT: u64 = 1024 * 1024;
+
 fn read_netrc(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+    crate::files::read_text_capped(path, TOKEN_FILE_LIMIT).ok()
 }
 
 #[cfg(test)]
@@ -255,9 +309,24 @@ mod tests {
             api_key: Some("from-env".into()),
             ..env()
         };
-        let c = resolve(&e, Some(&store), |_| {}).unwrap();
+        let c = resolve(&e, Some(&store), |_| {}).unwrap().unwrap();
         assert_eq!(c.token.expose(), "from-env");
         assert_eq!(c.source, TokenSource::Environment);
+    }
+
+    #[test]
+    fn item_17_a_token_with_a_newline_is_refused_naming_its_source() {
+        let e = CredentialEnv {
+            api_key: Some("abc\ndef".into()),
+            ..env()
+        };
+        let err = resolve(&e, None, |_| {}).unwrap_err();
+        assert_eq!(err.origin, "HEROKU_API_KEY");
+        assert_eq!((err.problem, err.position), ("a line break", 4));
+        assert!(!err.to_string().contains("abc"), "{err}");
+        assert!(check_token("HRKU-0123abcDEF_-.", "x").is_ok());
+        assert!(check_token("tok\u{1b}[2J", "x").is_err());
+        assert!(check_token("tök", "x").is_err());
     }
 
     #[test]
@@ -275,11 +344,11 @@ mod tests {
         };
         let store = KeyringStore::mock().unwrap();
         assert_eq!(
-            resolve(&e, Some(&store), |_| {}).unwrap().source,
+            resolve(&e, Some(&store), |_| {}).unwrap().unwrap().source,
             TokenSource::Netrc(netrc.clone())
         );
         store.set("from-keyring").unwrap();
-        let c = resolve(&e, Some(&store), |_| {}).unwrap();
+        let c = resolve(&e, Some(&store), |_| {}).unwrap().unwrap();
         assert_eq!(
             (c.token.expose(), c.source),
             ("from-keyring", TokenSource::Stored(store.describe()))
@@ -306,11 +375,19 @@ mod tests {
             }
         }
         let mut warnings = Vec::new();
-        assert!(resolve(&env(), Some(&Broken), |w| warnings.push(w)).is_none());
+        assert!(
+            resolve(&env(), Some(&Broken), |w| warnings.push(w))
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(warnings.len(), 1);
         let ci = CredentialEnv { ci: true, ..env() };
         let mut warnings = Vec::new();
-        assert!(resolve(&ci, Some(&Broken), |w| warnings.push(w)).is_none());
+        assert!(
+            resolve(&ci, Some(&Broken), |w| warnings.push(w))
+                .unwrap()
+                .is_none()
+        );
         assert!(warnings.is_empty(), "CI must not touch the keyring");
     }
 

@@ -162,12 +162,34 @@ impl Actions {
 /// are left out, because masking them would blank unrelated text all over the log.
 pub fn secret_parts(secret: &str) -> Vec<String> {
     let mut parts = vec![secret.trim().to_string()];
-    if let Ok(url) = url::Url::parse(secret.trim())
-        && let Some(password) = url.password()
-    {
-        parts.push(password.to_string());
-        if let Ok(decoded) = percent_encoding::percent_decode_str(password).decode_utf8() {
-            parts.push(decoded.into_owned());
+    if let Ok(url) = url::Url::parse(secret.trim()) {
+        if let Some(password) = url.password() {
+            parts.push(password.to_string());
+            if let Some(decoded) = decode_percent(password) {
+                parts.push(decoded);
+            }
+        }
+        // A signed URL (`X-Amz-Signature=...`) carries its secret in the query: the query,
+        // and each value of a parameter that signs or authorizes, as written and decoded.
+        if matches!(url.scheme(), "http" | "https")
+            && let Some(query) = url.query()
+        {
+            parts.push(query.to_string());
+            for piece in query.split('&') {
+                let Some((name, value)) = piece.split_once('=') else {
+                    continue;
+                };
+                let name = name.to_ascii_lowercase();
+                let signing = ["signature", "sig", "credential", "token", "key", "secret"]
+                    .iter()
+                    .any(|n| name.contains(n));
+                if signing {
+                    parts.push(value.to_string());
+                    if let Some(decoded) = decode_percent(value) {
+                        parts.push(decoded);
+                    }
+                }
+            }
         }
     }
     let mut unique: Vec<String> = Vec::new();
@@ -207,6 +229,14 @@ pub fn md_table<const N: usize>(
         ));
     }
     text
+}
+
+/// Percent-decoded as UTF-8, when it is.
+fn decode_percent(text: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(|d| d.into_owned())
 }
 
 #[cfg(test)]
@@ -271,6 +301,21 @@ mod tests {
         assert!(actions.masks_for(url).is_empty(), "masked once per process");
         assert_eq!(actions.masks_for("token-1234").len(), 1);
         assert!(secret_parts("ab").is_empty());
+    }
+
+    #[test]
+    fn item_20_a_signed_url_is_masked_with_its_signature() {
+        let url = "https://bucket.s3.amazonaws.com/b001.dump?X-Amz-Credential=AKIA%2F20261122&X-Amz-Signature=0123abcd&X-Amz-Expires=600";
+        let parts = secret_parts(url);
+        assert!(parts.contains(&url.to_string()));
+        assert!(parts.contains(&"0123abcd".to_string()));
+        assert!(parts.contains(&"AKIA/20261122".to_string()));
+        assert!(!parts.contains(&"600".to_string()), "{parts:?}");
+        // A database URL's parameters are no secret.
+        assert_eq!(
+            secret_parts("postgres://u@h/d?sslmode=require"),
+            ["postgres://u@h/d?sslmode=require"]
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod gha;
 pub mod outcome;
 pub mod progress;
 pub mod prompt;
+pub mod sanitize;
 pub mod style;
 pub mod table;
 
@@ -54,6 +55,8 @@ pub struct Io {
     pub board: Option<progress::Board>,
     /// Stdout carries data meant to be captured or redirected (see [`Io::stdout_is_data`]).
     stdout_data: Arc<AtomicBool>,
+    /// The first write to stdout that failed; nothing more is written there after it.
+    out_failure: Arc<Mutex<Option<std::io::Error>>>,
 }
 
 impl Io {
@@ -87,6 +90,7 @@ impl Io {
                 .then(progress::Board::stderr),
             gha: gha::Actions::from_env(),
             stdout_data: Arc::default(),
+            out_failure: Arc::default(),
         }
     }
 
@@ -112,6 +116,7 @@ impl Io {
             gha: None,
             board: None,
             stdout_data: Arc::default(),
+            out_failure: Arc::default(),
         };
         (io, CapturedStreams { out, err })
     }
@@ -120,22 +125,47 @@ impl Io {
         self.mode == Mode::Json
     }
 
-    /// Writes data to stdout.
+    /// Writes data to stdout. A failed write is remembered (see [`Io::finish`]) and ends
+    /// all writing to stdout: what follows would only be a fragment.
     pub fn out(&self, text: &str) {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = out.write_all(text.as_bytes());
-        if !text.ends_with('\n') {
-            let _ = out.write_all(b"\n");
+        let mut failure = self.out_failure.lock().unwrap_or_else(|e| e.into_inner());
+        if failure.is_some() {
+            return;
         }
-        let _ = out.flush();
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut written = out.write_all(text.as_bytes());
+        if written.is_ok() && !text.ends_with('\n') {
+            written = out.write_all(b"\n");
+        }
+        if let Err(e) = written.and_then(|()| out.flush()) {
+            *failure = Some(e);
+        }
     }
 
-    /// Writes a status line to stderr, unless `--quiet` or `--json`.
+    /// The command's result, once stdout has had its say: a write that failed (a full disk,
+    /// `> /dev/full`) fails a command that had succeeded; a reader that went away (`| head`)
+    /// ends it quietly with the result it had.
+    pub fn finish(&self, result: crate::Result<()>) -> crate::Result<()> {
+        let failure = self
+            .out_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match failure {
+            Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe && result.is_ok() => {
+                Err(crate::Error::Stdout(e))
+            }
+            _ => result,
+        }
+    }
+
+    /// Writes a status line to stderr, unless `--quiet` or `--json`: one line, whatever server
+    /// text it holds (see [`sanitize`]).
     pub fn info(&self, text: &str) {
         if self.quiet || self.json() {
             return;
         }
-        self.err_line(text);
+        self.err_raw(&sanitize::one_line(text));
     }
 
     /// Warnings go to stderr even with `--json`, which keeps stdout a single document.
@@ -143,11 +173,16 @@ impl Io {
         if self.quiet {
             return;
         }
-        self.err_line(&format!("warning: {text}"));
+        self.err_raw(&sanitize::one_line(&format!("warning: {text}")));
     }
 
-    /// A line on stderr; above the progress bars, when there are some.
+    /// A line on stderr, cleaned of escape sequences and carriage returns (see [`sanitize`]).
     pub fn err_line(&self, text: &str) {
+        self.err_raw(&sanitize::block(text));
+    }
+
+    /// A line on stderr as it is; above the progress bars, when there are some.
+    fn err_raw(&self, text: &str) {
         let write = || {
             let mut err = self.err.lock().unwrap_or_else(|e| e.into_inner());
             let _ = writeln!(err, "{text}");
@@ -163,8 +198,10 @@ impl Io {
     /// with `--json`, or when stdout is data, they go to stderr (the runner reads those too) so
     /// what is captured or redirected stays exactly the data.
     fn workflow_command(&self, line: &str) {
+        // Written as they are: a mask must match the secret byte for byte, and the runner's
+        // escaping already keeps each command on its line.
         if self.json() || self.stdout_data.load(Ordering::Relaxed) {
-            self.err_line(line);
+            self.err_raw(line);
         } else {
             self.out(line);
         }
@@ -239,7 +276,7 @@ impl Io {
             Mode::Human => {
                 let text = human();
                 if !text.is_empty() {
-                    self.out(&text);
+                    self.out(&sanitize::block(&text));
                 }
             }
         }

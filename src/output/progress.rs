@@ -117,6 +117,7 @@ impl Progress {
 
     /// A new state of what is being waited on.
     pub fn status(&mut self, text: &str) {
+        let text = &*super::sanitize::one_line(text);
         // A message wider than the terminal would wrap, and the bar would redraw below itself.
         let room = self
             .io

@@ -59,7 +59,19 @@ impl Table {
         I: IntoIterator<Item = C>,
         C: Into<Cell>,
     {
-        self.rows.push(cells.into_iter().map(Into::into).collect());
+        // A cell is one line, whatever a server put in it.
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| {
+                    let cell: Cell = c.into();
+                    Cell::new(
+                        cell.tone,
+                        super::sanitize::one_line(&cell.text).into_owned(),
+                    )
+                })
+                .collect(),
+        );
     }
 
     pub fn is_empty(&self) -> bool {

@@ -24,6 +24,7 @@ use tokio_postgres::{Client, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{ConnectFailure, PgError};
+use crate::output::sanitize::one_line;
 
 /// How much TLS to insist on, with libpq's meanings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -128,6 +129,11 @@ pub fn redact_url(raw: &str) -> String {
     url.to_string()
 }
 
+/// A URL query parameter decoded as libpq decodes it: `%XX` escapes, nothing else.
+fn libpq_decode(raw: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
+}
+
 fn is_loopback(host: &Host) -> bool {
     match host {
         Host::Unix(_) => true,
@@ -159,10 +165,19 @@ impl Target {
             )));
         }
 
+        // The query is read as libpq reads it: `&`-separated `key=value`, each percent-decoded,
+        // `+` a literal plus (not a space, as in HTML forms). The parameters kept are passed on
+        // exactly as written, and tokio-postgres decodes them the same way.
         let mut sslmode = None;
         let mut rootcert = None;
-        let mut kept = Vec::new();
-        for (key, value) in url.query_pairs() {
+        let mut kept: Vec<String> = Vec::new();
+        for piece in url.query().unwrap_or_default().split('&') {
+            if piece.is_empty() {
+                continue;
+            }
+            let (raw_key, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
+            let key = libpq_decode(raw_key);
+            let value = libpq_decode(raw_value);
             match key.as_ref() {
                 "sslmode" => {
                     sslmode = Some(SslMode::parse(&value).ok_or_else(|| {
@@ -175,13 +190,13 @@ impl Target {
                 "sslcert" | "sslkey" | "sslpassword" | "sslcrl" => {
                     return Err(invalid(format!("`{key}` (client certificates) is not supported")));
                 }
-                _ => kept.push((key.into_owned(), value.into_owned())),
+                _ => kept.push(piece.to_string()),
             }
         }
         if kept.is_empty() {
             url.set_query(None);
         } else {
-            url.query_pairs_mut().clear().extend_pairs(kept);
+            url.set_query(Some(&kept.join("&")));
         }
 
         let mut config: tokio_postgres::Config =
@@ -236,6 +251,13 @@ impl Target {
             display,
             host,
         })
+    }
+
+    /// The same database, the session named `name` (`application_name`, which other
+    /// sessions see in `pg_stat_activity`).
+    pub fn with_application_name(mut self, name: &str) -> Target {
+        self.config.application_name(name);
+        self
     }
 
     /// The URL with the password masked.
@@ -369,7 +391,7 @@ fn classify_connect_error(
     host: &str,
 ) -> (ConnectFailure, String) {
     if let Some(db) = e.as_db_error() {
-        let message = db.message().to_string();
+        let message = one_line(db.message()).into_owned();
         let failure = match db.code().code() {
             "28P01" => ConnectFailure::Authentication,
             "3D000" => ConnectFailure::NoSuchDatabase,
@@ -645,9 +667,11 @@ pub(crate) fn query_error(target: &str, context: &str, e: &tokio_postgres::Error
                 cause: db.message().to_string(),
             };
         }
-        let mut cause = db.message().to_string();
+        // The server's words, one line, as they reach the terminal.
+        let mut cause = one_line(db.message()).into_owned();
         if let Some(detail) = db.detail() {
-            cause.push_str(&format!(" ({})", detail.lines().next().unwrap_or_default()));
+            let first = detail.lines().next().unwrap_or_default();
+            cause.push_str(&format!(" ({})", one_line(first)));
         }
         return PgError::Query {
             target: target.to_string(),
@@ -723,6 +747,22 @@ mod tests {
         let t = Target::parse("postgres://u:p@db.example.com/d?sslmode=require&sslrootcert=/x.pem")
             .unwrap();
         assert_eq!(t.ssl_mode(), SslMode::VerifyCa);
+    }
+
+    #[test]
+    fn item_18_options_are_passed_through_as_libpq_reads_them() {
+        let t = Target::parse(
+            "postgres://u:p@db.example.com/d?options=-c%20statement_timeout%3D5&sslmode=require",
+        )
+        .unwrap();
+        assert_eq!(t.config.get_options(), Some("-c statement_timeout=5"));
+        assert_eq!(t.ssl_mode(), SslMode::Require);
+        // `+` is a plus to libpq, not a space.
+        let t = Target::parse("postgres://u:p@db.example.com/d?options=-c%20search_path%3Da+b")
+            .unwrap();
+        assert_eq!(t.config.get_options(), Some("-c search_path=a+b"));
+        let t = Target::parse("postgres://u:p@db.example.com/d?application_name=my%20app").unwrap();
+        assert_eq!(t.config.get_application_name(), Some("my app"));
     }
 
     #[test]

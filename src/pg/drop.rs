@@ -20,6 +20,9 @@ pub struct DropOptions {
     /// Without a bound, a drop queued behind an app's open transaction would also block every
     /// new query the app makes on those tables.
     pub lock_timeout: Duration,
+    /// Objects in other schemas that depend on this one may be dropped with it (see
+    /// [`SchemaState::dependents`]); without this, the drop refuses and changes nothing.
+    pub allow_dependents: bool,
 }
 
 impl Default for DropOptions {
@@ -27,7 +30,38 @@ impl Default for DropOptions {
         DropOptions {
             schema: "public".into(),
             lock_timeout: Duration::from_secs(30),
+            allow_dependents: false,
         }
+    }
+}
+
+/// An `ALTER DEFAULT PRIVILEGES ... IN SCHEMA` entry (`pg_default_acl`): what objects `role`
+/// creates in the schema are granted. It goes with the schema, so the drop puts it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DefaultPrivilege {
+    /// The role whose new objects it applies to, quoted as an identifier where needed.
+    pub role: String,
+    /// `TABLES`, `SEQUENCES`, `FUNCTIONS` or `TYPES`.
+    pub objects: String,
+    /// A role name (quoted where needed) or `PUBLIC`.
+    pub grantee: String,
+    /// `SELECT`, `USAGE`, ...
+    pub privileges: Vec<String>,
+    pub grantable: bool,
+}
+
+/// An object outside the schema that `DROP SCHEMA ... CASCADE` would drop too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dependent {
+    /// As PostgreSQL names the kind: `view`, `table column`, `table constraint`, ...
+    pub kind: String,
+    /// As PostgreSQL identifies it: `audit.events.kind`, `fk on audit.events`, ...
+    pub identity: String,
+}
+
+impl std::fmt::Display for Dependent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.identity)
     }
 }
 
@@ -53,6 +87,10 @@ pub struct SchemaState {
     pub grants: Vec<Grant>,
     pub comment: Option<String>,
     pub tables: i64,
+    /// `ALTER DEFAULT PRIVILEGES ... IN SCHEMA` entries, put back after the drop.
+    pub default_privileges: Vec<DefaultPrivilege>,
+    /// Objects in other schemas the drop would take along (found through `pg_depend`).
+    pub dependents: Vec<Dependent>,
     #[serde(skip)]
     max_locks: String,
 }
@@ -109,6 +147,8 @@ pub async fn inspect(db: &Db, schema: &str) -> Result<SchemaState, PgError> {
             grants: Vec::new(),
             comment: None,
             tables: 0,
+            default_privileges: Vec::new(),
+            dependents: Vec::new(),
             max_locks: rows[0].get(1),
         });
     };
@@ -135,9 +175,132 @@ pub async fn inspect(db: &Db, schema: &str) -> Result<SchemaState, PgError> {
         grants,
         comment: row.get(2),
         tables: row.get(3),
+        default_privileges: default_privileges(db, schema).await?,
+        dependents: dependents(db, schema).await?,
         max_locks: row.get(5),
     })
 }
+
+/// The schema's `pg_default_acl` entries, one per role, object type, grantee and grant option.
+async fn default_privileges(db: &Db, schema: &str) -> Result<Vec<DefaultPrivilege>, PgError> {
+    let rows = db
+        .query(
+            "read the schema's default privileges",
+            "SELECT quote_ident(r.rolname),
+                    d.defaclobjtype::text,
+                    CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.rolname) END,
+                    a.is_grantable,
+                    array_agg(a.privilege_type ORDER BY a.privilege_type)
+               FROM pg_default_acl d
+               JOIN pg_namespace n ON n.oid = d.defaclnamespace
+               JOIN pg_roles r ON r.oid = d.defaclrole
+               CROSS JOIN LATERAL aclexplode(d.defaclacl) a
+               LEFT JOIN pg_roles g ON g.oid = a.grantee
+              WHERE n.nspname = $1
+              GROUP BY 1, 2, 3, 4
+              ORDER BY 1, 2, 3, 4",
+            &[&schema],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let objects = match row.get::<_, String>(1).as_str() {
+                "r" => "TABLES",
+                "S" => "SEQUENCES",
+                "f" => "FUNCTIONS",
+                "T" => "TYPES",
+                _ => return None,
+            };
+            Some(DefaultPrivilege {
+                role: row.get(0),
+                objects: objects.to_string(),
+                grantee: row.get(2),
+                grantable: row.get(3),
+                privileges: row.get(4),
+            })
+        })
+        .collect())
+}
+
+/// What `DROP SCHEMA ... CASCADE` would drop outside the schema, as `pg_depend` tells: the
+/// objects that depend on something in the schema (or on its parts: column defaults,
+/// triggers, rules, policies, TOAST tables), then what depends on those in turn, each shown
+/// by the object it is part of (a view, not its rewrite rule; a foreign key, not its
+/// triggers). Default privileges are left out: the drop puts them back.
+async fn dependents(db: &Db, schema: &str) -> Result<Vec<Dependent>, PgError> {
+    // JIT would compile this query for longer than it runs.
+    db.batch("read what depends on the schema", "SET jit = off")
+        .await?;
+    let rows = db
+        .query(
+            "read what depends on the schema",
+            DEPENDENTS_SQL,
+            &[&schema],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Dependent {
+            kind: row.get(0),
+            identity: row.get(1),
+        })
+        .collect())
+}
+
+const DEPENDENTS_SQL: &str = "
+WITH RECURSIVE
+ns AS (SELECT oid FROM pg_namespace WHERE nspname = $1),
+inside(classid, objid) AS MATERIALIZED (
+  SELECT 'pg_namespace'::regclass::oid, oid FROM ns
+  UNION ALL SELECT 'pg_class'::regclass::oid, c.oid FROM pg_class c JOIN ns ON c.relnamespace = ns.oid
+  UNION ALL SELECT 'pg_class'::regclass::oid, c.reltoastrelid FROM pg_class c JOIN ns ON c.relnamespace = ns.oid WHERE c.reltoastrelid <> 0
+  UNION ALL SELECT 'pg_class'::regclass::oid, i.indexrelid FROM pg_class c JOIN ns ON c.relnamespace = ns.oid JOIN pg_index i ON i.indrelid = c.reltoastrelid WHERE c.reltoastrelid <> 0
+  UNION ALL SELECT 'pg_type'::regclass::oid, o.oid FROM pg_type o JOIN ns ON o.typnamespace = ns.oid
+  UNION ALL SELECT 'pg_proc'::regclass::oid, o.oid FROM pg_proc o JOIN ns ON o.pronamespace = ns.oid
+  UNION ALL SELECT 'pg_constraint'::regclass::oid, o.oid FROM pg_constraint o JOIN ns ON o.connamespace = ns.oid
+  UNION ALL SELECT 'pg_operator'::regclass::oid, o.oid FROM pg_operator o JOIN ns ON o.oprnamespace = ns.oid
+  UNION ALL SELECT 'pg_opclass'::regclass::oid, o.oid FROM pg_opclass o JOIN ns ON o.opcnamespace = ns.oid
+  UNION ALL SELECT 'pg_opfamily'::regclass::oid, o.oid FROM pg_opfamily o JOIN ns ON o.opfnamespace = ns.oid
+  UNION ALL SELECT 'pg_collation'::regclass::oid, o.oid FROM pg_collation o JOIN ns ON o.collnamespace = ns.oid
+  UNION ALL SELECT 'pg_conversion'::regclass::oid, o.oid FROM pg_conversion o JOIN ns ON o.connamespace = ns.oid
+  UNION ALL SELECT 'pg_statistic_ext'::regclass::oid, o.oid FROM pg_statistic_ext o JOIN ns ON o.stxnamespace = ns.oid
+  UNION ALL SELECT 'pg_ts_config'::regclass::oid, o.oid FROM pg_ts_config o JOIN ns ON o.cfgnamespace = ns.oid
+  UNION ALL SELECT 'pg_ts_dict'::regclass::oid, o.oid FROM pg_ts_dict o JOIN ns ON o.dictnamespace = ns.oid
+  UNION ALL SELECT 'pg_ts_parser'::regclass::oid, o.oid FROM pg_ts_parser o JOIN ns ON o.prsnamespace = ns.oid
+  UNION ALL SELECT 'pg_ts_template'::regclass::oid, o.oid FROM pg_ts_template o JOIN ns ON o.tmplnamespace = ns.oid
+  UNION ALL SELECT 'pg_extension'::regclass::oid, o.oid FROM pg_extension o JOIN ns ON o.extnamespace = ns.oid
+  UNION ALL SELECT 'pg_default_acl'::regclass::oid, o.oid FROM pg_default_acl o JOIN ns ON o.defaclnamespace = ns.oid
+  UNION ALL SELECT 'pg_attrdef'::regclass::oid, o.oid FROM pg_attrdef o JOIN pg_class c ON c.oid = o.adrelid JOIN ns ON c.relnamespace = ns.oid
+  UNION ALL SELECT 'pg_trigger'::regclass::oid, o.oid FROM pg_trigger o JOIN pg_class c ON c.oid = o.tgrelid JOIN ns ON c.relnamespace = ns.oid
+  UNION ALL SELECT 'pg_rewrite'::regclass::oid, o.oid FROM pg_rewrite o JOIN pg_class c ON c.oid = o.ev_class JOIN ns ON c.relnamespace = ns.oid
+  UNION ALL SELECT 'pg_policy'::regclass::oid, o.oid FROM pg_policy o JOIN pg_class c ON c.oid = o.polrelid JOIN ns ON c.relnamespace = ns.oid
+),
+first_level AS MATERIALIZED (
+  SELECT d.classid, d.objid, d.objsubid
+    FROM pg_depend d
+   WHERE NOT EXISTS (SELECT 1 FROM inside j WHERE j.classid = d.classid AND j.objid = d.objid)
+     AND EXISTS (SELECT 1 FROM inside i WHERE i.classid = d.refclassid AND i.objid = d.refobjid)
+),
+lost(classid, objid, objsubid) AS (
+  SELECT classid, objid, objsubid FROM first_level
+  UNION
+  SELECT CASE WHEN d.refclassid = l.classid AND d.refobjid = l.objid THEN d.classid ELSE d.refclassid END,
+         CASE WHEN d.refclassid = l.classid AND d.refobjid = l.objid THEN d.objid ELSE d.refobjid END,
+         CASE WHEN d.refclassid = l.classid AND d.refobjid = l.objid THEN d.objsubid ELSE d.refobjsubid END
+    FROM lost l JOIN pg_depend d
+      ON (d.refclassid = l.classid AND d.refobjid = l.objid AND (l.objsubid = 0 OR d.refobjsubid = l.objsubid))
+      OR (d.classid = l.classid AND d.objid = l.objid AND d.deptype = 'i')
+)
+SELECT o.type, o.identity
+  FROM lost l, pg_identify_object(l.classid, l.objid, l.objsubid) o
+ WHERE NOT EXISTS (SELECT 1 FROM inside j WHERE j.classid = l.classid AND j.objid = l.objid)
+   AND NOT EXISTS (
+         SELECT 1 FROM pg_depend x
+          WHERE x.classid = l.classid AND x.objid = l.objid AND x.deptype = 'i'
+            AND (EXISTS (SELECT 1 FROM inside j WHERE j.classid = x.refclassid AND j.objid = x.refobjid)
+                 OR EXISTS (SELECT 1 FROM lost m WHERE m.classid = x.refclassid AND m.objid = x.refobjid)))
+ ORDER BY 2, 1";
 
 /// The statements that drop and recreate the schema as `state` describes it.
 pub fn statements(state: &SchemaState) -> Vec<String> {
@@ -177,6 +340,20 @@ pub fn statements(state: &SchemaState) -> Vec<String> {
             quote_literal(comment)
         ));
     }
+    for default in &state.default_privileges {
+        sql.push(format!(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {schema} GRANT {} ON {} TO {}{}",
+            default.role,
+            default.privileges.join(", "),
+            default.objects,
+            default.grantee,
+            if default.grantable {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            }
+        ));
+    }
     sql
 }
 
@@ -194,6 +371,14 @@ pub async fn drop_schema(db: &Db, options: &DropOptions) -> Result<DropReport, P
     .await?;
     let result = async {
         let before = inspect(db, &options.schema).await?;
+        // Looked at again here, under the transaction: what the plan showed may have changed.
+        if !before.dependents.is_empty() && !options.allow_dependents {
+            return Err(PgError::OtherSchemasDepend {
+                target: db.target().to_string(),
+                schema: options.schema.clone(),
+                dependents: before.dependents.iter().map(|d| d.to_string()).collect(),
+            });
+        }
         let statements = statements(&before);
         let mut script = statements.join(";\n");
         script.push_str(";\nCOMMIT");
@@ -257,6 +442,8 @@ mod tests {
             grants,
             comment: Some("standard public schema".into()),
             tables: 25,
+            default_privileges: Vec::new(),
+            dependents: Vec::new(),
             max_locks: "64".into(),
         }
     }
@@ -297,6 +484,22 @@ mod tests {
         assert_eq!(
             sql[4],
             "GRANT CREATE ON SCHEMA \"public\" TO \"App Reader\" WITH GRANT OPTION"
+        );
+    }
+
+    #[test]
+    fn item_02_default_privileges_are_put_back() {
+        let mut s = state(None, vec![]);
+        s.default_privileges = vec![DefaultPrivilege {
+            role: "app".into(),
+            objects: "TABLES".into(),
+            grantee: "PUBLIC".into(),
+            privileges: vec!["INSERT".into(), "SELECT".into()],
+            grantable: true,
+        }];
+        assert_eq!(
+            statements(&s).last().unwrap(),
+            "ALTER DEFAULT PRIVILEGES FOR ROLE app IN SCHEMA \"public\" GRANT INSERT, SELECT ON TABLES TO PUBLIC WITH GRANT OPTION"
         );
     }
 

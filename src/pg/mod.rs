@@ -9,6 +9,7 @@ pub mod diagnose;
 pub mod drop;
 pub mod expected;
 pub mod introspect;
+pub mod lock;
 pub mod snapshot;
 pub mod verify;
 
@@ -84,6 +85,20 @@ pub enum PgError {
         waited: String,
     },
 
+    /// Objects outside the schema depend on it, and `DROP SCHEMA ... CASCADE` would take them
+    /// along (a column of one of its types, a view over one of its tables, a foreign key to
+    /// one); bad input (exit 2) until the operator says they may go.
+    #[error(
+        "dropping schema {schema} of {target} would also drop {} object(s) outside it: {}; nothing was changed",
+        .dependents.len(),
+        .dependents.join(", ")
+    )]
+    OtherSchemasDepend {
+        target: String,
+        schema: String,
+        dependents: Vec<String>,
+    },
+
     /// The drop needs more lock slots than the server has for one transaction.
     #[error(
         "{context} on {target} needs more locks than the server allows in one transaction (max_locks_per_transaction = {max_locks}); nothing was changed"
@@ -99,7 +114,12 @@ impl PgError {
     /// Whether the failure lies in what the user gave (a URL, a certificate file) rather than
     /// in the server or the network.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, PgError::InvalidUrl { .. } | PgError::RootCert { .. })
+        matches!(
+            self,
+            PgError::InvalidUrl { .. }
+                | PgError::RootCert { .. }
+                | PgError::OtherSchemasDepend { .. }
+        )
     }
 
     pub fn hint(&self) -> Option<String> {
@@ -107,6 +127,9 @@ impl PgError {
             PgError::InvalidUrl { .. } => Some(
                 "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=disable|prefer|require|verify-ca|verify-full&sslrootcert=FILE]"
                     .into(),
+            ),
+            PgError::OtherSchemasDepend { .. } => Some(
+                "move or drop them first, or pass --drop-dependents to let them go with the schema (the plan then lists them)".into(),
             ),
             PgError::RootCert { .. } => {
                 Some("sslrootcert must name a PEM file with the CA certificate(s), or be `system`".into())

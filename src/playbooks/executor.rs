@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StepKind;
 use super::journal::RunState;
+use super::lock::Holder;
 use super::plan::{Preflight, StepPlan};
 use super::runner::{Executor, StateCheckpoint};
 use crate::api::{AddonCreate, ApiClient, AttachmentCreate, DynoCreate, Request, RestartTarget};
@@ -36,14 +37,80 @@ pub struct PlaybookOptions {
     #[serde(with = "seconds")]
     pub interval: Duration,
     /// What `backup.restore` restores from (a backup name or URL; default: the newest backup).
-    #[serde(default)]
+    /// Set it with [`PlaybookOptions::set_restore_source`]. A URL's query (a signature: anyone
+    /// holding it can read the backup) is never written to the journal, which CI uploads as
+    /// an artifact; `resume` asks for the URL again (see [`PlaybookOptions::resupply_restore_url`]).
+    #[serde(default, serialize_with = "url_without_query")]
     pub restore_from: Option<String>,
+    /// The journal's `restore_from` lacks the query of the URL the run was given.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restore_url_withheld: bool,
     /// Extensions `backup.restore` installs before restoring.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restore_extensions: Vec<String>,
     /// The command of a `run` step.
     #[serde(default)]
     pub run_command: Option<String>,
+    /// `pg.drop-schema` may drop objects in other schemas that depend on `public`
+    /// (`--drop-dependents`); without it the run refuses while planning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_dependents: bool,
+}
+
+/// A restore URL as the journal keeps it: without its query.
+fn url_without_query<S: serde::Serializer>(
+    source: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match source.as_deref().map(split_query) {
+        Some((kept, _)) => s.serialize_some(kept),
+        None => s.serialize_none(),
+    }
+}
+
+/// A URL's text before its query, and whether it had one; anything else as it is.
+fn split_query(source: &str) -> (&str, bool) {
+    let is_url = source.starts_with("https://") || source.starts_with("http://");
+    match source.split_once('?') {
+        Some((kept, _)) if is_url => (kept, true),
+        _ => (source, false),
+    }
+}
+
+impl PlaybookOptions {
+    /// What `backup.restore` restores from: a backup (`b005`, `otherapp::b005`) or a URL.
+    pub fn set_restore_source(&mut self, source: String) {
+        self.restore_url_withheld = split_query(&source).1;
+        self.restore_from = Some(source);
+    }
+
+    /// On resume: a run that restores from a URL with a query was journaled without it, so
+    /// the URL must be given again (`--restore-url`) while `backup.restore` is still to run;
+    /// a URL given must be the one the run restores from.
+    pub fn resupply_restore_url(
+        &mut self,
+        restore_pending: bool,
+        given: Option<&str>,
+        run_id: &str,
+    ) -> Result<()> {
+        match given {
+            Some(url) => {
+                let journaled = self.restore_from.as_deref().map(split_query);
+                if journaled.is_none_or(|(kept, _)| kept != split_query(url).0) {
+                    return Err(Error::usage(format!(
+                        "--restore-url is not the URL run {run_id} restores from ({})",
+                        self.restore_from.as_deref().unwrap_or("no URL")
+                    )));
+                }
+                self.set_restore_source(url.to_string());
+                Ok(())
+            }
+            None if restore_pending && self.restore_url_withheld => Err(Error::usage(format!(
+                "run {run_id} restores from a signed URL, which its journal keeps without the signature: pass it again with --restore-url URL"
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Durations in the journal as whole seconds.
@@ -68,8 +135,16 @@ pub struct HerokuExecutor {
     /// Whether `pg.verify` waits for the app to migrate: only after dynos were restarted
     /// (an app migrates at boot in its own time); otherwise one look decides.
     verify_waits: bool,
+    /// Whether the playbook restores: its source is checked before anything is done.
+    restores: bool,
+    /// Whether the playbook drops schema `public`: what else that drops is checked first.
+    drops: bool,
     observer: Box<dyn Observer + Sync>,
     preflight: Preflight,
+    /// Who this run is, for the database lock; `None` takes no lock (a dry run).
+    holder: Option<Holder>,
+    /// The app's lock on its database, held from the preflight to the end of the run.
+    db_lock: Option<pg::lock::DbLock>,
 }
 
 impl HerokuExecutor {
@@ -81,7 +156,7 @@ impl HerokuExecutor {
         observer: Box<dyn Observer + Sync>,
     ) -> Result<Self> {
         let expected = match &options.expect {
-            Some(path) => Some(Expected::load(path)?),
+            Some(path) => Some(schema::load_expected(path)?),
             None => None,
         };
         let restarts = |s: &StepKind| match s {
@@ -91,13 +166,25 @@ impl HerokuExecutor {
         };
         let verify_waits = steps.iter().any(restarts);
         Ok(HerokuExecutor {
+            restores: steps.contains(&StepKind::BackupRestore),
+            drops: steps.contains(&StepKind::PgDropSchema),
             api,
             options,
             expected,
             verify_waits,
             observer,
             preflight: Preflight::default(),
+            holder: None,
+            db_lock: None,
         })
+    }
+
+    /// Makes the preflight take the app's lock on its database, in the name of `holder`, and
+    /// keep it for as long as this executor lives: a second run (another machine, another
+    /// scheduled job) is refused while planning.
+    pub fn lock_database_as(mut self, holder: Holder) -> Self {
+        self.holder = Some(holder);
+        self
     }
 
     fn wait(&self) -> Wait {
@@ -117,14 +204,22 @@ impl HerokuExecutor {
         Ok(transfer.display_name())
     }
 
-    async fn restore(&mut self) -> Result<String, StepError> {
+    async fn restore(&mut self, state: &mut RunState) -> Result<String, StepError> {
         let db = database::resolve(&self.api, &self.options.app, None).await?;
         let source = self.options.restore_from.as_deref();
         let url = backup::backup_url(&self.api, &self.options.app, source).await?;
         let wait = backup::transfer_wait(self.options.timeout);
         let extensions = &self.options.restore_extensions;
+        let started = backup::start_restore(&self.api, &db, &url, extensions).await?;
+        // From here the database is being overwritten, whether or not the restore finishes.
+        state.destroyed.push(format!(
+            "{} was restored over from {} ({})",
+            db.addon.name,
+            self.restore_source(),
+            started.display_name()
+        ));
         let observer = self.observer.as_mut();
-        let transfer = backup::restore(&self.api, &db, &url, extensions, wait, observer).await?;
+        let transfer = backup::follow_restore(&self.api, &db, &started, wait, observer).await?;
         Ok(format!(
             "restored {} ({})",
             db.addon.name,
@@ -132,12 +227,43 @@ impl HerokuExecutor {
         ))
     }
 
-    async fn drop_schema(&mut self) -> Result<String, StepError> {
-        let report = schema::drop(&self.api, &self.options.app, self.observer.as_mut()).await?;
+    async fn drop_schema(&mut self, state: &mut RunState) -> Result<String, StepError> {
+        let allow = self.options.drop_dependents;
+        let report =
+            schema::drop(&self.api, &self.options.app, allow, self.observer.as_mut()).await?;
+        state.destroyed.push(format!(
+            "schema public of {} was dropped with its {} tables and their data",
+            self.database_label(),
+            report.before.tables
+        ));
         Ok(format!(
             "dropped and recreated schema public ({} tables before)",
             report.before.tables
         ))
+    }
+
+    /// What the drop also destroys in other schemas, for its plan (`--drop-dependents`).
+    fn lost_outside(&self) -> String {
+        match &self.preflight.schema {
+            Some(state) if !state.dependents.is_empty() => {
+                let names: Vec<String> = state.dependents.iter().map(|d| d.to_string()).collect();
+                format!(
+                    "; ALSO DROPS {} object(s) in other schemas, with their data: {}",
+                    names.len(),
+                    names.join(", ")
+                )
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// Where a restore reads from, as the plan and the report name it: a backup's name, or a
+    /// URL without its query (a signature).
+    fn restore_source(&self) -> String {
+        match self.options.restore_from.as_deref() {
+            None => "the newest backup".into(),
+            Some(source) => without_query(source),
+        }
     }
 
     /// After a migration that has finished (a command that exited), one look decides; an app
@@ -330,11 +456,7 @@ impl HerokuExecutor {
                 vec![],
             ),
             StepKind::BackupRestore => {
-                let source = self
-                    .options
-                    .restore_from
-                    .as_deref()
-                    .unwrap_or("the newest backup");
+                let source = self.restore_source();
                 let url = self
                     .options
                     .restore_from
@@ -352,8 +474,9 @@ impl HerokuExecutor {
             }
             StepKind::PgDropSchema => (
                 format!(
-                    "drop schema public of {db} ({} tables) and recreate it with its owner and grants, in one transaction",
-                    self.preflight.tables.len()
+                    "drop schema public of {db} ({} tables) and recreate it with its owner, grants and default privileges, in one transaction{}",
+                    self.preflight.tables.len(),
+                    self.lost_outside()
                 ),
                 vec![Request::config_vars(app)],
                 self.drop_sql(),
@@ -468,13 +591,61 @@ fn one_off_spec(command: &str) -> DynoCreate {
 impl Executor for HerokuExecutor {
     async fn preflight(&mut self) -> Result<Preflight> {
         let account = self.api.account().await?;
+        if self.restores {
+            // A backup that is not there must stop the run before the safety backup is taken.
+            let source = self.options.restore_from.as_deref();
+            if let Some(url) = source.filter(|s| split_query(s).1) {
+                self.observer.event(steps::Event::Secret(url.to_string()));
+            }
+            backup::check_restore_source(&self.api, &self.options.app, source).await?;
+        }
         let app = self.api.app(&self.options.app).await?;
         let db = database::resolve(&self.api, &self.options.app, None).await?;
-        let connection =
-            schema::connect(&self.api, &self.options.app, self.observer.as_mut()).await?;
+        let url =
+            schema::database_url(&self.api, &self.options.app, self.observer.as_mut()).await?;
+        let target = pg::Target::parse(&url)?;
+        if let Some(holder) = &self.holder
+            && self.db_lock.is_none()
+        {
+            let name = holder.application_name();
+            // The session of an earlier attempt of this very run (a resume after a kill) ends
+            // once the server notices its client is gone: it is given a few seconds to.
+            let patience = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                match pg::lock::try_lock(&target, &self.options.app, &name).await? {
+                    Ok(lock) => {
+                        self.db_lock = Some(lock);
+                        break;
+                    }
+                    Err(other)
+                        if other.application_name.as_deref() == Some(name.as_str())
+                            && std::time::Instant::now() < patience =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(other) => {
+                        return Err(Error::Locked {
+                            app: self.options.app.clone(),
+                            place: "locked on its database",
+                            holder: other.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        let connection = target.connect().await?;
         let tables = schema::table_names(&connection, "public").await?;
         let rows = schema::estimated_rows(&connection, "public").await?;
         let schema = pg::drop::inspect(&connection, "public").await?;
+        if self.drops && !schema.dependents.is_empty() && !self.options.drop_dependents {
+            // Refused while planning: nothing is backed up, confirmed or dropped.
+            return Err(pg::PgError::OtherSchemasDepend {
+                target: db.addon.name.clone(),
+                schema: "public".into(),
+                dependents: schema.dependents.iter().map(|d| d.to_string()).collect(),
+            }
+            .into());
+        }
         self.preflight = Preflight {
             account: account.email,
             app: self.options.app.clone(),
@@ -516,8 +687,8 @@ impl Executor for HerokuExecutor {
                 state.backup = Some(name.clone());
                 Ok(format!("backup {name}"))
             }
-            StepKind::BackupRestore => self.restore().await,
-            StepKind::PgDropSchema => self.drop_schema().await,
+            StepKind::BackupRestore => self.restore(state).await,
+            StepKind::PgDropSchema => self.drop_schema(state).await,
             StepKind::PgVerify => self.verify().await,
             StepKind::PgWait => self.wait_database(state).await,
             StepKind::PgPromote => self.promote(state, checkpoint).await,
@@ -581,10 +752,20 @@ impl Executor for HerokuExecutor {
                 "the new add-on {created} exists but is not DATABASE_URL"
             ));
         }
-        if let Some(backup) = &state.safety_backup {
-            parts.push(format!(
+        let app = &self.options.app;
+        match (&state.safety_backup, state.destroyed.is_empty()) {
+            (Some(backup), true) => parts.push(format!(
                 "the data from before the run is in backup {backup}"
-            ));
+            )),
+            (Some(backup), false) => parts.push(format!(
+                "this run destroyed data: {}; the data from before the run is in backup {backup}, to get it back: herokuops backup restore {app} {backup} --confirm {app}",
+                state.destroyed.join("; ")
+            )),
+            (None, false) => parts.push(format!(
+                "this run destroyed data: {}; no safety backup was taken, so it is gone unless a backup of your own holds it (`herokuops backup list {app}`)",
+                state.destroyed.join("; ")
+            )),
+            (None, true) => {}
         }
         if state.maintenance_on_by_run {
             parts.push("maintenance mode is on".into());
@@ -594,5 +775,16 @@ impl Executor for HerokuExecutor {
         } else {
             parts.join("; ")
         }
+    }
+}
+
+/// A URL without its query string (where a signature lives); anything else as it is.
+pub fn without_query(source: &str) -> String {
+    match url::Url::parse(source) {
+        Ok(mut url) if url.query().is_some() => {
+            url.set_query(None);
+            format!("{url}?…")
+        }
+        _ => source.to_string(),
     }
 }

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::StepKind;
+use crate::files;
 use crate::steps::addons::Creation;
 use crate::steps::promote::Promotion;
 
@@ -65,6 +66,10 @@ pub struct RunState {
     /// Maintenance mode was turned on by this run (and so must be turned off by it).
     #[serde(default)]
     pub maintenance_on_by_run: bool,
+    /// What this run destroyed, as it happened (`schema public of postgresql-x, 25 tables,
+    /// was dropped`): a failed run's report says so, and how to get it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destroyed: Vec<String>,
     /// A one-off dyno this run started (a migration, a `run` step) that had not exited when
     /// last seen; a stopped run stops it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,23 +171,18 @@ pub enum JournalError {
     Corrupt { path: PathBuf, message: String },
 }
 
-/// Writes the journal atomically: a temporary file in the same directory, then a rename.
+/// Writes the journal atomically: a temporary file of its own in the same directory (two
+/// processes never share one), then a rename. Journals are private (0600) in directories
+/// created private (0700): they name the app, its databases and its backups.
 pub fn save(dir: &Path, journal: &Journal) -> Result<PathBuf, JournalError> {
     let path = dir.join(format!("{}.json", journal.id));
     let write = |source| JournalError::Write {
         path: path.clone(),
         source,
     };
-    std::fs::create_dir_all(dir).map_err(write)?;
-    let tmp = dir.join(format!(".{}.json.tmp", journal.id));
+    files::create_private_dir_all(dir).map_err(write)?;
     let text = serde_json::to_vec_pretty(journal).unwrap_or_default();
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&tmp).map_err(write)?;
-        file.write_all(&text).map_err(write)?;
-        file.sync_all().map_err(write)?;
-    }
-    std::fs::rename(&tmp, &path).map_err(write)?;
+    files::replace_atomically(&path, &text, files::PRIVATE).map_err(write)?;
     Ok(path)
 }
 
@@ -195,10 +195,11 @@ pub fn load(dir: &Path, id: &str) -> Result<Journal, JournalError> {
             dir: dir.to_path_buf(),
         });
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| JournalError::Corrupt {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let text =
+        files::read_text_capped(&path, files::INPUT_LIMIT).map_err(|e| JournalError::Corrupt {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
     serde_json::from_str(&text).map_err(|e| JournalError::Corrupt {
         path,
         message: e.to_string(),
@@ -232,7 +233,7 @@ pub fn list(dir: &Path) -> Vec<Journal> {
             e.file_name().to_string_lossy().ends_with(".json")
                 && !e.file_name().to_string_lossy().starts_with('.')
         })
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter_map(|e| files::read_text_capped(&e.path(), files::INPUT_LIMIT).ok())
         .filter_map(|text| serde_json::from_str(&text).ok())
         .collect();
     runs.sort_by(|a: &Journal, b: &Journal| b.started_at.cmp(&a.started_at).then(b.id.cmp(&a.id)));
@@ -305,5 +306,25 @@ mod tests {
         ));
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn item_08_journals_are_private_in_a_private_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state/herokuops/runs");
+        let j = Journal::new(
+            "reset",
+            "tmi-server",
+            &[StepKind::PgDropSchema],
+            serde_json::json!({}),
+        );
+        let path = save(&dir, &j).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.path().join("state/herokuops")), 0o700);
+        save(&dir, &j).unwrap();
+        assert_eq!(mode(&path), 0o600, "still private once replaced");
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod executor;
 pub mod journal;
+pub mod lock;
 pub mod plan;
 pub mod runner;
 mod vocabulary;

@@ -80,6 +80,9 @@ pub struct Report {
     pub playbook: String,
     pub app: String,
     pub status: RunStatus,
+    /// The run says `running` but its process is gone (killed): resumable, as `runs list` says.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub abandoned: bool,
     pub steps: Vec<StepRecord>,
     pub state: RunState,
     /// The journal on disk; `None` when it could not be written.
@@ -102,6 +105,7 @@ impl Report {
             playbook: journal.playbook.clone(),
             app: journal.app.clone(),
             status: journal.status,
+            abandoned: journal.is_abandoned(),
             steps: journal.steps.clone(),
             state: journal.state.clone(),
             journal: path,
@@ -442,7 +446,9 @@ fn is_transient_write_failure(e: &Error) -> bool {
     };
     match api {
         ApiError::Http(f) => f.method == "POST" && f.status >= 500,
-        ApiError::Transport { method, .. } | ApiError::Body { method, .. } => method == "POST",
+        ApiError::Transport { method, .. }
+        | ApiError::Body { method, .. }
+        | ApiError::Timeout { method, .. } => method == "POST",
         ApiError::Decode { .. } => false,
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::models::Addon;
 use crate::api::{AddonCreate, ApiClient};
+use crate::output::sanitize::one_line;
 
 use super::{Checkpoint, Event, Observer, StepError, Wait, database};
 
@@ -17,7 +18,7 @@ pub async fn create(
 ) -> Result<Addon, StepError> {
     let addon = api.create_addon(app, spec).await?;
     if let Some(message) = addon.provision_message.as_deref().filter(|m| !m.is_empty()) {
-        observer.event(Event::Status(message.to_string()));
+        observer.event(Event::Status(one_line(message).into_owned()));
     }
     if addon.state == "deprovisioned" {
         return Err(StepError::AddonNotProvisioned {
@@ -41,23 +42,25 @@ pub async fn wait_provisioned(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<Addon, StepError> {
-    let mut deadline = wait.deadline();
-    loop {
-        let addon = api.addon(app, name).await?;
-        match addon.state.as_str() {
-            "provisioning" => observer.event(Event::Status(format!("{name} is provisioning"))),
-            "deprovisioned" => {
-                return Err(StepError::AddonNotProvisioned {
-                    addon: name.to_string(),
-                    state: "deprovisioned: it failed to provision".into(),
-                });
+    let what = format!("add-on {name} to provision");
+    wait.bound(&what, async {
+        let mut deadline = wait.deadline();
+        loop {
+            let addon = api.addon(app, name).await?;
+            match addon.state.as_str() {
+                "provisioning" => observer.event(Event::Status(format!("{name} is provisioning"))),
+                "deprovisioned" => {
+                    return Err(StepError::AddonNotProvisioned {
+                        addon: name.to_string(),
+                        state: "deprovisioned: it failed to provision".into(),
+                    });
+                }
+                _ => return Ok(addon),
             }
-            _ => return Ok(addon),
+            deadline.tick(&what).await?;
         }
-        deadline
-            .tick(&format!("add-on {name} to provision"))
-            .await?;
-    }
+    })
+    .await
 }
 
 /// Destroys an add-on of `app`, refusing one that belongs to another app.

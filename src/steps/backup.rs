@@ -10,6 +10,8 @@ use crate::api::models::{Attachment, Transfer, backup_num};
 use crate::api::{ApiClient, ApiError, BackupSchedule};
 
 use super::{Event, Observer, StepError, Wait, database};
+use crate::files;
+use crate::output::sanitize::one_line;
 
 /// Transient poll failures tolerated while following a transfer, before it is an error.
 const MAX_POLL_FAILURES: u32 = 5;
@@ -60,61 +62,78 @@ pub async fn follow(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<Transfer, StepError> {
-    let mut deadline = wait.deadline();
-    let mut failures = 0;
-    loop {
-        match api.transfer(app, id, false).await {
-            Ok(transfer) => {
-                failures = 0;
-                if transfer.finished_at.is_some() {
-                    if transfer.succeeded {
-                        return Ok(transfer);
+    let what = format!("transfer {id} to finish");
+    wait.bound(&what, async {
+        let mut deadline = wait.deadline();
+        let mut failures = 0;
+        loop {
+            match api.transfer(app, id, false).await {
+                Ok(transfer) => {
+                    failures = 0;
+                    if transfer.finished_at.is_some() {
+                        if transfer.succeeded {
+                            return Ok(transfer);
+                        }
+                        let verbose = api
+                            .transfer(app, id, true)
+                            .await
+                            .unwrap_or(transfer.clone());
+                        let logs: Vec<String> = verbose
+                            .logs
+                            .unwrap_or_default()
+                            .iter()
+                            .rev()
+                            .take(5)
+                            .rev()
+                            .map(|l| one_line(&l.message).into_owned())
+                            .collect();
+                        return Err(StepError::TransferFailed {
+                            app: app.to_string(),
+                            transfer: transfer.display_name(),
+                            logs,
+                        });
                     }
-                    let verbose = api
-                        .transfer(app, id, true)
-                        .await
-                        .unwrap_or(transfer.clone());
-                    let logs: Vec<String> = verbose
-                        .logs
-                        .unwrap_or_default()
-                        .iter()
-                        .rev()
-                        .take(5)
-                        .rev()
-                        .map(|l| l.message.clone())
-                        .collect();
-                    return Err(StepError::TransferFailed {
-                        app: app.to_string(),
-                        transfer: transfer.display_name(),
-                        logs,
-                    });
+                    if transfer.started_at.is_some() {
+                        observer.event(Event::Bytes {
+                            done: transfer.processed_bytes,
+                            total: transfer.source_bytes,
+                        });
+                    } else {
+                        observer.event(Event::Status("Pending".into()));
+                    }
                 }
-                if transfer.started_at.is_some() {
-                    observer.event(Event::Bytes {
-                        done: transfer.processed_bytes,
-                        total: transfer.source_bytes,
-                    });
-                } else {
-                    observer.event(Event::Status("Pending".into()));
+                Err(e)
+                    if failures < MAX_POLL_FAILURES && !matches!(e.status(), Some(400..=499)) =>
+                {
+                    failures += 1;
+                    observer.event(Event::Warning(format!(
+                        "polling the backup failed ({e}); retrying"
+                    )));
                 }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if failures < MAX_POLL_FAILURES && !matches!(e.status(), Some(400..=499)) => {
-                failures += 1;
-                observer.event(Event::Warning(format!(
-                    "polling the backup failed ({e}); retrying"
-                )));
-            }
-            Err(e) => return Err(e.into()),
+            deadline.tick(&what).await?;
         }
-        deadline.tick(&format!("transfer {id} to finish")).await?;
-    }
+    })
+    .await
 }
 
 /// Backups of an app, newest first.
 pub async fn list(api: &ApiClient, app: &str) -> Result<Vec<Transfer>, StepError> {
     let mut transfers = api.transfers(app).await?;
-    transfers.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    newest_first(&mut transfers);
     Ok(transfers)
+}
+
+/// Orders transfers newest first: by `created_at`, then by number. `created_at` has one-second
+/// precision, so two backups of the same second are told apart by their number, which Heroku
+/// hands out in order.
+pub fn newest_first(transfers: &mut [Transfer]) {
+    transfers.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.num.cmp(&a.num))
+    });
 }
 
 /// The newest successful backup (not restore or copy).
@@ -155,6 +174,7 @@ pub async fn backup_number(
 /// What a download did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Download {
+    /// Where it went (`-` for stdout).
     pub path: PathBuf,
     pub bytes: u64,
     /// Bytes that were already on disk from an interrupted download.
@@ -168,111 +188,402 @@ pub fn partial_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Streams a URL to `path` in constant memory. The bytes go to `PATH.partial` first; an existing
-/// partial file is resumed with a `Range` request, and renamed into place when complete. No
-/// Heroku credentials are sent: the URL carries its own signature.
-pub async fn download_url(
-    http: &reqwest::Client,
-    url: &str,
-    path: &Path,
-    observer: &mut dyn Observer,
-) -> Result<Download, StepError> {
+/// The record beside a partial file of which backup it holds the start of.
+pub fn partial_identity_path(path: &Path) -> PathBuf {
+    let mut name = partial_path(path).into_os_string();
+    name.push(".json");
+    PathBuf::from(name)
+}
+
+/// Which backup a download is of, as far as resuming it goes: a partial file is resumed only
+/// when the record beside it names the same transfer, the same size and the same storage
+/// object (its `ETag` or `Last-Modified`, sent back as `If-Range`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartialIdentity {
+    /// The transfer's uuid (or, without one, its URL's path).
+    pub transfer: String,
+    /// The backup's size in bytes, when known.
+    pub size: Option<u64>,
+    /// What the storage said the object was: its ETag, or else its Last-Modified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator: Option<String>,
+}
+
+impl PartialIdentity {
+    /// The identity of a backup as the data API describes it; `size` is its `processed_bytes`.
+    pub fn of_transfer(transfer: &Transfer) -> Self {
+        PartialIdentity {
+            transfer: transfer.uuid.to_string(),
+            size: (transfer.succeeded && transfer.processed_bytes > 0)
+                .then_some(transfer.processed_bytes),
+            validator: None,
+        }
+    }
+
+    fn same_object(&self, other: &PartialIdentity) -> bool {
+        self.transfer == other.transfer && self.size == other.size
+    }
+}
+
+/// A partial file that provably belongs to this download: its length, and what to send back.
+struct Resumable {
+    have: u64,
+    validator: Option<String>,
+}
+
+/// Looks at `PATH.partial` and its record. Anything that does not provably belong to this
+/// download (no record, another transfer or size, more bytes than the backup, a symlink) is
+/// removed, so the download starts over.
+async fn resumable(path: &Path, wanted: &PartialIdentity) -> Result<Option<Resumable>, StepError> {
     let partial = partial_path(path);
-    let io_err = |action: &'static str, e: std::io::Error| StepError::file(action, &partial, e);
-    let have = match tokio::fs::metadata(&partial).await {
-        Ok(m) => m.len(),
-        Err(_) => 0,
+    let record = partial_identity_path(path);
+    let found = match tokio::fs::symlink_metadata(&partial).await {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(StepError::file("inspect", &partial, e)),
     };
-    let transport = |source: reqwest::Error| ApiError::Transport {
+    let recorded: Option<PartialIdentity> = match files::open_read_no_follow(&record) {
+        Ok(file) => files::read_capped(file, 64 * 1024)
+            .ok()
+            .flatten()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+        Err(_) => None,
+    };
+    let resumable = match (&found, recorded) {
+        (Some(meta), Some(recorded))
+            if meta.file_type().is_file()
+                && meta.len() > 0
+                && recorded.same_object(wanted)
+                && wanted.size.is_none_or(|size| meta.len() <= size) =>
+        {
+            Some(Resumable {
+                have: meta.len(),
+                validator: recorded.validator,
+            })
+        }
+        _ => None,
+    };
+    if resumable.is_none() {
+        start_over(path).await?;
+    }
+    Ok(resumable)
+}
+
+/// Removes a partial file and its record (a symlink is removed itself, never followed).
+async fn start_over(path: &Path) -> Result<(), StepError> {
+    for stale in [partial_path(path), partial_identity_path(path)] {
+        match tokio::fs::remove_file(&stale).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StepError::file("remove the stale", &stale, e)),
+        }
+    }
+    Ok(())
+}
+
+fn transport(source: reqwest::Error) -> ApiError {
+    ApiError::Transport {
         method: "GET".into(),
         host: "backup storage".into(),
         path: "(signed URL)".into(),
         source: source.without_url(),
-    };
-    let mut request = http.get(url);
-    if have > 0 {
-        request = request.header("Range", format!("bytes={have}-"));
     }
-    let response = request.send().await.map_err(transport)?;
+}
+
+/// A GET of backup storage, within the time-to-headers deadline.
+async fn get(
+    api: &ApiClient,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, ApiError> {
+    crate::api::send_plain(request, api.timeouts(), "backup storage", "(signed URL)").await
+}
+
+/// The storage object's validator, for `If-Range`: a strong ETag, or else Last-Modified.
+fn validator(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("etag")
+        .filter(|e| !e.starts_with("W/"))
+        .or_else(|| header("last-modified"))
+        .map(str::to_string)
+}
+
+/// Streams a URL to `path` in constant memory. No Heroku credentials are sent: the URL
+/// carries its own signature.
+///
+/// A regular (or absent) `path` is written as `PATH.partial`, with a record of which backup it
+/// is beside it, and renamed into place once complete and of the backup's size. An existing
+/// partial file is resumed with `Range` (and `If-Range`) only when its record shows it is of
+/// the same backup; otherwise it starts over. A device, a FIFO or `-` (stdout) is written in
+/// place, from the start.
+pub async fn download_url(
+    api: &ApiClient,
+    url: &str,
+    path: &Path,
+    identity: &PartialIdentity,
+    observer: &mut dyn Observer,
+) -> Result<Download, StepError> {
+    match files::output_kind(path) {
+        files::OutputKind::Replace => download_to_file(api, url, path, identity, observer).await,
+        kind => download_in_place(api, url, path, kind, identity, observer).await,
+    }
+}
+
+async fn download_to_file(
+    api: &ApiClient,
+    url: &str,
+    path: &Path,
+    identity: &PartialIdentity,
+    observer: &mut dyn Observer,
+) -> Result<Download, StepError> {
+    let partial = partial_path(path);
+    let io_err = |action: &'static str, e: std::io::Error| StepError::file(action, &partial, e);
+    let mut resume = resumable(path, identity).await?;
+    if let Some(r) = &resume
+        && identity.size == Some(r.have)
+    {
+        // Everything is there already, and it is of this backup.
+        return finish_file(path, r.have, r.have, identity).await;
+    }
+    let mut response = None;
+    if let Some(r) = &resume {
+        let mut request = api
+            .plain_http()
+            .get(url)
+            .header("Range", format!("bytes={}-", r.have));
+        if let Some(v) = &r.validator {
+            request = request.header("If-Range", v);
+        }
+        let answer = get(api, request).await?;
+        let start = content_range(answer.headers());
+        let total = identity.size.or(start.and_then(|(_, t)| t));
+        match answer.status().as_u16() {
+            206 if start.is_some_and(|(s, t)| s == r.have && t == total) => response = Some(answer),
+            // Not the rest of this object (it changed, or the server ignores ranges): the
+            // partial file is of no use.
+            200 => {
+                start_over(path).await?;
+                resume = None;
+                response = Some(answer);
+            }
+            206 | 416 => {
+                start_over(path).await?;
+                resume = None;
+            }
+            other => return Err(StepError::DownloadRefused { status: other }),
+        }
+    }
+    let response = match response {
+        Some(r) => r,
+        None => get(api, api.plain_http().get(url)).await?,
+    };
     let status = response.status().as_u16();
-    let (mut done, total, append) = match status {
-        206 => {
-            let total = content_range_total(response.headers())
-                .or(response.content_length().map(|l| l + have));
-            (have, total, true)
-        }
-        200 => (0, response.content_length(), false),
-        416 if have > 0 => {
-            // The partial file already holds everything the server has.
-            tokio::fs::rename(&partial, path)
-                .await
-                .map_err(|e| io_err("rename", e))?;
-            return Ok(Download {
-                path: path.to_path_buf(),
-                bytes: have,
-                resumed_from: have,
-            });
-        }
-        other => {
-            return Err(StepError::DownloadRefused { status: other });
+    if !matches!(status, 200 | 206) {
+        return Err(StepError::DownloadRefused { status });
+    }
+    let resumed_from = resume.as_ref().map_or(0, |r| r.have);
+    let total = identity
+        .size
+        .or_else(|| content_range(response.headers()).and_then(|(_, t)| t))
+        .or_else(|| (status == 200).then(|| response.content_length()).flatten());
+    let file = match resume {
+        Some(_) => files::open_append_no_follow(&partial).map_err(|e| io_err("open", e))?,
+        None => {
+            let record = PartialIdentity {
+                validator: validator(response.headers()),
+                ..identity.clone()
+            };
+            let file = files::create_new_private(&partial).map_err(|e| io_err("create", e))?;
+            write_record(path, &record)?;
+            file
         }
     };
-    let resumed_from = done;
-    let file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(append)
-        .truncate(!append)
-        .open(&partial)
+    let done = stream_into(
+        response,
+        tokio::fs::File::from_std(file),
+        resumed_from,
+        total,
+        observer,
+    )
+    .await
+    .map_err(|e| match e {
+        Streamed::Io(e) => io_err("write", e),
+        Streamed::Step(e) => e,
+    })?;
+    if let Some(total) = total
+        && done != total
+    {
+        return Err(StepError::DownloadIncomplete { done, total });
+    }
+    finish_file(path, done, resumed_from, identity).await
+}
+
+/// Writes the record of which backup `PATH.partial` holds.
+fn write_record(path: &Path, record: &PartialIdentity) -> Result<(), StepError> {
+    let at = partial_identity_path(path);
+    let text = serde_json::to_vec(record).unwrap_or_default();
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = files::create_new_private(&at)?;
+        file.write_all(&text)?;
+        file.sync_all()
+    };
+    write().map_err(|e| StepError::file("write", &at, e))
+}
+
+/// Checks the partial file holds the whole backup, then renames it into place.
+async fn finish_file(
+    path: &Path,
+    bytes: u64,
+    resumed_from: u64,
+    identity: &PartialIdentity,
+) -> Result<Download, StepError> {
+    let partial = partial_path(path);
+    let on_disk = tokio::fs::symlink_metadata(&partial)
         .await
-        .map_err(|e| io_err("open", e))?;
-    let mut writer = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+        .map_err(|e| StepError::file("inspect", &partial, e))?
+        .len();
+    let expected = identity.size.unwrap_or(bytes);
+    if on_disk != expected {
+        // Not this backup, whatever it is: the next attempt starts over.
+        start_over(path).await?;
+        return Err(StepError::DownloadIncomplete {
+            done: on_disk,
+            total: expected,
+        });
+    }
+    tokio::fs::rename(&partial, path)
+        .await
+        .map_err(|e| StepError::file("rename", &partial, e))?;
+    let _ = tokio::fs::remove_file(partial_identity_path(path)).await;
+    Ok(Download {
+        path: path.to_path_buf(),
+        bytes: on_disk,
+        resumed_from,
+    })
+}
+
+async fn download_in_place(
+    api: &ApiClient,
+    url: &str,
+    path: &Path,
+    kind: files::OutputKind,
+    identity: &PartialIdentity,
+    observer: &mut dyn Observer,
+) -> Result<Download, StepError> {
+    let response = get(api, api.plain_http().get(url)).await?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(StepError::DownloadRefused { status });
+    }
+    let total = identity.size.or(response.content_length());
+    let outcome = if kind == files::OutputKind::Stdout {
+        stream_into(response, tokio::io::stdout(), 0, total, observer).await
+    } else {
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .await
+            .map_err(|e| StepError::file("open", path, e))?;
+        stream_into(response, file, 0, total, observer).await
+    };
+    let done = outcome.map_err(|e| match e {
+        Streamed::Io(e) => StepError::file("write", path, e),
+        Streamed::Step(e) => e,
+    })?;
+    if let Some(total) = total
+        && done != total
+    {
+        return Err(StepError::DownloadIncomplete { done, total });
+    }
+    Ok(Download {
+        path: path.to_path_buf(),
+        bytes: done,
+        resumed_from: 0,
+    })
+}
+
+enum Streamed {
+    Io(std::io::Error),
+    Step(StepError),
+}
+
+/// Copies the body to `sink` in constant memory, reporting progress; returns the bytes the
+/// destination holds (`done` at the start plus what was written).
+async fn stream_into(
+    response: reqwest::Response,
+    sink: impl tokio::io::AsyncWrite + Unpin,
+    mut done: u64,
+    total: Option<u64>,
+    observer: &mut dyn Observer,
+) -> Result<u64, Streamed> {
+    let mut writer = tokio::io::BufWriter::with_capacity(256 * 1024, sink);
     let mut stream = response.bytes_stream();
     observer.event(Event::Bytes { done, total });
-    let mut last_report = 0u64;
+    let mut last_report = done;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(transport)?;
-        writer
-            .write_all(&chunk)
-            .await
-            .map_err(|e| io_err("write", e))?;
+        let chunk = chunk.map_err(|e| Streamed::Step(transport(e).into()))?;
+        if total.is_some_and(|t| done + chunk.len() as u64 > t) {
+            // More than the backup holds: whatever this is, it is not the backup.
+            return Err(Streamed::Step(StepError::DownloadIncomplete {
+                done: done + chunk.len() as u64,
+                total: total.unwrap_or_default(),
+            }));
+        }
+        writer.write_all(&chunk).await.map_err(Streamed::Io)?;
         done += chunk.len() as u64;
         if done - last_report >= 1 << 20 {
             last_report = done;
             observer.event(Event::Bytes { done, total });
         }
     }
-    writer.flush().await.map_err(|e| io_err("write", e))?;
-    drop(writer);
+    writer.flush().await.map_err(Streamed::Io)?;
     observer.event(Event::Bytes { done, total });
-    if let Some(total) = total
-        && done != total
-    {
-        return Err(StepError::DownloadIncomplete { done, total });
+    Ok(done)
+}
+
+/// `Content-Range: bytes START-END/TOTAL` as (START, TOTAL), TOTAL `None` for `*`; for a 416,
+/// `bytes */TOTAL` gives (0, TOTAL).
+fn content_range(headers: &reqwest::header::HeaderMap) -> Option<(u64, Option<u64>)> {
+    let value = headers.get("content-range")?.to_str().ok()?.trim();
+    let spec = value.strip_prefix("bytes ")?;
+    let (range, total) = spec.split_once('/')?;
+    let total = total.trim().parse().ok();
+    let start = match range.split_once('-') {
+        Some((start, _)) => start.trim().parse().ok()?,
+        None => 0,
+    };
+    Some((start, total))
+}
+
+/// The backup a download is of: the one named (`b005`, or its number), or the newest.
+pub async fn find_backup(
+    api: &ApiClient,
+    app: &str,
+    name: Option<&str>,
+) -> Result<Transfer, StepError> {
+    let Some(name) = name else {
+        return latest_backup(api, app).await;
+    };
+    let found = list(api, app)
+        .await?
+        .into_iter()
+        .filter(Transfer::is_backup)
+        .find(|t| t.display_name() == name || backup_num(name) == Some(t.num))
+        .ok_or_else(|| StepError::NoSuchBackup {
+            app: app.to_string(),
+            name: name.to_string(),
+        })?;
+    if !found.succeeded {
+        return Err(StepError::BackupDidNotSucceed {
+            app: app.to_string(),
+            name: name.to_string(),
+        });
     }
-    tokio::fs::rename(&partial, path)
-        .await
-        .map_err(|e| io_err("rename", e))?;
-    Ok(Download {
-        path: path.to_path_buf(),
-        bytes: done,
-        resumed_from,
-    })
+    Ok(found)
 }
 
-fn content_range_total(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    headers
-        .get("content-range")?
-        .to_str()
-        .ok()?
-        .rsplit('/')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// Downloads a backup (the newest when `name` is `None`) to `path`.
+/// Downloads a backup (the newest when `name` is `None`) to `path`; the file is checked to be
+/// of the backup's size.
 pub async fn download(
     api: &ApiClient,
     app: &str,
@@ -280,9 +591,11 @@ pub async fn download(
     path: &Path,
     observer: &mut dyn Observer,
 ) -> Result<Download, StepError> {
-    let num = backup_number(api, app, name).await?;
-    let public = api.public_url(app, num).await?;
-    download_url(api.plain_http(), &public.url, path, observer).await
+    let transfer = find_backup(api, app, name).await?;
+    let public = api.public_url(app, transfer.num).await?;
+    observer.event(Event::Secret(public.url.clone()));
+    let identity = PartialIdentity::of_transfer(&transfer);
+    download_url(api, &public.url, path, &identity, observer).await
 }
 
 /// Where a restore reads from: a URL, or a backup of this or another app (`otherapp::b005`).
@@ -323,10 +636,10 @@ pub async fn backup_url(
             }
             t
         }
+        // `list` has put the newest first.
         None => backups
             .into_iter()
-            .filter(|t| t.succeeded)
-            .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
+            .find(|t| t.succeeded)
             .ok_or_else(|| StepError::NoBackup {
                 app: backup_app.to_string(),
             })?,
@@ -335,6 +648,27 @@ pub async fn backup_url(
     chosen
         .to_url
         .ok_or_else(|| StepError::BackupWithoutUrl { name })
+}
+
+/// Checks, before anything is done, that a restore's source can be restored from: a URL is
+/// well formed, a backup exists and succeeded (the newest when `source` is `None`).
+pub async fn check_restore_source(
+    api: &ApiClient,
+    app: &str,
+    source: Option<&str>,
+) -> Result<(), StepError> {
+    if let Some(url) = source.filter(|s| s.starts_with("https://") || s.starts_with("http://")) {
+        return match url::Url::parse(url) {
+            Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+            Ok(_) => Err(StepError::BadRestoreUrl {
+                reason: "it has no host".into(),
+            }),
+            Err(e) => Err(StepError::BadRestoreUrl {
+                reason: e.to_string(),
+            }),
+        };
+    }
+    backup_url(api, app, source).await.map(|_| ())
 }
 
 /// Restores a database from a backup URL and follows the restore to the end.
@@ -346,7 +680,28 @@ pub async fn restore(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<Transfer, StepError> {
-    let started = api.restore(&db.addon.id, url, extensions).await?;
+    let started = start_restore(api, db, url, extensions).await?;
+    follow_restore(api, db, &started, wait, observer).await
+}
+
+/// Starts a restore: from here on the database is being overwritten.
+pub async fn start_restore(
+    api: &ApiClient,
+    db: &Attachment,
+    url: &str,
+    extensions: &[String],
+) -> Result<Transfer, StepError> {
+    Ok(api.restore(&db.addon.id, url, extensions).await?)
+}
+
+/// Follows a restore that [`start_restore`] started to its end.
+pub async fn follow_restore(
+    api: &ApiClient,
+    db: &Attachment,
+    started: &Transfer,
+    wait: Wait,
+    observer: &mut dyn Observer,
+) -> Result<Transfer, StepError> {
     observer.event(Event::Status(format!(
         "Restoring {} ({})",
         db.name,

@@ -2,6 +2,7 @@
 
 use crate::api::ApiClient;
 use crate::api::models::{AddonId, Attachment, DatabaseInfo};
+use crate::output::sanitize::one_line;
 
 use super::{Event, Observer, StepError, Wait};
 
@@ -155,35 +156,41 @@ pub async fn wait_available(
     observer: &mut dyn Observer,
 ) -> Result<String, StepError> {
     const MAX_NOT_FOUND: u32 = 20;
-    let mut deadline = wait.deadline();
-    let mut not_found = 0;
-    let mut last = String::new();
-    loop {
-        match api.wait_status(addon).await {
-            Ok(status) if status.error => {
-                return Err(StepError::DatabaseFailed {
-                    addon: addon.to_string(),
-                    message: status.message,
-                });
-            }
-            Ok(status) if !status.waiting => return Ok(status.message),
-            Ok(status) => {
-                if status.message != last {
-                    observer.event(Event::Status(status.message.clone()));
-                    last = status.message;
+    let what = format!("database {addon} to become available");
+    wait.bound(&what, async {
+        let mut deadline = wait.deadline();
+        let mut not_found = 0;
+        let mut last = String::new();
+        loop {
+            let answer = api.wait_status(addon).await.map(|mut status| {
+                status.message = one_line(&status.message).into_owned();
+                status
+            });
+            match answer {
+                Ok(status) if status.error => {
+                    return Err(StepError::DatabaseFailed {
+                        addon: addon.to_string(),
+                        message: status.message,
+                    });
                 }
-            }
-            Err(e) if e.is_not_found() && not_found < MAX_NOT_FOUND => {
-                not_found += 1;
-                if last != "Waiting to provision..." {
-                    last = "Waiting to provision...".to_string();
-                    observer.event(Event::Status(last.clone()));
+                Ok(status) if !status.waiting => return Ok(status.message),
+                Ok(status) => {
+                    if status.message != last {
+                        observer.event(Event::Status(status.message.clone()));
+                        last = status.message;
+                    }
                 }
+                Err(e) if e.is_not_found() && not_found < MAX_NOT_FOUND => {
+                    not_found += 1;
+                    if last != "Waiting to provision..." {
+                        last = "Waiting to provision...".to_string();
+                        observer.event(Event::Status(last.clone()));
+                    }
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
+            deadline.tick(&what).await?;
         }
-        deadline
-            .tick(&format!("database {addon} to become available"))
-            .await?;
-    }
+    })
+    .await
 }

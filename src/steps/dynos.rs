@@ -1,6 +1,7 @@
 //! Restarting dynos and waiting until they are up again.
 
 use crate::api::{ApiClient, RestartTarget};
+use crate::output::sanitize::one_line;
 
 use super::{Event, Observer, StepError, Wait};
 
@@ -39,24 +40,27 @@ pub async fn wait_up(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<usize, StepError> {
-    let mut deadline = wait.deadline();
-    loop {
-        let dynos = api.dynos(app).await?;
-        let long_running: Vec<_> = dynos.iter().filter(|d| d.process_type != "run").collect();
-        if let Some(crashed) = long_running.iter().find(|d| d.state == "crashed") {
-            return Err(StepError::DynoCrashed {
-                app: app.to_string(),
-                dyno: crashed.name.clone(),
-            });
+    wait.bound("the dynos to be up", async {
+        let mut deadline = wait.deadline();
+        loop {
+            let dynos = api.dynos(app).await?;
+            let long_running: Vec<_> = dynos.iter().filter(|d| d.process_type != "run").collect();
+            if let Some(crashed) = long_running.iter().find(|d| d.state == "crashed") {
+                return Err(StepError::DynoCrashed {
+                    app: app.to_string(),
+                    dyno: crashed.name.clone(),
+                });
+            }
+            if long_running.iter().all(|d| d.state == "up") {
+                return Ok(long_running.len());
+            }
+            let states: Vec<String> = long_running
+                .iter()
+                .map(|d| one_line(&format!("{} {}", d.name, d.state)).into_owned())
+                .collect();
+            observer.event(Event::Status(states.join(", ")));
+            deadline.tick("the dynos to be up").await?;
         }
-        if long_running.iter().all(|d| d.state == "up") {
-            return Ok(long_running.len());
-        }
-        let states: Vec<String> = long_running
-            .iter()
-            .map(|d| format!("{} {}", d.name, d.state))
-            .collect();
-        observer.event(Event::Status(states.join(", ")));
-        deadline.tick("the dynos to be up").await?;
-    }
+    })
+    .await
 }

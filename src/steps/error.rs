@@ -101,6 +101,9 @@ pub enum StepError {
     #[error("backup {name} on {app} did not succeed; pick another")]
     BackupDidNotSucceed { app: String, name: String },
 
+    #[error("the restore URL is not a URL: {reason}")]
+    BadRestoreUrl { reason: String },
+
     #[error("backup {name} has no storage URL")]
     BackupWithoutUrl { name: String },
 
@@ -199,6 +202,7 @@ impl StepError {
             | StepError::AddonOfAnotherApp { .. }
             | StepError::NoSuchBackup { .. }
             | StepError::BackupDidNotSucceed { .. }
+            | StepError::BadRestoreUrl { .. }
             | StepError::PlanUnknown => true,
             _ => false,
         }

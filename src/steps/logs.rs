@@ -3,13 +3,16 @@
 use futures_util::StreamExt;
 
 use super::StepError;
-use crate::api::ApiError;
+use crate::api::{ApiClient, ApiError, send_plain};
+
+/// The longest log line held before it is passed on in pieces.
+const MAX_LINE: usize = 1024 * 1024;
 
 /// Reads a log session's stream, calling `on_line` for each log line until the stream
 /// ends or `on_line` returns `false`. Accepts Server-Sent Events (`data:` lines) and plain
 /// text. The URL carries its own credentials: the API token is not sent.
 pub async fn read_log_stream(
-    http: &reqwest::Client,
+    api: &ApiClient,
     logplex_url: &str,
     mut on_line: impl FnMut(&str) -> bool,
 ) -> Result<(), StepError> {
@@ -19,12 +22,11 @@ pub async fn read_log_stream(
         path: "(log session)".into(),
         source: source.without_url(),
     };
-    let response = http
+    let request = api
+        .plain_http()
         .get(logplex_url)
-        .header("Accept", "text/event-stream")
-        .send()
-        .await
-        .map_err(transport)?;
+        .header("Accept", "text/event-stream");
+    let response = send_plain(request, api.timeouts(), "log stream", "(log session)").await?;
     if !response.status().is_success() {
         return Err(StepError::LogStreamRefused {
             status: response.status().as_u16(),
@@ -34,6 +36,10 @@ pub async fn read_log_stream(
     let mut pending: Vec<u8> = Vec::new();
     while let Some(chunk) = stream.next().await {
         pending.extend_from_slice(&chunk.map_err(transport)?);
+        if pending.len() > MAX_LINE && !pending.contains(&b'\n') {
+            // A line that never ends is cut, not held: what came so far is passed on.
+            pending.push(b'\n');
+        }
         while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
             let raw: Vec<u8> = pending.drain(..=pos).collect();
             let text = String::from_utf8_lossy(&raw);

@@ -57,6 +57,9 @@ pub struct Wait {
     /// The longest pause between two looks.
     pub interval: Duration,
     pub timeout: Duration,
+    /// The timeout the operator gave, when this wait has only what is left of it (a
+    /// [`Budget`]): the one an error names.
+    given: Option<Duration>,
 }
 
 /// The pause before the second look. Most waits end within a second or two on a quiet
@@ -69,7 +72,16 @@ const BACKOFF: f64 = 1.5;
 
 impl Wait {
     pub fn new(interval: Duration, timeout: Duration) -> Self {
-        Wait { interval, timeout }
+        Wait {
+            interval,
+            timeout,
+            given: None,
+        }
+    }
+
+    /// The timeout as the operator gave it.
+    fn announced(&self) -> Duration {
+        self.given.unwrap_or(self.timeout)
     }
 
     pub(crate) fn deadline(&self) -> Deadline {
@@ -94,6 +106,66 @@ impl Wait {
             Some(this)
         })
     }
+
+    /// Runs a whole wait within `timeout`, the requests in flight included: a server that
+    /// holds a poll cannot keep the wait past its deadline (the deadline between polls alone
+    /// would only be looked at once that poll is answered).
+    pub(crate) async fn bound<T>(
+        &self,
+        what: &str,
+        work: impl Future<Output = Result<T, StepError>>,
+    ) -> Result<T, StepError> {
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StepError::Timeout {
+                    what: what.to_string(),
+                    after: self.announced(),
+                })
+            })
+    }
+
+    /// One deadline for several waits in a row (every database of an app): each takes what
+    /// is left of it.
+    pub fn budget(&self) -> Budget {
+        Budget {
+            wait: *self,
+            until: Instant::now() + self.timeout,
+        }
+    }
+}
+
+/// What is left of a wait's time, for several waits in a row.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    wait: Wait,
+    until: Instant,
+}
+
+impl Budget {
+    /// The rest of the time, as a wait of its own; the error still names the whole timeout.
+    pub fn remaining(&self) -> Wait {
+        Wait {
+            timeout: self.until.saturating_duration_since(Instant::now()),
+            given: Some(self.wait.announced()),
+            ..self.wait
+        }
+    }
+
+    /// Runs `work` within what is left of the time.
+    pub async fn bound<T>(
+        &self,
+        what: &str,
+        work: impl Future<Output = Result<T, StepError>>,
+    ) -> Result<T, StepError> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        tokio::time::timeout(left, work).await.unwrap_or_else(|_| {
+            Err(StepError::Timeout {
+                what: what.to_string(),
+                after: self.wait.announced(),
+            })
+        })
+    }
 }
 
 pub(crate) struct Deadline {
@@ -109,7 +181,7 @@ impl Deadline {
         if self.started.elapsed() + self.pause > self.wait.timeout {
             return Err(StepError::Timeout {
                 what: what.to_string(),
-                after: self.wait.timeout,
+                after: self.wait.announced(),
             });
         }
         tokio::time::sleep(self.pause).await;

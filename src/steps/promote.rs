@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::models::Attachment;
 use crate::api::{ApiClient, AttachmentCreate};
+use crate::output::sanitize::one_line;
 
 use super::{Checkpoint, Event, Observer, StepError, Wait, database};
 
@@ -62,7 +63,7 @@ pub async fn promote(
             return Err(StepError::NotAvailable {
                 app: app.to_string(),
                 addon: target.addon.name,
-                status: status.message,
+                status: one_line(&status.message).into_owned(),
             });
         }
     }
@@ -177,27 +178,30 @@ async fn watch_release(
             app: app.to_string(),
         });
     };
-    let mut deadline = wait.deadline();
-    loop {
-        let release = api.release(app, attach.id.as_str()).await?;
-        match release.status.as_deref() {
-            Some("succeeded") => return Ok(()),
-            Some("failed") => {
-                let detach_now = api.release(app, detach.id.as_str()).await?;
-                return Err(StepError::ReleasePhaseFailed {
-                    app: app.to_string(),
-                    version: release.version,
-                    database_url_lost: detach_now.status.as_deref() == Some("succeeded"),
-                });
+    wait.bound("the promotion's release phase", async {
+        let mut deadline = wait.deadline();
+        loop {
+            let release = api.release(app, attach.id.as_str()).await?;
+            match release.status.as_deref() {
+                Some("succeeded") => return Ok(()),
+                Some("failed") => {
+                    let detach_now = api.release(app, detach.id.as_str()).await?;
+                    return Err(StepError::ReleasePhaseFailed {
+                        app: app.to_string(),
+                        version: release.version,
+                        database_url_lost: detach_now.status.as_deref() == Some("succeeded"),
+                    });
+                }
+                other => observer.event(Event::Status(format!(
+                    "release v{} is {}",
+                    release.version,
+                    one_line(other.unwrap_or("pending"))
+                ))),
             }
-            other => observer.event(Event::Status(format!(
-                "release v{} is {}",
-                release.version,
-                other.unwrap_or("pending")
-            ))),
+            deadline.tick("the promotion's release phase").await?;
         }
-        deadline.tick("the promotion's release phase").await?;
-    }
+    })
+    .await
 }
 
 /// What a run remembers of its promotion (kept in its journal under these names).

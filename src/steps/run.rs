@@ -92,7 +92,7 @@ pub async fn follow(
     loop {
         let session = api.create_log_session(app, &session_spec).await?;
         let replaying = session_spec.lines.is_some();
-        let follow = read_log_stream(api.plain_http(), &session.logplex_url, |line| {
+        let follow = read_log_stream(api, &session.logplex_url, |line| {
             if let Some(code) = exit_status(line, dyno) {
                 status = Some(code);
                 return false;

@@ -7,6 +7,14 @@ use crate::pg::{self, Db, Expected, Target};
 
 use super::{Event, Observer, StepError, Wait};
 
+/// Reads an expected-schema file (`--expect`), up to [`crate::files::INPUT_LIMIT`]: an endless
+/// or huge file is an error, not a process that grows.
+pub fn load_expected(path: &std::path::Path) -> Result<Expected, crate::Error> {
+    let text = crate::files::read_text_capped(path, crate::files::INPUT_LIMIT)
+        .map_err(|e| crate::Error::usage(format!("cannot read the expected-schema file: {e}")))?;
+    Expected::parse(&text, path)
+}
+
 /// The app's `DATABASE_URL` as it is now (it changes on promotion). The observer hears it as a
 /// secret first, so that it is masked before anything could print it.
 pub async fn database_url(
@@ -65,14 +73,20 @@ pub async fn estimated_rows(db: &Db, schema: &str) -> Result<i64, StepError> {
     Ok(rows[0].get(0))
 }
 
-/// Drops schema `public` of the app's database and recreates it, in one transaction.
+/// Drops schema `public` of the app's database and recreates it, in one transaction. Objects
+/// in other schemas that depend on it make it refuse, unless `allow_dependents`.
 pub async fn drop(
     api: &ApiClient,
     app: &str,
+    allow_dependents: bool,
     observer: &mut dyn Observer,
 ) -> Result<DropReport, StepError> {
     let db = connect(api, app, observer).await?;
-    Ok(pg::drop::drop_schema(&db, &DropOptions::default()).await?)
+    let options = DropOptions {
+        allow_dependents,
+        ..DropOptions::default()
+    };
+    Ok(pg::drop::drop_schema(&db, &options).await?)
 }
 
 /// How the schema looked at one check.
@@ -118,29 +132,42 @@ pub async fn verify_until_ready(
     wait: Wait,
     observer: &mut dyn Observer,
 ) -> Result<String, StepError> {
-    let mut deadline = wait.deadline();
-    loop {
-        let db = connect(api, app, observer).await?;
-        let (differences, first) = match check(&db, expected).await? {
-            SchemaCheck::Ready(line) => return Ok(line),
-            SchemaCheck::Pending { differences, first } => (differences, first),
-        };
-        observer.event(Event::Status(format!(
-            "{differences} difference(s): {first}"
-        )));
-        if let Err(StepError::Timeout { after, .. }) = deadline.tick("the schema").await {
-            return Err(match expected {
-                Some(_) => StepError::SchemaNotReached {
+    // The last look, for the error when time runs out (in a check, or between two).
+    let mut last: Option<(usize, String)> = None;
+    let polled = wait
+        .bound("the schema", async {
+            let mut deadline = wait.deadline();
+            loop {
+                let db = connect(api, app, observer).await?;
+                let (differences, first) = match check(&db, expected).await? {
+                    SchemaCheck::Ready(line) => return Ok(line),
+                    SchemaCheck::Pending { differences, first } => (differences, first),
+                };
+                observer.event(Event::Status(format!(
+                    "{differences} difference(s): {first}"
+                )));
+                last = Some((differences, first));
+                deadline.tick("the schema").await?;
+            }
+        })
+        .await;
+    match polled {
+        Err(StepError::Timeout { after, .. }) => Err(match expected {
+            Some(_) => {
+                let (differences, first) =
+                    last.unwrap_or_else(|| (1, "the schema could not be checked in time".into()));
+                StepError::SchemaNotReached {
                     app: app.to_string(),
                     after,
                     differences,
                     first,
-                },
-                None => StepError::NoTables {
-                    schema: "public".into(),
-                    after,
-                },
-            });
-        }
+                }
+            }
+            None => StepError::NoTables {
+                schema: "public".into(),
+                after,
+            },
+        }),
+        other => other,
     }
 }

@@ -7,6 +7,7 @@ mod auth;
 #[path = "../support/binary.rs"]
 mod binary;
 mod ci;
+mod edges;
 mod endpoint_table;
 mod errors;
 #[path = "../support/mock.rs"]

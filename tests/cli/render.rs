@@ -72,6 +72,7 @@ fn report(playbook: &str, status: RunStatus, steps: Vec<StepRecord>, state: RunS
         error: None,
         app_state: None,
         resume_command: None,
+        abandoned: false,
     }
 }
 

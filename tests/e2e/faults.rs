@@ -4,6 +4,10 @@
 //! The POSTs, which the API client does not repeat by itself, also lose their connection once,
 //! and are carried out but answered 500 (the run must not do twice what Heroku did once). The
 //! drop, which is SQL, has its database session terminated in the middle of its transaction.
+//! The creation of the add-on and the promotion are carried out and then SIGKILLed before
+//! their answer (resume recognises the work from what the journal held before the request:
+//! no second add-on); and a second run starts while the first is at work, on this machine or
+//! (through the database lock) on another.
 //!
 //! Each cell runs on a sandbox of its own; cells run a few at a time. Every cell's outcome is
 //! printed as a table row (see it with `--nocapture`, or in
@@ -66,6 +70,14 @@ enum Kind {
     /// The drop's database session terminated by the server while the drop waits for a lock
     /// the test holds: a database failure in the middle of the transaction.
     SessionTerminated,
+    /// SIGKILL while the request, already carried out by the platform, waits for its answer:
+    /// nothing of ours runs after it but what the journal held before the request.
+    KillHeld,
+    /// A second run of the playbook on this machine while the first one's request is held.
+    SecondRunHere,
+    /// A run of another machine holds the app's lock on its database (a test session named as
+    /// herokuops names its sessions) when this one starts.
+    SecondMachine,
 }
 
 impl fmt::Display for Kind {
@@ -82,6 +94,9 @@ impl fmt::Display for Kind {
             Kind::InterruptLocalMigration => "Ctrl-C (local command)",
             Kind::InterruptOneOffMigration => "Ctrl-C (one-off dyno)",
             Kind::SessionTerminated => "session terminated",
+            Kind::KillHeld => "SIGKILL (request carried out, answer held)",
+            Kind::SecondRunHere => "a second run on this machine",
+            Kind::SecondMachine => "a run on another machine (database lock)",
         })
     }
 }
@@ -186,6 +201,15 @@ fn cells() -> Vec<Cell> {
         0,
         &[InterruptPolling],
     );
+    add(Reset, "safety backup", "POST", BACKUPS, 0, &[SecondRunHere]);
+    add(
+        Reset,
+        "preflight",
+        "SQL",
+        "pg_try_advisory_lock",
+        0,
+        &[SecondMachine],
+    );
 
     add(SwapDb, "safety backup", "POST", BACKUPS, 0, both);
     add(
@@ -194,7 +218,23 @@ fn cells() -> Vec<Cell> {
         "POST",
         "/apps/*/addons",
         0,
-        &[Once503, CutOnce, LostAnswer, Persistent500, InterruptHeld],
+        &[
+            Once503,
+            CutOnce,
+            LostAnswer,
+            Persistent500,
+            InterruptHeld,
+            KillHeld,
+            SecondRunHere,
+        ],
+    );
+    add(
+        SwapDb,
+        "preflight",
+        "SQL",
+        "pg_try_advisory_lock",
+        0,
+        &[SecondMachine],
     );
     add(
         SwapDb,
@@ -218,6 +258,7 @@ fn cells() -> Vec<Cell> {
             Persistent500,
             InterruptHeld,
             TerminateHeld,
+            KillHeld,
         ],
     );
     add(SwapDb, "maintenance.off", "PATCH", "/apps/*", 1, both);
@@ -401,6 +442,169 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
             let final_state = final_state(e2e, &cell, &before).await?;
             Ok(format!("exit 1; {stopped}; {resumed}; {final_state}"))
         }
+        Kind::KillHeld => {
+            // Carried out, then its answer held: the kill lands while the platform has acted.
+            let held = json!({ "delay_ms": 8000, "times": 1, "after_handling": true });
+            e2e.fault(fault(cell.method, cell.path, held)).await;
+            let child = e2e.spawn(&args);
+            if let Err(e) = e2e
+                .until_step_running(cell.step, Duration::from_secs(30))
+                .await
+            {
+                let run = e2e.finish(child).await;
+                return Err(format!("{e}; {}", tail(&run)));
+            }
+            let carried_out = until_answered_late(e2e, cell).await;
+            check!(
+                carried_out,
+                "{} {} was never carried out",
+                cell.method,
+                cell.path
+            );
+            signal(&child, "KILL");
+            let run = e2e.finish(child).await;
+            check!(run.code.is_none(), "not killed: {}", tail(&run));
+            let journal = e2e.latest_journal().unwrap_or_default();
+            let run_id = journal["id"].as_str().unwrap_or_default().to_string();
+            check!(
+                journal["status"] == "running",
+                "journal status {}",
+                journal["status"]
+            );
+            // What the step saved before its request is what resume recognises the work by.
+            let saved = match cell.step {
+                "addons.create" => "addons_before_create",
+                _ => "promoting_from",
+            };
+            check!(
+                !journal["state"][saved].is_null(),
+                "the journal has no {saved}: {}",
+                journal["state"]
+            );
+            let shown = e2e.run(&["--json", "runs", "show", &run_id]).await;
+            check!(
+                shown.json()["abandoned"] == true,
+                "runs show: {}",
+                shown.show()
+            );
+            e2e.clear_faults().await;
+            let resumed = e2e
+                .run(&["--json", "resume", &run_id, "--confirm", APP])
+                .await;
+            check!(
+                resumed.code == Some(0),
+                "resume exit {:?}: {}",
+                resumed.code,
+                tail(&resumed)
+            );
+            let detail = resumed.json()["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["step"] == cell.step)
+                .and_then(|s| s["detail"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            let recognised = match cell.step {
+                "addons.create" => detail.starts_with("adopted "),
+                _ => detail.ends_with("already was DATABASE_URL"),
+            };
+            check!(recognised, "{}: {detail}", cell.step);
+            let final_state = final_state(e2e, &cell, &before).await?;
+            Ok(format!(
+                "killed, journal running with {saved}, runs show abandoned; resume: {detail}; {final_state}"
+            ))
+        }
+        Kind::SecondRunHere => {
+            let held = json!({ "delay_ms": 4000, "times": 1 });
+            e2e.fault(fault(cell.method, cell.path, held)).await;
+            let child = e2e.spawn(&args);
+            let in_flight = e2e
+                .until_request(cell.method, cell.path, Duration::from_secs(30))
+                .await;
+            check!(in_flight, "{} {} never came", cell.method, cell.path);
+            let first_id = e2e.latest_journal().unwrap_or_default()["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let mutating = e2e.mutating_requests().await;
+            let second = e2e.run(&args).await;
+            check!(
+                second.code == Some(2),
+                "second run exit {:?}: {}",
+                second.code,
+                tail(&second)
+            );
+            check!(
+                second.stderr.contains(&format!("run {first_id} (")),
+                "the holder is not named: {}",
+                tail(&second)
+            );
+            check!(
+                e2e.mutating_requests().await == mutating,
+                "the second run changed something"
+            );
+            let first = e2e.finish(child).await;
+            check!(
+                first.code == Some(0),
+                "first run exit {:?}: {}",
+                first.code,
+                tail(&first)
+            );
+            let final_state = final_state(e2e, &cell, &before).await?;
+            Ok(format!(
+                "second run exit 2 naming run {first_id}, nothing sent; first run exit 0; {final_state}"
+            ))
+        }
+        Kind::SecondMachine => {
+            let other = connect_as(
+                &before.database_url,
+                "herokuops 20261122T030000Z-beef@other-machine",
+            )
+            .await;
+            let (k1, k2) = herokuops::pg::lock::key(APP);
+            other
+                .query(
+                    "another machine's lock",
+                    "SELECT pg_advisory_lock($1::int4, $2::int4)",
+                    &[&k1, &k2],
+                )
+                .await
+                .unwrap();
+            let refused = e2e.run(&args).await;
+            check!(
+                refused.code == Some(2),
+                "exit {:?}: {}",
+                refused.code,
+                tail(&refused)
+            );
+            check!(
+                refused.stderr.contains("@other-machine"),
+                "the holder is not named: {}",
+                tail(&refused)
+            );
+            check!(
+                e2e.mutating_requests().await.is_empty(),
+                "the refused run changed something"
+            );
+            let tables = tables_and_rows(&before.database_url).await;
+            check!(tables.as_ref().is_some_and(has_seed), "data: {tables:?}");
+            drop(other);
+            // The server ends that session as soon as it sees it gone; then this run goes on.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let run = loop {
+                let run = e2e.run(&args).await;
+                if run.code != Some(2) || Instant::now() > deadline {
+                    break run;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            check!(run.code == Some(0), "exit {:?}: {}", run.code, tail(&run));
+            let final_state = final_state(e2e, &cell, &before).await?;
+            Ok(format!(
+                "exit 2 naming the other machine's session, nothing sent, data intact; released: exit 0; {final_state}"
+            ))
+        }
         Kind::Persistent500 => {
             e2e.fault(fault(
                 cell.method,
@@ -534,6 +738,46 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
             ))
         }
     }
+}
+
+/// Waits until the faulted request has been carried out (the sandbox records it as soon as it
+/// arrives; its answer comes only after the held delay).
+async fn until_answered_late(e2e: &E2e, cell: Cell) -> bool {
+    if !e2e
+        .until_request(cell.method, cell.path, Duration::from_secs(20))
+        .await
+    {
+        return false;
+    }
+    // The handler runs before the held answer: what it made is visible by now or very soon.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let done = match cell.step {
+            "addons.create" => {
+                let (_, addons) = e2e.client.get(&format!("/apps/{APP}/addons")).await;
+                addons.as_array().is_some_and(|a| a.len() == 2)
+            }
+            _ => {
+                let (_, vars) = e2e.client.get(&format!("/apps/{APP}/config-vars")).await;
+                vars["DATABASE_URL"] != vars["HEROKU_POSTGRESQL_COBALT_URL"]
+            }
+        };
+        if done {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// A session of our own on the app's database, named like another herokuops run's.
+async fn connect_as(url: &str, application_name: &str) -> herokuops::pg::Db {
+    herokuops::pg::Target::parse(url)
+        .unwrap()
+        .with_application_name(application_name)
+        .connect()
+        .await
+        .unwrap()
 }
 
 fn tail(run: &Run) -> String {

@@ -2,6 +2,7 @@
 //! databases are real, with faults, signals and kills, and a watch for leaked secrets on every
 //! output and journal.
 
+mod edges;
 mod faults;
 mod harness;
 mod kill;

@@ -513,7 +513,16 @@ pub(crate) async fn storage_get(inner: &Arc<Inner>, req: &Req) -> Outcome {
         .await
         .map_err(|e| Failure::internal(e.to_string()))?
         .len();
-    let (start, end) = match req.header("range").map(|r| parse_byte_range(r, size)) {
+    // A strong validator, as S3 sends: the dump's name and size. A range whose `If-Range`
+    // names another object is answered with the whole object.
+    let etag = format!(
+        "\"{}-{size}\"",
+        file.file_stem().and_then(|s| s.to_str()).unwrap_or("dump")
+    );
+    let range = req
+        .header("range")
+        .filter(|_| req.header("if-range").is_none_or(|v| v == etag));
+    let (start, end) = match range.map(|r| parse_byte_range(r, size)) {
         None => (0, size.saturating_sub(1)),
         Some(Some(range)) => range,
         Some(None) => {
@@ -525,7 +534,7 @@ pub(crate) async fn storage_get(inner: &Arc<Inner>, req: &Req) -> Outcome {
             return Ok(r);
         }
     };
-    let partial = req.header("range").is_some();
+    let partial = range.is_some();
     let length = if size == 0 { 0 } else { end - start + 1 };
     handle
         .seek(std::io::SeekFrom::Start(start))
@@ -573,6 +582,9 @@ pub(crate) async fn storage_get(inner: &Arc<Inner>, req: &Req) -> Outcome {
         headers.insert("content-length", v);
     }
     headers.insert("accept-ranges", HeaderValue::from_static("bytes"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert("etag", v);
+    }
     if partial && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")) {
         headers.insert("content-range", v);
     }

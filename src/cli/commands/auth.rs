@@ -99,10 +99,11 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> Result<Done> {
 
 fn read_token(ctx: &Ctx, from_stdin: bool) -> Result<String> {
     let token = if from_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| Error::io("could not read the token from stdin", e))?;
+        let line = crate::files::read_line_capped(std::io::stdin().lock(), 64 * 1024)
+            .map_err(|e| Error::io("could not read the token from stdin", e))?
+            .ok_or_else(|| {
+                Error::usage("the token on stdin is longer than 64 KiB; is it a token?")
+            })?;
         line.trim().to_string()
     } else if ctx.io.stdin_tty {
         eprint!("Heroku API token (from `heroku authorizations:create`): ");
@@ -119,6 +120,12 @@ fn read_token(ctx: &Ctx, from_stdin: bool) -> Result<String> {
     if token.is_empty() {
         return Err(Error::usage("the token is empty"));
     }
+    let source = if from_stdin {
+        "standard input"
+    } else {
+        "the prompt"
+    };
+    crate::credentials::check_token(&token, source)?;
     Ok(token)
 }
 

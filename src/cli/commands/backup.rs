@@ -377,7 +377,7 @@ async fn capture(
 ) -> Result<Done> {
     let usage = "herokuops backup capture APP [DATABASE]";
     let (app, rest) = app_and_args(&ctx.global, args, 1, usage)?;
-    if let Some(path) = download.as_ref().filter(|p| p.exists()) {
+    if let Some(path) = download.as_ref().filter(|p| crate::files::would_replace(p)) {
         return Err(Error::usage(format!(
             "{} already exists; choose another --download FILE",
             path.display()
@@ -432,7 +432,11 @@ async fn url(ctx: &Ctx, args: &[String]) -> Result<Done> {
 async fn download(ctx: &Ctx, args: &[String], output: PathBuf, force: bool) -> Result<Done> {
     let usage = "herokuops backup download APP [BACKUP] [-o FILE]";
     let (app, rest) = app_and_args(&ctx.global, args, 1, usage)?;
-    if output.exists() && !force {
+    if output == std::path::Path::new("-") {
+        ctx.io.stdout_is_data();
+    }
+    // A device or FIFO (`/dev/null`) is written to, not replaced.
+    if crate::files::would_replace(&output) && !force {
         return Err(Error::usage(format!(
             "{} already exists; pass --force or -o OTHER_FILE",
             output.display()
@@ -459,7 +463,13 @@ async fn restore_other(
     flags: &PlaybookFlags,
 ) -> Result<Done> {
     let timeout = flags.timeout.unwrap_or(Duration::from_secs(2 * 60 * 60));
-    let from = source.unwrap_or("the latest backup");
+    // A signed URL is a secret: masked, and shown without its query.
+    if let Some(url) = source {
+        ctx.io.mask(url);
+    }
+    let from = source
+        .map(crate::playbooks::executor::without_query)
+        .unwrap_or_else(|| "the latest backup".into());
     if ctx.global.dry_run {
         let safety = if flags.no_backup {
             ""
@@ -474,6 +484,7 @@ async fn restore_other(
     ctx.confirm(app, &format!("Restoring {database} (overwriting its data)"))?;
     let api = ctx.api()?;
     let db = steps::database::resolve(api, app, Some(database)).await?;
+    backup::check_restore_source(api, app, source).await?;
     let url = backup::backup_url(api, app, source).await?;
     let wait = backup::transfer_wait(timeout);
     let safety_backup = match flags.no_backup {

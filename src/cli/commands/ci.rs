@@ -820,7 +820,8 @@ fn install_steps(y: &mut String, install: &Install) {
 
 /// Writes a new file (parents created); refuses to replace one unless `force`.
 fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {
-    if path.exists() && !force {
+    // A device or a FIFO is written to, never replaced; a regular file only with --force.
+    if crate::files::would_replace(path) && !force {
         return Err(Error::usage(format!(
             "{} already exists; pass --force to replace it, or -o FILE",
             path.display()
@@ -830,7 +831,7 @@ fn write_new(path: &Path, text: &str, force: bool) -> Result<()> {
         std::fs::create_dir_all(parent)
             .map_err(|e| Error::io(format!("could not create {}", parent.display()), e))?;
     }
-    std::fs::write(path, text)
+    crate::files::write_output(path, text.as_bytes(), crate::files::SHARED)
         .map_err(|e| Error::io(format!("could not write {}", path.display()), e))
 }
 

@@ -15,7 +15,6 @@ use crate::output::table::Table;
 use crate::pg::check::check;
 use crate::pg::diagnose::{DiagnoseOptions, Rating, diagnose};
 use crate::pg::drop::{DropOptions, drop_schema, inspect, statements};
-use crate::pg::expected::Expected;
 use crate::pg::introspect::{MigrationProbe, introspect};
 use crate::pg::{Db, Target, snapshot, verify};
 
@@ -97,6 +96,9 @@ pub enum DbCommand {
         /// How long to wait for other sessions' locks before giving up with nothing changed
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         lock_timeout: Duration,
+        /// Also drop what other schemas hold that depends on schema public (the plan lists it)
+        #[arg(long)]
+        drop_dependents: bool,
     },
 }
 
@@ -176,7 +178,7 @@ async fn verify_and_show(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
     let usage = "herokuops verify APP [--expect FILE] (or --database-url URL --expect FILE)";
     // A bad file is reported before anything touches the network.
     let path = expected_file(ctx, &args, usage)?;
-    let expected = Expected::load(&path)?;
+    let expected = crate::steps::schema::load_expected(&path)?;
     let resolved = resolve(ctx, &args.source, usage).await?;
     let db = connect(&resolved).await?;
     let schema = introspect(&db, &expected.schema, &expected.probe()).await?;
@@ -238,6 +240,7 @@ async fn schema_and_show(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
         schema,
     } = cmd;
     let usage = "herokuops schema snapshot APP [-o FILE] (or --database-url URL)";
+    let output = output.filter(|p| p != Path::new("-"));
     if output.is_none() {
         ctx.io.stdout_is_data();
     }
@@ -254,7 +257,8 @@ async fn schema_and_show(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
     });
     match &output {
         Some(path) => {
-            write_atomically(path, &text)?;
+            crate::files::write_output(path, text.as_bytes(), crate::files::SHARED)
+                .map_err(|e| Error::io(format!("could not write {}", path.display()), e))?;
             ctx.io.render(&summary, || {
                 format!(
                     "Wrote {}: schema {} of {} with {} tables",
@@ -272,27 +276,6 @@ async fn schema_and_show(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Writes next to the target and renames, so an interrupted write never leaves half a file.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("snapshot"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text)
-        .map_err(|e| Error::io(format!("could not write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("could not write {}", path.display()), e)
-    })
 }
 
 pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<Done> {
@@ -381,6 +364,7 @@ async fn db_and_show(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
         DbCommand::DropSchema {
             source,
             lock_timeout,
+            drop_dependents,
         } => {
             let resolved = resolve(
                 ctx,
@@ -392,13 +376,23 @@ async fn db_and_show(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
             if ctx.global.dry_run {
                 let state = inspect(&db, "public").await?;
                 let sql = statements(&state);
+                let lost: Vec<String> = state.dependents.iter().map(|d| d.to_string()).collect();
                 ctx.io.render(&json!({ "dry_run": true, "database": resolved.label, "before": state, "statements": sql }), || {
-                    format!(
+                    let mut text = format!(
                         "Would drop schema public of {} ({} tables) and recreate it, in one transaction:\n  {}",
                         resolved.label,
                         state.tables,
                         sql.join(";\n  ")
-                    )
+                    );
+                    if !lost.is_empty() {
+                        text.push_str(&format!(
+                            "\n{} in other schemas depend on it and would be dropped too{}:\n  {}",
+                            lost.len(),
+                            if drop_dependents { "" } else { " (refused without --drop-dependents)" },
+                            lost.join("\n  ")
+                        ));
+                    }
+                    text
                 });
                 return Ok(());
             }
@@ -413,6 +407,7 @@ async fn db_and_show(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
                 &db,
                 &DropOptions {
                     lock_timeout,
+                    allow_dependents: drop_dependents,
                     ..DropOptions::default()
                 },
             )

@@ -211,11 +211,22 @@ async fn databases(api: &ApiClient, app: &str, name: Option<&String>) -> Result<
 async fn wait(ctx: &Ctx, args: &[String], wait: Wait) -> Result<Done> {
     let (app, rest) = app_and_args(&ctx.global, args, 1, "herokuops pg wait APP [DATABASE]")?;
     let api = ctx.api()?;
+    // --timeout bounds the whole command: finding the databases and every wait.
+    let budget = wait.budget();
+    let found = budget
+        .bound("the app's databases", async {
+            Ok(match rest.first() {
+                Some(name) => vec![steps::database::resolve(api, &app, Some(name)).await?],
+                None => steps::database::all_databases(api, &app).await?,
+            })
+        })
+        .await?;
     let mut available = Vec::new();
-    for db in databases(api, &app, rest.first()).await? {
+    for db in found {
         let mut observer = ctx.spinner(&format!("waiting for {}", db.addon.name));
+        let remaining = budget.remaining();
         let message =
-            steps::database::wait_available(api, &db.addon.id, wait, &mut observer).await?;
+            steps::database::wait_available(api, &db.addon.id, remaining, &mut observer).await?;
         observer.finish(&format!("{} is {message}", db.addon.name));
         available.push(Available {
             addon: db.addon.name.clone(),

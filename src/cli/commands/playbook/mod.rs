@@ -14,6 +14,7 @@ use crate::config::{Config, MigrateSetting};
 use crate::error::{Error, Result};
 use crate::playbooks::executor::{HerokuExecutor, PlaybookOptions};
 use crate::playbooks::journal::{self, Journal, RunStatus, StepStatus};
+use crate::playbooks::lock::{self, AppLock, Holder};
 use crate::playbooks::plan::StepPlan;
 use crate::playbooks::runner::{self, Executor, Report, RunOptions};
 use crate::playbooks::{Playbook, StepKind};
@@ -43,6 +44,10 @@ pub struct PlaybookFlags {
     /// On failure, leave maintenance mode on if this run turned it on
     #[arg(long)]
     pub keep_maintenance: bool,
+    /// Let pg.drop-schema also drop what other schemas hold that depends on schema public
+    /// (columns of its types, views over its tables, foreign keys to them); the plan lists them
+    #[arg(long)]
+    pub drop_dependents: bool,
     /// Where run journals are kept (default: $XDG_STATE_HOME/herokuops/runs)
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
@@ -180,7 +185,7 @@ pub async fn run_restore(
             .await?
             .display_name(),
     };
-    options.restore_from = Some(source);
+    options.set_restore_source(source);
     options.restore_extensions = extensions;
     if flags.common.timeout.is_none() {
         options.timeout = options.timeout.max(Duration::from_secs(2 * 60 * 60));
@@ -224,8 +229,10 @@ fn prepare(name: &str, app: &str, flags: &RunFlags) -> Result<(Playbook, Playboo
             .unwrap_or(Duration::from_secs(20 * 60)),
         interval: common.interval,
         restore_from: None,
+        restore_url_withheld: false,
         restore_extensions: Vec::new(),
         run_command: None,
+        drop_dependents: common.drop_dependents,
     };
     let no_backup = common.no_backup || defaults.safety_backup == Some(false);
     Ok((playbook, options, no_backup))
@@ -264,6 +271,21 @@ async fn execute(
     let api = ctx.api()?.clone();
     let observer = Box::new(progress.clone());
     let mut executor = HerokuExecutor::new(api, options.clone(), &playbook.steps, observer)?;
+    let journal = resumed.unwrap_or_else(|| {
+        let options = serde_json::to_value(&options).unwrap_or_default();
+        Journal::new(&playbook.name, &app, &playbook.steps, options)
+    });
+    // One run per app: held here on this machine, and by the preflight on the app's database,
+    // until the run ends. A dry run changes nothing and takes neither.
+    let _app_lock = match ctx.global.dry_run {
+        true => None,
+        false => {
+            let holder = Holder::this_process(&journal.id, &playbook.name);
+            let held = AppLock::acquire(&lock::default_dir(), &app, &holder)?;
+            executor = executor.lock_database_as(holder);
+            Some(held)
+        }
+    };
     let plan = Plan {
         dry_run: ctx.global.dry_run,
         playbook: playbook.name.clone(),
@@ -285,10 +307,6 @@ async fn execute(
         let question = confirm::question(&plan, &ctx.io.look_err);
         ctx.confirm_with(&app, &action, &question)?;
     }
-    let journal = resumed.unwrap_or_else(|| {
-        let options = serde_json::to_value(&options).unwrap_or_default();
-        Journal::new(&playbook.name, &app, &playbook.steps, options)
-    });
     let run_options = RunOptions {
         no_backup,
         keep_maintenance: flags.keep_maintenance,
@@ -396,7 +414,12 @@ fn find_run(dir: &std::path::Path, id: &str) -> Result<Journal> {
 }
 
 /// Continues a failed or interrupted run from its failed step.
-pub async fn resume(ctx: &Ctx, id: &str, flags: PlaybookFlags) -> Result<Done> {
+pub async fn resume(
+    ctx: &Ctx,
+    id: &str,
+    restore_url: Option<&str>,
+    flags: PlaybookFlags,
+) -> Result<Done> {
     let dir = journal_dir(flags.journal_dir.as_ref());
     let journal = find_run(&dir, id)?;
     let id = journal.id.clone();
@@ -411,12 +434,18 @@ pub async fn resume(ctx: &Ctx, id: &str, flags: PlaybookFlags) -> Result<Done> {
             journal.pid.unwrap_or_default()
         )));
     }
-    let options: PlaybookOptions =
+    let mut options: PlaybookOptions =
         serde_json::from_value(journal.options.clone()).map_err(|e| {
             Error::usage(format!(
                 "the journal of run {id} has unreadable options: {e}"
             ))
         })?;
+    let restore_pending = journal
+        .steps
+        .iter()
+        .any(|s| s.step == StepKind::BackupRestore && s.status != StepStatus::Done);
+    options.resupply_restore_url(restore_pending, restore_url, &id)?;
+    options.drop_dependents |= flags.drop_dependents;
     let config = Config::load(flags.config.as_deref())?;
     let playbook = config
         .playbook(&journal.playbook)

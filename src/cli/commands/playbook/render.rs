@@ -193,6 +193,9 @@ fn status_word(status: RunStatus) -> &'static str {
 /// The report: the verdict, a table of the steps, and what the operator needs next.
 pub fn report_text(report: &Report, look: &Look) -> String {
     let (verdict, tone) = match report.status {
+        RunStatus::Running if report.abandoned => {
+            ("was ABANDONED (its process is gone)", Tone::Bad)
+        }
         RunStatus::Succeeded => ("succeeded", Tone::Good),
         RunStatus::Failed => ("FAILED", Tone::Bad),
         RunStatus::Interrupted => ("was INTERRUPTED", Tone::Warn),
