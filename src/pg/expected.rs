@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 
 use super::introspect::{MigrationProbe, known_version_column};
+use super::objects::{Attributes, ObjectKind};
 
 fn default_schema() -> String {
     "public".into()
@@ -43,12 +44,129 @@ pub struct Expected {
     #[serde(default)]
     pub strict: bool,
     pub min_tables: Option<usize>,
-    pub extensions: Option<Vec<String>>,
-    pub views: Option<Vec<String>>,
-    pub sequences: Option<Vec<String>>,
+    /// Names, or `name = "version"` to require a version too.
+    pub extensions: Option<Items<String>>,
+    /// Names (a materialized view counts as a view when the file has no
+    /// `materialized_views`), or each view's attributes.
+    pub views: Option<Items<ObjectSpec>>,
+    pub materialized_views: Option<Items<ObjectSpec>>,
+    pub sequences: Option<Items<ObjectSpec>>,
+    pub enums: Option<Items<ObjectSpec>>,
+    pub domains: Option<Items<ObjectSpec>>,
+    pub composite_types: Option<Items<ObjectSpec>>,
+    /// Functions, procedures and aggregates by signature, e.g. `"touch(integer)"`.
+    pub functions: Option<Items<ObjectSpec>>,
+    /// By `table.trigger`.
+    pub triggers: Option<Items<ObjectSpec>>,
+    /// By `table.policy`.
+    pub policies: Option<Items<ObjectSpec>>,
+    pub collations: Option<Items<ObjectSpec>>,
+    /// By object, as `pg_identify_object` names it: `"table users"`, `"table column users.email"`.
+    pub comments: Option<Items<ObjectSpec>>,
+    /// Compared only with `--with-grants`: role names differ between databases.
+    pub grants: Option<Items<ObjectSpec>>,
+    pub default_privileges: Option<Items<ObjectSpec>>,
     #[serde(default)]
     pub tables: BTreeMap<String, TableSpec>,
     pub migration: Option<MigrationSpec>,
+}
+
+impl Expected {
+    /// The file's section for one of [`ObjectKind::CATALOG`].
+    pub fn objects(&self, kind: ObjectKind) -> Option<&Items<ObjectSpec>> {
+        match kind {
+            ObjectKind::View => self.views.as_ref(),
+            ObjectKind::MaterializedView => self.materialized_views.as_ref(),
+            ObjectKind::Sequence => self.sequences.as_ref(),
+            ObjectKind::Enum => self.enums.as_ref(),
+            ObjectKind::Domain => self.domains.as_ref(),
+            ObjectKind::CompositeType => self.composite_types.as_ref(),
+            ObjectKind::Function => self.functions.as_ref(),
+            ObjectKind::Trigger => self.triggers.as_ref(),
+            ObjectKind::Policy => self.policies.as_ref(),
+            ObjectKind::Collation => self.collations.as_ref(),
+            ObjectKind::Comment => self.comments.as_ref(),
+            ObjectKind::Grant => self.grants.as_ref(),
+            ObjectKind::DefaultPrivilege => self.default_privileges.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// An object's attributes as the file gives them: a string is its `definition` (or, for a
+/// comment, its `text`), a list is an enum's `labels`, a table names each attribute. Only the
+/// attributes given are compared, unless the file is strict.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ObjectSpec(pub Attributes);
+
+impl ObjectSpec {
+    /// A list of strings as one attribute value: SQL literals joined with `, `, as the
+    /// catalog query renders enum labels.
+    pub fn join(items: &[String]) -> String {
+        items
+            .iter()
+            .map(|i| format!("'{}'", i.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One attribute value: a string, or a list of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AttributeValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl AttributeValue {
+    fn text(self) -> String {
+        match self {
+            AttributeValue::One(text) => text,
+            AttributeValue::Many(items) => ObjectSpec::join(&items),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpecVisitor;
+
+        impl<'de> Visitor<'de> for SpecVisitor {
+            type Value = ObjectSpec;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a definition, a list of labels, or a table of attribute = value")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(ObjectSpec(
+                    [("definition".to_string(), text.to_string())].into(),
+                ))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(ObjectSpec(
+                    [("labels".to_string(), ObjectSpec::join(&items))].into(),
+                ))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut attributes = Attributes::new();
+                while let Some((name, value)) = map.next_entry::<String, AttributeValue>()? {
+                    attributes.insert(name, value.text());
+                }
+                Ok(ObjectSpec(attributes))
+            }
+        }
+
+        deserializer.deserialize_any(SpecVisitor)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -61,6 +179,15 @@ pub struct TableSpec {
     pub uniques: Option<Items<String>>,
     pub checks: Option<Items<String>>,
     pub foreign_keys: Option<Items<String>>,
+    /// `permanent` or `unlogged`.
+    pub persistence: Option<String>,
+    /// A partitioned table's key as `pg_get_partkeydef` prints it, e.g. `RANGE (created_at)`.
+    pub partition_key: Option<String>,
+    /// For a partition: its parent table and its bound (`FOR VALUES ...`).
+    pub partition_of: Option<String>,
+    pub partition_bound: Option<String>,
+    /// `disabled`, `enabled` or `forced`.
+    pub row_security: Option<String>,
 }
 
 /// A list of names that must exist, or names with the definition each must have.
@@ -121,19 +248,35 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Items<T> {
     }
 }
 
-/// `"TYPE [not null | null] [default EXPR]"`, as in a column definition: without `not null`
-/// the column must be nullable; the default is only checked when given.
+/// `"TYPE [collate NAME] [not null | null] [default EXPR]"`, as in a column definition:
+/// without `not null` the column must be nullable, without `collate` it has its type's
+/// collation; the default is only checked when given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnSpec {
     /// Normalized with [`normalize_type`].
     pub data_type: String,
     pub not_null: bool,
     pub default: Option<String>,
+    /// As the catalog prints it (`"C"`, `"en-x-icu"`), when not the type's default.
+    pub collation: Option<String>,
 }
 
 impl ColumnSpec {
     pub fn render(data_type: &str, not_null: bool, default: Option<&str>) -> String {
+        Self::render_collated(data_type, None, not_null, default)
+    }
+
+    pub fn render_collated(
+        data_type: &str,
+        collation: Option<&str>,
+        not_null: bool,
+        default: Option<&str>,
+    ) -> String {
         let mut text = data_type.to_string();
+        if let Some(c) = collation {
+            text.push_str(" collate ");
+            text.push_str(c);
+        }
         if not_null {
             text.push_str(" not null");
         }
@@ -147,8 +290,9 @@ impl ColumnSpec {
 
 impl fmt::Display for ColumnSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&ColumnSpec::render(
+        f.write_str(&ColumnSpec::render_collated(
             &self.data_type,
+            self.collation.as_deref(),
             self.not_null,
             self.default.as_deref(),
         ))
@@ -180,6 +324,13 @@ impl FromStr for ColumnSpec {
             (head, false)
         };
         let data_type = data_type.trim();
+        let (data_type, collation) = match find_word(&data_type.to_ascii_lowercase(), "collate") {
+            Some(at) => (
+                data_type[..at].trim(),
+                Some(data_type[at + "collate".len()..].trim().to_string()),
+            ),
+            None => (data_type, None),
+        };
         if data_type.is_empty() {
             return Err(format!(
                 "column `{text}` has no type; write it as \"TYPE [not null] [default EXPR]\", e.g. \"uuid not null\""
@@ -189,6 +340,7 @@ impl FromStr for ColumnSpec {
             data_type: normalize_type(data_type),
             not_null,
             default,
+            collation,
         })
     }
 }
@@ -320,7 +472,7 @@ impl Expected {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Expected, Error> {
-        let expected: Expected = toml::from_str(text).map_err(|e| {
+        let mut expected: Expected = toml::from_str(text).map_err(|e| {
             let (line, column) = e
                 .span()
                 .map(|s| line_column(text, s.start))
@@ -332,6 +484,14 @@ impl Expected {
                 message: e.message().trim().to_string(),
             }
         })?;
+        // A comment given as a string is its text.
+        if let Some(Items::Specs(comments)) = &mut expected.comments {
+            for spec in comments.values_mut() {
+                if let Some(text) = spec.0.remove("definition") {
+                    spec.0.insert("text".into(), text);
+                }
+            }
+        }
         if let Some(m) = &expected.migration {
             let problem = if m.column.is_none() && known_version_column(&m.table).is_none() {
                 Some(format!(
@@ -414,7 +574,8 @@ equals = "556b79de2825"
             Some(&ColumnSpec {
                 data_type: "uuid".into(),
                 not_null: true,
-                default: None
+                default: None,
+                collation: None,
             })
         );
         assert!(!cols.spec("issue_uri").unwrap().not_null);

@@ -185,10 +185,10 @@ impl HerokuExecutor {
                 Some(expected) => {
                     let expected = expected.clone();
                     let db = self.connect().await?;
-                    let schema =
-                        pg::introspect::introspect(&db, &expected.schema, &expected.probe())
-                            .await?;
-                    let drift = pg::verify(&expected, &schema);
+                    let pg::Verified {
+                        schema,
+                        drifts: drift,
+                    } = pg::verify_live(&db, &expected, &pg::VerifyOptions::default()).await?;
                     if drift.is_empty() {
                         return Ok(format!("schema matches ({} tables)", schema.tables.len()));
                     }

@@ -17,7 +17,10 @@ use crate::pg::diagnose::{DiagnoseOptions, Rating, diagnose};
 use crate::pg::drop::{DropOptions, drop_schema, inspect, statements};
 use crate::pg::expected::Expected;
 use crate::pg::introspect::{MigrationProbe, introspect};
-use crate::pg::{Db, Target, snapshot, verify};
+use crate::pg::snapshot::SnapshotOptions;
+use crate::pg::{
+    Db, Drift, DriftKind, Target, Verified, VerifyOptions, diff, snapshot, verify_live,
+};
 
 use super::parse_duration;
 
@@ -43,6 +46,10 @@ pub struct VerifyArgs {
     /// The herokuops.toml to read the app's default from (default: ./herokuops.toml)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Compare the file's grants and default privileges too (role names differ between
+    /// databases, so they are left out unless asked for)
+    #[arg(long)]
+    pub with_grants: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +64,25 @@ pub enum SchemaCommand {
         /// The schema to read
         #[arg(long, default_value = "public")]
         schema: String,
+        /// Write grants and default privileges too
+        #[arg(long)]
+        with_grants: bool,
+    },
+    /// Compare two schemas, each a live app (APP or APP:ATTACHMENT), a database URL or an
+    /// expected-schema file (exit 3 on a difference)
+    Diff {
+        /// The first side: APP, APP:ATTACHMENT, postgres://... or FILE.toml
+        #[arg(value_name = "A")]
+        a: String,
+        /// The second side, of the same forms
+        #[arg(value_name = "B")]
+        b: String,
+        /// The schema to compare (a file side uses its own `schema`)
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Compare grants and default privileges too
+        #[arg(long)]
+        with_grants: bool,
     },
 }
 
@@ -158,8 +184,10 @@ pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
     let expected = Expected::load(&path)?;
     let resolved = resolve(ctx, &args.source, usage).await?;
     let db = connect(&resolved).await?;
-    let schema = introspect(&db, &expected.schema, &expected.probe()).await?;
-    let drifts = verify(&expected, &schema);
+    let options = VerifyOptions {
+        with_grants: args.with_grants,
+    };
+    let Verified { schema, drifts } = verify_live(&db, &expected, &options).await?;
     let file = path.display().to_string();
     ctx.io.render(
         &json!({
@@ -179,20 +207,11 @@ pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
                     schema.tables.len()
                 );
             }
-            let mut table = Table::new(["drift", "object", "expected", "found"]);
-            for d in &drifts {
-                table.row([
-                    d.kind.to_string(),
-                    d.object.clone(),
-                    d.expected.clone(),
-                    d.found.clone(),
-                ]);
-            }
             format!(
                 "{} differs from {file} in {} place(s):\n\n{}",
                 resolved.label,
                 drifts.len(),
-                table.render()
+                drift_report(&drifts, "expected", "found")
             )
         },
     );
@@ -206,20 +225,79 @@ pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<()> {
     }
 }
 
+/// One row per difference; definitions too long for a cell follow the table as a short
+/// unified diff of the two (normalized) texts.
+pub fn drift_report(drifts: &[Drift], left: &str, right: &str) -> String {
+    let mut table = Table::new(["difference", "kind", "object", "what", left, right]);
+    let mut diffs = String::new();
+    for d in drifts {
+        let (shown_left, shown_right) = if diff::is_long(&d.expected, &d.found) {
+            let body = diff::unified(&d.expected, &d.found, 1);
+            diffs.push_str(&format!(
+                "\n{} {} ({}):\n--- {left}\n+++ {right}\n{body}\n",
+                d.object_kind, d.object, d.aspect
+            ));
+            let word = |text: &str| {
+                if text.len() > diff::LONG || text.contains('\n') {
+                    "see the diff below".to_string()
+                } else {
+                    text.to_string()
+                }
+            };
+            (word(&d.expected), word(&d.found))
+        } else {
+            (d.expected.clone(), d.found.clone())
+        };
+        let difference = match d.kind {
+            DriftKind::Missing | DriftKind::Extra | DriftKind::Changed => {
+                d.kind.as_str().to_string()
+            }
+            other => other.to_string(),
+        };
+        table.row([
+            difference,
+            d.object_kind.to_string(),
+            d.object.clone(),
+            d.aspect.clone(),
+            shown_left,
+            shown_right,
+        ]);
+    }
+    format!("{}{diffs}", table.render())
+}
+
 pub async fn schema(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
-    let SchemaCommand::Snapshot {
-        source,
-        output,
-        schema,
-    } = cmd;
+    match cmd {
+        SchemaCommand::Snapshot {
+            source,
+            output,
+            schema,
+            with_grants,
+        } => snapshot_command(ctx, source, output, &schema, with_grants).await,
+        SchemaCommand::Diff {
+            a,
+            b,
+            schema,
+            with_grants,
+        } => diff_command(ctx, &a, &b, &schema, with_grants).await,
+    }
+}
+
+async fn snapshot_command(
+    ctx: &Ctx,
+    source: Source,
+    output: Option<PathBuf>,
+    schema: &str,
+    with_grants: bool,
+) -> Result<()> {
     let usage = "herokuops schema snapshot APP [-o FILE] (or --database-url URL)";
     if output.is_none() {
         ctx.io.stdout_is_data();
     }
     let resolved = resolve(ctx, &source, usage).await?;
     let db = connect(&resolved).await?;
-    let live = introspect(&db, &schema, &MigrationProbe::Auto).await?;
-    let text = snapshot::render(&live, &resolved.label);
+    let live = introspect(&db, schema, &MigrationProbe::Auto).await?;
+    let text = snapshot::render_with(&live, &resolved.label, &SnapshotOptions { with_grants });
     let summary = json!({
         "database": resolved.label,
         "schema": live.schema,
@@ -247,6 +325,147 @@ pub async fn schema(ctx: &Ctx, cmd: SchemaCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// One side of `schema diff`.
+enum Side {
+    File(PathBuf),
+    Live(Box<Resolved>),
+}
+
+impl Side {
+    fn label(&self) -> String {
+        match self {
+            Side::File(path) => path.display().to_string(),
+            Side::Live(resolved) => resolved.label.clone(),
+        }
+    }
+}
+
+/// A file when the argument names one (or ends in `.toml`), a URL when it has a scheme, else
+/// `APP` or `APP:ATTACHMENT`.
+async fn side(ctx: &Ctx, arg: &str) -> Result<Side> {
+    if arg.ends_with(".toml") || Path::new(arg).is_file() {
+        return Ok(Side::File(PathBuf::from(arg)));
+    }
+    if arg.contains("://") {
+        ctx.io.mask(arg);
+        let target = Target::parse(arg)?;
+        return Ok(Side::Live(Box::new(Resolved {
+            label: target.display().to_string(),
+            confirm_name: target.database().to_string(),
+            target,
+        })));
+    }
+    let (app, attachment) = match arg.split_once(':') {
+        Some((app, attachment)) => (app, Some(attachment)),
+        None => (arg, None),
+    };
+    let var = match attachment {
+        None => "DATABASE_URL".to_string(),
+        Some(a) => {
+            let a = a.to_ascii_uppercase().replace('-', "_");
+            if a.ends_with("_URL") {
+                a
+            } else {
+                format!("{a}_URL")
+            }
+        }
+    };
+    let vars = ctx.api()?.config_vars(app).await?;
+    let url = vars.get(&var).ok_or_else(|| {
+        Error::usage(format!(
+            "app {app} has no {var}: name an attachment whose URL is in the app's config vars (APP:ATTACHMENT)"
+        ))
+    })?;
+    ctx.io.mask(url);
+    Ok(Side::Live(Box::new(Resolved {
+        target: Target::parse(url)?,
+        label: arg.to_string(),
+        confirm_name: app.to_string(),
+    })))
+}
+
+/// The expected form of a side: the file, or a strict snapshot of the live schema.
+async fn as_expected(side: &Side, schema: &str, options: &SnapshotOptions) -> Result<Expected> {
+    match side {
+        Side::File(path) => Expected::load(path),
+        Side::Live(resolved) => {
+            let db = connect(resolved).await?;
+            let live = introspect(&db, schema, &MigrationProbe::Auto).await?;
+            let text = snapshot::render_with(&live, &resolved.label, options);
+            Expected::parse(&text, Path::new("snapshot"))
+        }
+    }
+}
+
+/// A drift seen from the other side: expected and found swapped, missing and extra too.
+fn flipped(mut d: Drift) -> Drift {
+    use DriftKind::*;
+    const PAIRS: [(DriftKind, DriftKind); 7] = [
+        (MissingTable, ExtraTable),
+        (MissingColumn, ExtraColumn),
+        (MissingIndex, ExtraIndex),
+        (MissingUnique, ExtraUnique),
+        (MissingCheck, ExtraCheck),
+        (MissingForeignKey, ExtraForeignKey),
+        (Missing, Extra),
+    ];
+    for (a, b) in PAIRS {
+        if d.kind == a {
+            d.kind = b;
+        } else if d.kind == b {
+            d.kind = a;
+        }
+    }
+    std::mem::swap(&mut d.expected, &mut d.found);
+    d
+}
+
+async fn diff_command(ctx: &Ctx, a: &str, b: &str, schema: &str, with_grants: bool) -> Result<()> {
+    let (a, b) = (side(ctx, a).await?, side(ctx, b).await?);
+    let options = SnapshotOptions { with_grants };
+    let verify_options = VerifyOptions { with_grants };
+    // The live side's server renders both sides' definitions; with two live sides, B's.
+    let drifts = match (&a, &b) {
+        (_, Side::Live(live)) => {
+            let expected = as_expected(&a, schema, &options).await?;
+            verify_live(&connect(live).await?, &expected, &verify_options)
+                .await?
+                .drifts
+        }
+        (Side::Live(live), Side::File(_)) => {
+            let expected = as_expected(&b, schema, &options).await?;
+            let verified = verify_live(&connect(live).await?, &expected, &verify_options).await?;
+            verified.drifts.into_iter().map(flipped).collect()
+        }
+        (Side::File(_), Side::File(_)) => {
+            return Err(Error::usage(
+                "schema diff needs at least one live database (APP, APP:ATTACHMENT or URL): definitions are compared as a server renders them",
+            ));
+        }
+    };
+    let (left, right) = (a.label(), b.label());
+    ctx.io.render(
+        &json!({ "ok": drifts.is_empty(), "a": left, "b": right, "drift": drifts }),
+        || {
+            if drifts.is_empty() {
+                return format!("{left} and {right} have the same schema");
+            }
+            format!(
+                "{left} and {right} differ in {} place(s) (missing: in A, not in B; extra: in B, not in A):\n\n{}",
+                drifts.len(),
+                drift_report(&drifts, "A", "B")
+            )
+        },
+    );
+    if drifts.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Drift {
+            count: drifts.len(),
+        })
+    }
 }
 
 /// Writes next to the target and renames, so an interrupted write never leaves half a file.
