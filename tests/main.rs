@@ -8,6 +8,7 @@ mod endpoint_table;
 mod fleet;
 mod gha;
 mod pg_commands;
+mod pg_depth;
 mod pg_diagnose;
 mod pg_live;
 mod pg_tls;

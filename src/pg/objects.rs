@@ -277,12 +277,26 @@ const COMMENTS: &str = "SELECT 'comment', replace(o.type || ' ' || o.identity, q
              OR (o.schema IS NULL AND o.identity LIKE '% on ' || quote_ident($1) || '.%'))
         AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e')";
 
+/// Grants: an object without an ACL has its kind's default one (`acldefault`), which for
+/// functions and types grants PUBLIC too, so a revoke from PUBLIC is seen.
 fn grants_query() -> String {
-    let relation = acl("c.relacl", "c.relowner");
+    let relation = acl(
+        "COALESCE(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))",
+        "c.relowner",
+    );
     let column = acl("a.attacl", "c.relowner");
-    let function = acl("p.proacl", "p.proowner");
-    let type_ = acl("t.typacl", "t.typowner");
-    let schema = acl("n.nspacl", "n.nspowner");
+    let function = acl(
+        "COALESCE(p.proacl, acldefault('f', p.proowner))",
+        "p.proowner",
+    );
+    let type_ = acl(
+        "COALESCE(t.typacl, acldefault('T', t.typowner))",
+        "t.typowner",
+    );
+    let schema = acl(
+        "COALESCE(n.nspacl, acldefault('n', n.nspowner))",
+        "n.nspowner",
+    );
     let default = acl("d.defaclacl", "d.defaclrole");
     let relation_member = not_extension_member("pg_class", "c.oid");
     let function_member = not_extension_member("pg_proc", "p.oid");
@@ -292,7 +306,7 @@ fn grants_query() -> String {
                 WHEN 'm' THEN 'materialized view ' ELSE 'table ' END || c.relname,
                 json_build_object('privileges', {relation})::text
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.relacl IS NOT NULL AND {relation_member}
+          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {relation_member}
          UNION ALL
          SELECT 'grant', 'column ' || c.relname || '.' || a.attname, json_build_object('privileges', {column})::text
            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -300,14 +314,14 @@ fn grants_query() -> String {
          UNION ALL
          SELECT 'grant', 'function ' || p.oid::regprocedure::text, json_build_object('privileges', {function})::text
            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-          WHERE n.nspname = $1 AND p.proacl IS NOT NULL AND {function_member}
+          WHERE n.nspname = $1 AND {function_member}
          UNION ALL
          SELECT 'grant', 'type ' || t.typname, json_build_object('privileges', {type_})::text
            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-          WHERE n.nspname = $1 AND t.typacl IS NOT NULL AND {type_member}
+          WHERE n.nspname = $1 AND t.typtype IN ('e', 'd', 'c', 'r', 'm', 'b') AND t.typelem = 0 AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c') AND {type_member}
          UNION ALL
          SELECT 'grant', 'schema ' || n.nspname, json_build_object('privileges', {schema})::text
-           FROM pg_namespace n WHERE n.nspname = $1 AND n.nspacl IS NOT NULL
+           FROM pg_namespace n WHERE n.nspname = $1
          UNION ALL
          SELECT 'default_privilege',
                 CASE WHEN d.defaclrole = (SELECT datdba FROM pg_database WHERE datname = current_database())
@@ -352,6 +366,10 @@ pub fn assemble(rows: &[tokio_postgres::Row]) -> Objects {
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k, v)))
             .collect();
+        // An ACL that grants nothing beyond the owner is no grant at all.
+        if kind.is_privilege() && attributes.is_empty() {
+            continue;
+        }
         objects
             .entry(kind)
             .or_default()
