@@ -11,6 +11,7 @@ mod pg_commands;
 mod pg_depth;
 mod pg_diagnose;
 mod pg_live;
+mod pg_schema_diff;
 mod pg_tls;
 mod pg_verify;
 mod sandbox;
