@@ -11,8 +11,10 @@
 //! are kept. When comparing two databases, the second one's server renders both sides, which
 //! also removes differences between major versions in how definitions are printed.
 //!
-//! The work is a fixed number of statements, whatever the number of differences: the
-//! temporary objects are made by one `DO` block from a JSON list, and read back by one query.
+//! The work is a fixed number of statements, whatever the number of differences: one `DO`
+//! block renders every definition from a JSON list, each in a subtransaction it then undoes
+//! (so that neither the temporary objects nor their locks pile up), and one query reads the
+//! renderings.
 
 use std::collections::BTreeMap;
 
@@ -45,46 +47,32 @@ pub async fn verify_live(
     Ok(Verified { schema, drifts })
 }
 
-const SCRATCH: &str = "herokuops_n";
-
-/// Runs the JSON list of statement groups in `herokuops.normalize`; a group that fails (an
-/// expected definition naming a column the table lacks) leaves that side unrendered.
-const RUN_GROUPS: &str = "DO $herokuops$
+/// Renders each group of the JSON list in `herokuops.normalize`, `{"key", "run": [...],
+/// "read"}`, in a subtransaction of its own that is then undone: the temporary objects and
+/// their locks go with it, so any number of definitions fits in one transaction. The
+/// renderings survive in a local variable and end up in `herokuops.rendered`. A group that
+/// fails (an expected definition naming a column the table lacks) is left unrendered.
+const RENDER_GROUPS: &str = "DO $herokuops$
 DECLARE
   item jsonb;
   statement text;
+  rendered text;
+  result jsonb := '{}';
 BEGIN
   FOR item IN SELECT * FROM jsonb_array_elements(current_setting('herokuops.normalize')::jsonb) LOOP
     BEGIN
-      FOR statement IN SELECT * FROM jsonb_array_elements_text(item) LOOP
+      FOR statement IN SELECT * FROM jsonb_array_elements_text(item -> 'run') LOOP
         EXECUTE statement;
       END LOOP;
+      EXECUTE item ->> 'read' INTO rendered;
+      result := result || jsonb_build_object(item ->> 'key', rendered);
+      RAISE EXCEPTION 'undo';
     EXCEPTION WHEN others THEN NULL;
     END;
   END LOOP;
+  PERFORM set_config('herokuops.rendered', result::text, true);
 END
 $herokuops$";
-
-/// Every definition of the temporary objects, tagged by where it comes from.
-const READ_BACK: &str = "SELECT 'constraint', con.conname::text, pg_get_constraintdef(con.oid)
-       FROM pg_constraint con
-      WHERE con.connamespace = pg_my_temp_schema() AND con.conname LIKE 'herokuops\\_n%' AND con.contype IN ('c', 'x')
-     UNION ALL
-     SELECT 'default', c.relname::text, CASE WHEN a.attgenerated = 's'
-                THEN 'generated always as (' || pg_get_expr(d.adbin, d.adrelid) || ') stored'
-                ELSE pg_get_expr(d.adbin, d.adrelid) END
-       FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid
-       JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-      WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'herokuops\\_t%'
-     UNION ALL
-     SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'index' END, c.relname::text,
-            CASE c.relkind WHEN 'v' THEN pg_get_viewdef(c.oid) ELSE pg_get_indexdef(c.oid) END
-       FROM pg_class c
-      WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'herokuops\\_n%' AND c.relkind IN ('v', 'i', 'I')
-     UNION ALL
-     SELECT 'policy', p.polname::text, COALESCE(pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))
-       FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
-      WHERE c.relnamespace = pg_my_temp_schema() AND p.polname LIKE 'herokuops\\_n%'";
 
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -93,12 +81,16 @@ fn quote_ident(name: &str) -> String {
 /// The two sides of one drift: `e` for the expected text, `f` for the one found.
 const SIDES: [char; 2] = ['e', 'f'];
 
-/// What to create for one side of a drift, and where its rendering is read back: the tag and
-/// name of a [`READ_BACK`] row.
+/// What to create for one side of a drift, and the query that reads its rendering back.
+#[derive(serde::Serialize)]
 struct Scratch {
-    statements: Vec<String>,
-    tag: &'static str,
-    name: String,
+    key: String,
+    run: Vec<String>,
+    read: String,
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The index text from ` USING ` on: the part that does not name the index and its table.
@@ -106,48 +98,56 @@ fn index_tail(definition: &str) -> Option<&str> {
     definition.find(" USING ").map(|at| &definition[at..])
 }
 
-fn scratch(schema: &str, render: &Render, text: &str, id: &str) -> Option<Scratch> {
-    let object = format!("{SCRATCH}{id}");
-    let table = format!("herokuops_t{id}");
+const READ_CONSTRAINT: &str = "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+     WHERE conname = 'herokuops_n' AND connamespace = pg_my_temp_schema()";
+
+fn scratch(schema: &str, render: &Render, text: &str, key: String) -> Option<Scratch> {
     let like = |source: &str| {
         format!(
-            "CREATE TEMP TABLE {table} (LIKE {}.{})",
+            "CREATE TEMP TABLE herokuops_t (LIKE {}.{})",
             quote_ident(schema),
             quote_ident(source)
         )
     };
-    let (statements, tag, name) = match render {
+    let (run, read) = match render {
         Render::Constraint { table: source } => (
             vec![
                 like(source),
-                format!("ALTER TABLE {table} ADD CONSTRAINT {object} {text}"),
+                format!("ALTER TABLE herokuops_t ADD CONSTRAINT herokuops_n {text}"),
             ],
-            "constraint",
-            object,
+            READ_CONSTRAINT.to_string(),
         ),
         Render::ColumnDefault {
             table: source,
             column,
             data_type,
         } => {
-            let column = quote_ident(column);
-            let mut statements = vec![like(source)];
+            let quoted = quote_ident(column);
+            let mut run = vec![like(source)];
             match text
                 .strip_prefix("generated always as ")
                 .and_then(|t| t.strip_suffix(" stored"))
             {
-                Some(expression) => statements.extend([
-                    format!("ALTER TABLE {table} DROP COLUMN {column}"),
+                Some(expression) => run.extend([
+                    format!("ALTER TABLE herokuops_t DROP COLUMN {quoted}"),
                     format!(
-                        "ALTER TABLE {table} ADD COLUMN {column} {data_type} GENERATED ALWAYS AS {expression} STORED"
+                        "ALTER TABLE herokuops_t ADD COLUMN {quoted} {data_type} GENERATED ALWAYS AS {expression} STORED"
                     ),
                 ]),
                 None if text.starts_with("generated ") => return None,
-                None => statements.push(format!(
-                    "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {text}"
+                None => run.push(format!(
+                    "ALTER TABLE herokuops_t ALTER COLUMN {quoted} SET DEFAULT {text}"
                 )),
             }
-            (statements, "default", table)
+            let read = format!(
+                "SELECT CASE WHEN a.attgenerated = 's' \
+                   THEN 'generated always as (' || pg_get_expr(d.adbin, d.adrelid) || ') stored' \
+                   ELSE pg_get_expr(d.adbin, d.adrelid) END \
+                   FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+                  WHERE d.adrelid = 'pg_temp.herokuops_t'::regclass AND a.attname = {}",
+                literal(column)
+            );
+            (run, read)
         }
         Render::Index { table: source } => {
             let unique = if text.starts_with("CREATE UNIQUE ") {
@@ -159,19 +159,17 @@ fn scratch(schema: &str, render: &Render, text: &str, id: &str) -> Option<Scratc
             (
                 vec![
                     like(source),
-                    format!("CREATE {unique}INDEX {object} ON {table}{tail}"),
+                    format!("CREATE {unique}INDEX herokuops_n ON herokuops_t{tail}"),
                 ],
-                "index",
-                object,
+                "SELECT pg_get_indexdef('pg_temp.herokuops_n'::regclass)".to_string(),
             )
         }
         Render::View => (
             vec![format!(
-                "CREATE TEMP VIEW {object} AS {}",
+                "CREATE TEMP VIEW herokuops_n AS {}",
                 text.trim().trim_end_matches(';')
             )],
-            "view",
-            object,
+            "SELECT pg_get_viewdef('pg_temp.herokuops_n'::regclass)".to_string(),
         ),
         Render::PolicyExpression {
             table: source,
@@ -181,33 +179,28 @@ fn scratch(schema: &str, render: &Render, text: &str, id: &str) -> Option<Scratc
             (
                 vec![
                     like(source),
-                    format!("CREATE POLICY {object} ON {table} {clause} ({text})"),
+                    format!("CREATE POLICY herokuops_n ON herokuops_t {clause} ({text})"),
                 ],
-                "policy",
-                object,
+                "SELECT COALESCE(pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)) \
+                   FROM pg_policy WHERE polname = 'herokuops_n' AND polrelid = 'pg_temp.herokuops_t'::regclass"
+                    .to_string(),
             )
         }
         Render::DomainCheck { base_type } => (
             vec![format!(
-                "CREATE DOMAIN pg_temp.{object} AS {base_type} CONSTRAINT {object} {text}"
+                "CREATE DOMAIN pg_temp.herokuops_d AS {base_type} CONSTRAINT herokuops_n {text}"
             )],
-            "constraint",
-            object,
+            READ_CONSTRAINT.to_string(),
         ),
     };
-    Some(Scratch {
-        statements,
-        tag,
-        name,
-    })
+    Some(Scratch { key, run, read })
 }
 
 /// Drops the drifts whose two sides the server renders the same; the others show the
 /// server's renderings. Returns the drifts unchanged when the server cannot make temporary
 /// objects (a read-only standby).
 pub async fn normalize(db: &Db, schema: &str, drifts: Vec<Drift>) -> Result<Vec<Drift>, PgError> {
-    // Per drift, the scratch objects of its two sides.
-    let mut plans: BTreeMap<usize, [Scratch; 2]> = BTreeMap::new();
+    let mut groups = Vec::new();
     for (i, drift) in drifts.iter().enumerate() {
         let Some(render) = &drift.render else {
             continue;
@@ -218,38 +211,25 @@ pub async fn normalize(db: &Db, schema: &str, drifts: Vec<Drift>) -> Result<Vec<
             } else {
                 &drift.found
             };
-            scratch(schema, render, text, &format!("{i}{side}"))
+            scratch(schema, render, text, format!("{i}{side}"))
         });
         if let (Some(e), Some(f)) = (e, f) {
-            plans.insert(i, [e, f]);
+            groups.extend([e, f]);
         }
     }
-    if plans.is_empty() {
+    if groups.is_empty() {
         return Ok(drifts);
     }
-    let groups: Vec<&Vec<String>> = plans
-        .values()
-        .flat_map(|sides| sides.iter().map(|s| &s.statements))
-        .collect();
-    let rendered = match render_all(
-        db,
-        schema,
-        &serde_json::to_string(&groups).unwrap_or_default(),
-    )
-    .await
-    {
+    let groups = serde_json::to_string(&groups).unwrap_or_default();
+    let rendered = match render_all(db, schema, &groups).await {
         Ok(rendered) => rendered,
         Err(e @ PgError::ConnectionLost { .. }) => return Err(e),
         Err(_) => return Ok(drifts),
     };
     let mut out = Vec::with_capacity(drifts.len());
     for (i, mut drift) in drifts.into_iter().enumerate() {
-        let Some([e, f]) = plans.get(&i) else {
-            out.push(drift);
-            continue;
-        };
-        let side = |s: &Scratch| rendered.get(&(s.tag, s.name.clone())).cloned();
-        if let (Some(e), Some(f)) = (side(e), side(f)) {
+        let side = |side: char| rendered.get(&format!("{i}{side}")).cloned().flatten();
+        if let (Some(e), Some(f)) = (side('e'), side('f')) {
             if same_sql(&e, &f) {
                 continue;
             }
@@ -273,12 +253,12 @@ fn restore_index_head(original: &str, rendered: &str) -> String {
     }
 }
 
-/// Creates the scratch objects and reads their definitions, in a transaction rolled back.
+/// Renders every group, in a transaction rolled back: rendering by key.
 async fn render_all(
     db: &Db,
     schema: &str,
     groups: &str,
-) -> Result<BTreeMap<(&'static str, String), String>, PgError> {
+) -> Result<BTreeMap<String, Option<String>>, PgError> {
     let context = format!("render definitions in schema {schema}");
     db.batch(
         &context,
@@ -296,21 +276,18 @@ async fn render_all(
             &[&groups],
         )
         .await?;
-        db.batch(&context, RUN_GROUPS).await?;
-        db.query(&context, READ_BACK, &[]).await
+        db.batch(&context, RENDER_GROUPS).await?;
+        db.query(
+            &context,
+            "SELECT current_setting('herokuops.rendered')",
+            &[],
+        )
+        .await
     }
     .await;
     if !matches!(result, Err(PgError::ConnectionLost { .. })) {
         db.batch(&context, "ROLLBACK").await?;
     }
-    let tags = ["constraint", "default", "index", "view", "policy"];
-    Ok(result?
-        .iter()
-        .filter_map(|row| {
-            let tag: String = row.get(0);
-            let tag = tags.into_iter().find(|t| *t == tag)?;
-            let text: Option<String> = row.get(2);
-            Some(((tag, row.get::<_, String>(1)), text?))
-        })
-        .collect())
+    let text: String = result?.first().map(|row| row.get(0)).unwrap_or_default();
+    Ok(serde_json::from_str(&text).unwrap_or_default())
 }
