@@ -695,4 +695,58 @@ equals = "556b79de2825"
             assert_eq!(normalize_type(alias), canonical, "{alias}");
         }
     }
+
+    #[test]
+    fn object_sections_take_a_definition_labels_or_attributes() {
+        let e = parse(
+            r#"
+extensions = { "uuid-ossp" = "1.1" }
+views = ["v"]
+enums = { mood = ["sad", "it's ok"] }
+comments = { "table users" = "Who logs in" }
+[functions."touch()"]
+volatility = "stable"
+config = "search_path=public"
+[materialized_views.mv]
+definition = " SELECT 1;"
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            e.extensions
+                .as_ref()
+                .unwrap()
+                .spec("uuid-ossp")
+                .map(String::as_str),
+            Some("1.1")
+        );
+        assert_eq!(e.views.as_ref().unwrap().names(), ["v"]);
+        let mood = e.enums.as_ref().unwrap().spec("mood").unwrap();
+        assert_eq!(mood.0["labels"], "'sad', 'it''s ok'");
+        let comment = e.comments.as_ref().unwrap().spec("table users").unwrap();
+        assert_eq!(comment.0["text"], "Who logs in");
+        let touch = e
+            .objects(ObjectKind::Function)
+            .unwrap()
+            .spec("touch()")
+            .unwrap();
+        assert_eq!(touch.0.len(), 2);
+        assert_eq!(
+            e.objects(ObjectKind::MaterializedView)
+                .unwrap()
+                .spec("mv")
+                .unwrap()
+                .0["definition"],
+            " SELECT 1;"
+        );
+        let err = parse("enums = { mood = 3 }\n").unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let s: ColumnSpec = "text collate \"C\" not null default 'x'::text"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (s.data_type.as_str(), s.collation.as_deref(), s.not_null),
+            ("text", Some("\"C\""), true)
+        );
+    }
 }

@@ -93,6 +93,42 @@ fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// A default is set on the column; a generation expression needs the column made again.
+fn default_scratch(
+    like: String,
+    column: &str,
+    data_type: &str,
+    text: &str,
+) -> Option<(Vec<String>, String)> {
+    let quoted = quote_ident(column);
+    let mut run = vec![like];
+    match text
+        .strip_prefix("generated always as ")
+        .and_then(|t| t.strip_suffix(" stored"))
+    {
+        Some(expression) => run.extend([
+            format!("ALTER TABLE herokuops_t DROP COLUMN {quoted}"),
+            format!(
+                "ALTER TABLE herokuops_t ADD COLUMN {quoted} {data_type} GENERATED ALWAYS AS {expression} STORED"
+            ),
+        ]),
+        // Identity: no expression to render.
+        None if text.starts_with("generated ") => return None,
+        None => run.push(format!(
+            "ALTER TABLE herokuops_t ALTER COLUMN {quoted} SET DEFAULT {text}"
+        )),
+    }
+    let read = format!(
+        "SELECT CASE WHEN a.attgenerated = 's' \
+           THEN 'generated always as (' || pg_get_expr(d.adbin, d.adrelid) || ') stored' \
+           ELSE pg_get_expr(d.adbin, d.adrelid) END \
+           FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+          WHERE d.adrelid = 'pg_temp.herokuops_t'::regclass AND a.attname = {}",
+        literal(column)
+    );
+    Some((run, read))
+}
+
 /// The index text from ` USING ` on: the part that does not name the index and its table.
 fn index_tail(definition: &str) -> Option<&str> {
     definition.find(" USING ").map(|at| &definition[at..])
@@ -121,34 +157,7 @@ fn scratch(schema: &str, render: &Render, text: &str, key: String) -> Option<Scr
             table: source,
             column,
             data_type,
-        } => {
-            let quoted = quote_ident(column);
-            let mut run = vec![like(source)];
-            match text
-                .strip_prefix("generated always as ")
-                .and_then(|t| t.strip_suffix(" stored"))
-            {
-                Some(expression) => run.extend([
-                    format!("ALTER TABLE herokuops_t DROP COLUMN {quoted}"),
-                    format!(
-                        "ALTER TABLE herokuops_t ADD COLUMN {quoted} {data_type} GENERATED ALWAYS AS {expression} STORED"
-                    ),
-                ]),
-                None if text.starts_with("generated ") => return None,
-                None => run.push(format!(
-                    "ALTER TABLE herokuops_t ALTER COLUMN {quoted} SET DEFAULT {text}"
-                )),
-            }
-            let read = format!(
-                "SELECT CASE WHEN a.attgenerated = 's' \
-                   THEN 'generated always as (' || pg_get_expr(d.adbin, d.adrelid) || ') stored' \
-                   ELSE pg_get_expr(d.adbin, d.adrelid) END \
-                   FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
-                  WHERE d.adrelid = 'pg_temp.herokuops_t'::regclass AND a.attname = {}",
-                literal(column)
-            );
-            (run, read)
-        }
+        } => default_scratch(like(source), column, data_type, text)?,
         Render::Index { table: source } => {
             let unique = if text.starts_with("CREATE UNIQUE ") {
                 "UNIQUE "

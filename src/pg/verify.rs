@@ -375,7 +375,7 @@ fn verify_objects(
         match present.get(name) {
             None => {
                 let expected = want
-                    .and_then(|w| w.0.get("definition"))
+                    .and_then(|w| w.0.get("definition").or(w.0.get("text")))
                     .map_or_else(|| format!("{kind} present"), Clone::clone);
                 out.push(
                     drift(DriftKind::Missing, *name, expected, MISSING).about(kind, "present"),
@@ -393,6 +393,7 @@ fn verify_objects(
             if !listed.contains(name) {
                 let found = attributes
                     .get("definition")
+                    .or(attributes.get("text"))
                     .cloned()
                     .unwrap_or_else(|| format!("{kind} present"));
                 out.push(drift(DriftKind::Extra, *name, UNLISTED, found).about(kind, "present"));
@@ -787,6 +788,7 @@ mod tests {
 
     use super::*;
     use crate::pg::introspect::{Column, Extension, Index, Key, MigrationState};
+    use crate::pg::objects::Attributes;
 
     fn schema() -> Schema {
         let mut tables = BTreeMap::new();
@@ -1017,5 +1019,97 @@ indexes = []
         let drifts = verify(&bad, &s);
         assert_eq!(drifts.len(), 1);
         assert_eq!(drifts[0].found, "2 rows: 20240101, 20240202");
+    }
+
+    fn with_objects() -> Schema {
+        let mut s = schema();
+        let attributes = |pairs: &[(&str, &str)]| -> Attributes {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        s.objects.insert(
+            ObjectKind::Function,
+            [(
+                "touch()".to_string(),
+                attributes(&[("volatility", "volatile"), ("language", "plpgsql")]),
+            )]
+            .into(),
+        );
+        s.objects.insert(
+            ObjectKind::Enum,
+            [("mood".to_string(), attributes(&[("labels", "'sad', 'ok'")]))].into(),
+        );
+        s.objects.insert(
+            ObjectKind::View,
+            [(
+                "v".to_string(),
+                attributes(&[("definition", " SELECT 1 AS one;")]),
+            )]
+            .into(),
+        );
+        s
+    }
+
+    #[test]
+    fn objects_compare_the_attributes_given_and_under_strict_all_of_them() {
+        let partial = expected(
+            r#"
+enums = { mood = ["sad", "ok"] }
+[functions."touch()"]
+volatility = "volatile"
+"#,
+        );
+        assert_eq!(verify(&partial, &with_objects()), vec![]);
+
+        let changed = expected(
+            r#"
+enums = { mood = ["sad", "ok", "happy"], gone = ["x"] }
+views = { v = "SELECT 2 AS two" }
+[functions."touch()"]
+volatility = "stable"
+"#,
+        );
+        let drifts = verify(&changed, &with_objects());
+        let summary: Vec<(DriftKind, ObjectKind, &str, &str)> = drifts
+            .iter()
+            .map(|d| (d.kind, d.object_kind, d.object.as_str(), d.aspect.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (DriftKind::Changed, ObjectKind::View, "v", "definition"),
+                (DriftKind::Missing, ObjectKind::Enum, "gone", "present"),
+                (DriftKind::Changed, ObjectKind::Enum, "mood", "labels"),
+                (
+                    DriftKind::Changed,
+                    ObjectKind::Function,
+                    "touch()",
+                    "volatility"
+                ),
+            ]
+        );
+        // A view's definition is one the server can render; a function's volatility is not.
+        assert_eq!(drifts[0].render, Some(Render::View));
+        assert_eq!(drifts[3].render, None);
+        assert_eq!(drifts[2].found, "'sad', 'ok'");
+
+        let strict = expected(
+            "strict = true\nfunctions = { \"touch()\" = { volatility = \"volatile\" } }\nenums = {}\n",
+        );
+        let drifts = verify(&strict, &with_objects());
+        let summary: Vec<(DriftKind, &str, &str)> = drifts
+            .iter()
+            .filter(|d| d.object_kind != ObjectKind::Table)
+            .map(|d| (d.kind, d.object.as_str(), d.aspect.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (DriftKind::Extra, "mood", "present"),
+                (DriftKind::Changed, "touch()", "language"),
+            ]
+        );
     }
 }
