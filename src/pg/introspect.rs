@@ -2,9 +2,11 @@
 //!
 //! The number of statements is fixed ([`STATEMENTS`], one more when a migration table is read)
 //! whatever the number of tables: each kind of object is one catalog query over the whole
-//! schema, and the queries are pipelined on one connection.
+//! schema. The queries are pipelined on two connections that share one snapshot: the
+//! deparsing functions (`pg_get_indexdef`, `pg_get_constraintdef`, ...) are most of the work,
+//! and two server processes do it in about half the time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -13,9 +15,10 @@ use super::PgError;
 use super::connect::Db;
 use super::objects::{self, Objects};
 
-/// Statements sent by [`introspect`] without a migration table: the transaction's start and
-/// end, and one catalog query for each entry of the query list in `read`.
-pub const STATEMENTS: u64 = 16;
+/// Statements sent by [`introspect`] without a migration table, over its two connections:
+/// on each the transaction's start and end, the snapshot's export, and one catalog query for
+/// each entry of the query list in `read`.
+pub const STATEMENTS: u64 = 19;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
@@ -190,7 +193,8 @@ const TABLES: &str = "SELECT c.relname, c.relpersistence::text, c.relrowsecurity
 const COLUMNS: &str =
     "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
             pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text,
-            CASE WHEN a.attcollation <> ty.typcollation THEN a.attcollation::regcollation::text END
+            CASE WHEN a.attcollation <> ty.typcollation THEN a.attcollation::regcollation::text END,
+            a.attnum
        FROM pg_attribute a
        JOIN pg_class c ON c.oid = a.attrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -199,12 +203,10 @@ const COLUMNS: &str =
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY c.relname, a.attnum";
 
+/// Key columns come as attribute numbers, named from [`COLUMNS`]: a subquery per constraint
+/// to name them would cost more than the rest of the query.
 const CONSTRAINTS: &str = "SELECT c.relname, con.conname, con.contype::text, pg_get_constraintdef(con.oid),
-            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
-                    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord),
-            CASE WHEN con.contype = 'f' THEN con.confrelid::regclass::text END,
-            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
-                    JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.ord)
+            con.conkey, CASE WHEN con.contype = 'f' THEN con.confrelid::regclass::text END, con.confkey
        FROM pg_constraint con
        JOIN pg_class c ON c.oid = con.conrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -257,16 +259,25 @@ pub async fn introspect_with_lock_timeout(
     let context = format!("read schema {schema}");
     // The search path decides how names in defaults and constraint definitions are printed;
     // pinning it to the schema makes the output independent of the role's settings.
-    db.batch(
-        &context,
-        &format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO {}; SET LOCAL lock_timeout = {}",
-            quote_ident(schema),
-            lock_timeout.as_millis().max(1)
-        ),
-    )
-    .await?;
-    let result = read(db, &context, schema, probe)
+    let settings = format!(
+        "SET LOCAL search_path TO {}; SET LOCAL lock_timeout = {}",
+        quote_ident(schema),
+        lock_timeout.as_millis().max(1)
+    );
+    let begin = format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {settings}");
+    db.batch(&context, &begin).await?;
+    let helper = match helper_in_snapshot(db, &context, &settings).await {
+        Ok(helper) => helper,
+        Err(e) => {
+            // A server that cannot export snapshots: one connection does all the reading.
+            if !matches!(e, PgError::ConnectionLost { .. }) {
+                db.batch(&context, "ROLLBACK").await?;
+                db.batch(&context, &begin).await?;
+            }
+            None
+        }
+    };
+    let result = read(db, helper.as_ref(), &context, schema, probe)
         .await
         .map_err(|e| match e {
             PgError::Query {
@@ -281,6 +292,10 @@ pub async fn introspect_with_lock_timeout(
             },
             other => other,
         });
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    if let Some(helper) = &helper {
+        let _ = helper.batch(&context, end).await;
+    }
     match &result {
         Ok(_) => db.batch(&context, "COMMIT").await?,
         Err(PgError::ConnectionLost { .. }) => {}
@@ -291,32 +306,67 @@ pub async fn introspect_with_lock_timeout(
     result
 }
 
-/// The catalog queries of one introspection, all over the one schema (`$1`) but extensions.
-fn catalog_queries() -> Vec<(&'static str, bool)> {
+/// A second connection in the same snapshot as `db`'s open transaction, or `None` when the
+/// server has no connection to spare.
+async fn helper_in_snapshot(db: &Db, context: &str, settings: &str) -> Result<Option<Db>, PgError> {
+    let rows = db
+        .query(context, "SELECT pg_export_snapshot()", &[])
+        .await?;
+    let snapshot: String = rows.first().map(|r| r.get(0)).unwrap_or_default();
+    let Ok(helper) = db.sibling().await else {
+        return Ok(None);
+    };
+    helper
+        .batch(
+            context,
+            &format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'; {settings}",
+                snapshot.replace('\'', "''")
+            ),
+        )
+        .await?;
+    Ok(Some(helper))
+}
+
+/// Which connection runs a query: the deparsing-heavy ones are split between the two.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Main,
+    Helper,
+}
+
+/// The catalog queries of one introspection, all over the one schema (`$1`) but extensions,
+/// with the connection that runs each.
+fn catalog_queries() -> Vec<(&'static str, bool, Side)> {
     let mut queries = vec![
-        (SCHEMA_EXISTS, true),
-        (TABLES, true),
-        (COLUMNS, true),
-        (CONSTRAINTS, true),
-        (INDEXES, true),
-        (EXTENSIONS, false),
-        (VIEWS, true),
-        (SEQUENCES, true),
+        (SCHEMA_EXISTS, true, Side::Main),
+        (TABLES, true, Side::Main),
+        (COLUMNS, true, Side::Main),
+        (CONSTRAINTS, true, Side::Main),
+        (INDEXES, true, Side::Helper),
+        (EXTENSIONS, false, Side::Main),
+        (VIEWS, true, Side::Main),
+        (SEQUENCES, true, Side::Main),
     ];
-    queries.extend(objects::QUERIES.iter().map(|q| (*q, true)));
+    queries.extend(objects::QUERIES.iter().map(|q| (*q, true, Side::Helper)));
     queries
 }
 
 async fn read(
     db: &Db,
+    helper: Option<&Db>,
     context: &str,
     schema: &str,
     probe: &MigrationProbe,
 ) -> Result<Schema, PgError> {
     let by_schema: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&schema];
     let queries = catalog_queries();
-    let results = futures_util::future::join_all(queries.iter().map(|(sql, per_schema)| {
-        db.query(context, sql, if *per_schema { by_schema } else { &[] })
+    let results = futures_util::future::join_all(queries.iter().map(|(sql, per_schema, side)| {
+        let conn = match (side, helper) {
+            (Side::Helper, Some(helper)) => helper,
+            _ => db,
+        };
+        conn.query(context, sql, if *per_schema { by_schema } else { &[] })
     }))
     .await;
     // The queries share a transaction: after the first failure the others only report
@@ -366,7 +416,11 @@ async fn read(
         objects: objects::assemble(&object_rows),
     };
     add_columns(&mut out, &columns);
-    add_constraints(&mut out, &constraints);
+    let names: HashMap<(String, i16), String> = columns
+        .iter()
+        .map(|r| ((r.get(0), r.get(8)), r.get(1)))
+        .collect();
+    add_constraints(&mut out, &constraints, &names);
     for row in &indexes {
         let table: String = row.get(0);
         if let Some(t) = out.tables.get_mut(&table) {
@@ -433,16 +487,27 @@ fn add_columns(out: &mut Schema, columns: &[tokio_postgres::Row]) {
     }
 }
 
-fn add_constraints(out: &mut Schema, constraints: &[tokio_postgres::Row]) {
+/// Column names by table and attribute number.
+type ColumnNames = HashMap<(String, i16), String>;
+
+fn column_names(names: &ColumnNames, table: &str, numbers: Option<Vec<i16>>) -> Vec<String> {
+    numbers
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|n| names.get(&(table.to_string(), n)).cloned())
+        .collect()
+}
+
+fn add_constraints(out: &mut Schema, constraints: &[tokio_postgres::Row], names: &ColumnNames) {
     for row in constraints {
         let table: String = row.get(0);
+        let columns = column_names(names, &table, row.get(4));
         let Some(t) = out.tables.get_mut(&table) else {
             continue;
         };
         let name: String = row.get(1);
         let kind: String = row.get(2);
         let definition: String = row.get(3);
-        let columns: Vec<String> = row.get(4);
         match kind.as_str() {
             "p" => {
                 t.primary_key = Some(Key {
@@ -462,12 +527,14 @@ fn add_constraints(out: &mut Schema, constraints: &[tokio_postgres::Row]) {
                 );
             }
             "f" => {
+                let references = row.get::<_, Option<String>>(5).unwrap_or_default();
                 t.foreign_keys.insert(
                     name,
                     ForeignKey {
                         columns,
-                        references: row.get::<_, Option<String>>(5).unwrap_or_default(),
-                        referenced_columns: row.get(6),
+                        // Named when the referenced table is in the same schema.
+                        referenced_columns: column_names(names, &references, row.get(6)),
+                        references,
                         definition,
                     },
                 );

@@ -16,7 +16,7 @@
 //! (so that neither the temporary objects nor their locks pile up), and one query reads the
 //! renderings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::PgError;
 use super::connect::Db;
@@ -43,7 +43,7 @@ pub async fn verify_live(
 ) -> Result<Verified, PgError> {
     let schema = introspect(db, &expected.schema, &expected.probe()).await?;
     let drifts = verify_with(expected, &schema, options);
-    let drifts = normalize(db, &schema.schema, drifts).await?;
+    let drifts = normalize(db, &schema, drifts).await?;
     Ok(Verified { schema, drifts })
 }
 
@@ -137,7 +137,39 @@ fn index_tail(definition: &str) -> Option<&str> {
 const READ_CONSTRAINT: &str = "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
      WHERE conname = 'herokuops_n' AND connamespace = pg_my_temp_schema()";
 
-fn scratch(schema: &str, render: &Render, text: &str, key: String) -> Option<Scratch> {
+/// What a rendering depends on besides the text: the columns of the table it is made on (so
+/// that tables of the same shape share renderings), or the domain's base type.
+fn shape(live: &Schema, render: &Render) -> String {
+    match render {
+        Render::Constraint { table } => format!("constraint {}", shape_of(live, table)),
+        Render::Index { table } => format!("index {}", shape_of(live, table)),
+        Render::PolicyExpression { table, with_check } => {
+            format!("policy {with_check} {}", shape_of(live, table))
+        }
+        Render::ColumnDefault {
+            table,
+            column,
+            data_type,
+        } => format!("default {column} {data_type} {}", shape_of(live, table)),
+        Render::View => "view".into(),
+        Render::DomainCheck { base_type } => format!("domain {base_type}"),
+    }
+}
+
+fn shape_of(live: &Schema, table: &str) -> String {
+    match live.tables.get(table) {
+        Some(t) => t
+            .columns
+            .iter()
+            .map(|c| format!("{} {} {:?};", c.name, c.data_type, c.collation))
+            .collect(),
+        // A materialized view's index: its own shape.
+        None => format!("relation {table}"),
+    }
+}
+
+fn scratch(schema: &str, render: &Render, text: &str, key: usize) -> Option<Scratch> {
+    let key = key.to_string();
     let like = |source: &str| {
         format!(
             "CREATE TEMP TABLE herokuops_t (LIKE {}.{})",
@@ -208,36 +240,57 @@ fn scratch(schema: &str, render: &Render, text: &str, key: String) -> Option<Scr
 /// Drops the drifts whose two sides the server renders the same; the others show the
 /// server's renderings. Returns the drifts unchanged when the server cannot make temporary
 /// objects (a read-only standby).
-pub async fn normalize(db: &Db, schema: &str, drifts: Vec<Drift>) -> Result<Vec<Drift>, PgError> {
-    let mut groups = Vec::new();
+pub async fn normalize(db: &Db, live: &Schema, drifts: Vec<Drift>) -> Result<Vec<Drift>, PgError> {
+    // Each distinct rendering once: a schema made by a tool repeats the same CHECK on many
+    // tables of the same shape, and a restore changes the text of every one of them.
+    let mut groups: Vec<Scratch> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut sides: HashMap<(usize, char), usize> = HashMap::new();
     for (i, drift) in drifts.iter().enumerate() {
         let Some(render) = &drift.render else {
             continue;
         };
-        let [e, f] = SIDES.map(|side| {
+        for side in SIDES {
             let text = if side == 'e' {
                 &drift.expected
             } else {
                 &drift.found
             };
-            scratch(schema, render, text, format!("{i}{side}"))
-        });
-        if let (Some(e), Some(f)) = (e, f) {
-            groups.extend([e, f]);
+            // An index's text names the index and its table; what is rendered is the rest.
+            let rendered_part = match render {
+                Render::Index { .. } => index_tail(text).unwrap_or(text),
+                _ => text,
+            };
+            let key = format!("{}\u{0}{rendered_part}", shape(live, render));
+            let group = match by_key.get(&key) {
+                Some(group) => *group,
+                None => {
+                    let Some(scratch) = scratch(&live.schema, render, text, groups.len()) else {
+                        continue;
+                    };
+                    groups.push(scratch);
+                    by_key.insert(key, groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
+            sides.insert((i, side), group);
         }
     }
     if groups.is_empty() {
         return Ok(drifts);
     }
     let groups = serde_json::to_string(&groups).unwrap_or_default();
-    let rendered = match render_all(db, schema, &groups).await {
+    let rendered = match render_all(db, &live.schema, &groups).await {
         Ok(rendered) => rendered,
         Err(e @ PgError::ConnectionLost { .. }) => return Err(e),
         Err(_) => return Ok(drifts),
     };
     let mut out = Vec::with_capacity(drifts.len());
     for (i, mut drift) in drifts.into_iter().enumerate() {
-        let side = |side: char| rendered.get(&format!("{i}{side}")).cloned().flatten();
+        let side = |side: char| {
+            let group = sides.get(&(i, side))?;
+            rendered.get(&group.to_string()).cloned().flatten()
+        };
         if let (Some(e), Some(f)) = (side('e'), side('f')) {
             if same_sql(&e, &f) {
                 continue;
