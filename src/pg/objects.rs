@@ -175,6 +175,8 @@ fn types_query() -> String {
     )
 }
 
+/// A SQL-standard body (`BEGIN ATOMIC`, `RETURN`) is stored parsed, with no source text: it
+/// is compared as `pg_get_functiondef` prints the function, which any version has.
 fn routines_query() -> String {
     let member = not_extension_member("pg_proc", "p.oid");
     format!(
@@ -192,9 +194,8 @@ fn routines_query() -> String {
                 'cost', p.procost::text,
                 'rows', CASE WHEN p.proretset THEN p.prorows::text END,
                 'config', array_to_string(p.proconfig, ', '),
-                'body', CASE WHEN p.prokind = 'a' THEN NULL
-                             WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid)
-                             ELSE p.prosrc END))
+                'body', CASE WHEN p.prokind = 'a' THEN NULL WHEN p.prosrc <> '' THEN p.prosrc
+                             ELSE pg_get_functiondef(p.oid) END))
              || COALESCE((SELECT jsonb_strip_nulls(jsonb_build_object(
                     'transition', a.aggtransfn::oid::regprocedure::text,
                     'state_type', format_type(a.aggtranstype, NULL),

@@ -145,9 +145,12 @@ fn write_table(out: &mut String, name: &str, table: &Table) {
         .map(|k| k.columns.clone())
         .unwrap_or_default();
     let _ = writeln!(out, "primary_key = {}", list(&pk));
-    let _ = writeln!(out, "persistence = {}", string(&table.persistence));
-    let _ = writeln!(out, "row_security = {}", string(&table.row_security));
+    // A strict file without them means permanent and disabled: only the others are written.
+    let persistence = Some(&table.persistence).filter(|p| p.as_str() != "permanent");
+    let row_security = Some(&table.row_security).filter(|r| r.as_str() != "disabled");
     for (property, value) in [
+        ("persistence", &persistence.cloned()),
+        ("row_security", &row_security.cloned()),
         ("partition_key", &table.partition_key),
         ("partition_of", &table.partition_of),
         ("partition_bound", &table.partition_bound),
