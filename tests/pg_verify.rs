@@ -273,6 +273,36 @@ async fn introspection_behind_an_exclusive_lock_gives_up_with_a_clear_error() {
 }
 
 #[tokio::test]
+async fn a_constraint_index_given_with_its_definition_is_read_and_compared() {
+    // Introspection leaves the constraints' indexes unprinted; a file that gives one's
+    // definition has it read by one more statement.
+    let db = loaded("tmi").await;
+    let good = "CREATE UNIQUE INDEX threat_models_pkey ON public.threat_models USING btree (id)";
+    let conn = db.connect().await;
+    for (definition, drifts) in [
+        (good, 0),
+        (
+            "CREATE UNIQUE INDEX threat_models_pkey ON public.threat_models USING hash (id)",
+            1,
+        ),
+    ] {
+        let expected = Expected::parse(
+            &format!(
+                "[tables.threat_models]\nindexes = {{ threat_models_pkey = \"{definition}\" }}\n"
+            ),
+            Path::new("e.toml"),
+        )
+        .unwrap();
+        let before = conn.queries();
+        let verified = herokuops::pg::verify_live(&conn, &expected, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(verified.drifts.len(), drifts, "{:?}", verified.drifts);
+        assert_eq!(conn.queries() - before, STATEMENTS + 1 + drifts as u64 * 5);
+    }
+}
+
+#[tokio::test]
 async fn a_missing_migration_table_is_drift_not_an_error() {
     let db = loaded("tmi").await;
     let expected = Expected::parse(

@@ -127,7 +127,8 @@ pub struct ForeignKey {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
-    /// As `pg_get_indexdef` prints it.
+    /// As `pg_get_indexdef` prints it; empty for an index that implements a constraint until
+    /// [`index_definitions`] reads it.
     pub definition: String,
     pub unique: bool,
     /// The primary key, unique or exclusion constraint this index implements, if any.
@@ -211,7 +212,10 @@ const CONSTRAINTS: &str = "SELECT c.relname, con.conname, con.contype::text, pg_
        JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND con.contype IN ('p', 'u', 'f', 'c', 'x')";
 
-const INDEXES: &str = "SELECT t.relname, i.relname, pg_get_indexdef(i.oid), x.indisunique, con.conname
+/// An index that implements a constraint is not printed: the constraint's definition says
+/// what it is, and printing is most of the query's cost (see [`index_definitions`]).
+const INDEXES: &str = "SELECT t.relname, i.relname, CASE WHEN con.conname IS NULL THEN pg_get_indexdef(i.oid) END,
+            x.indisunique, con.conname
        FROM pg_index x
        JOIN pg_class i ON i.oid = x.indexrelid
        JOIN pg_class t ON t.oid = x.indrelid
@@ -339,7 +343,7 @@ enum Side {
 fn catalog_queries() -> Vec<(&'static str, bool, Side)> {
     let mut queries = vec![
         (SCHEMA_EXISTS, true, Side::Main),
-        (TABLES, true, Side::Main),
+        (TABLES, true, Side::Helper),
         (COLUMNS, true, Side::Main),
         (CONSTRAINTS, true, Side::Main),
         (INDEXES, true, Side::Helper),
@@ -426,7 +430,7 @@ async fn read(
             t.indexes.insert(
                 row.get(1),
                 Index {
-                    definition: row.get(2),
+                    definition: row.get::<_, Option<String>>(2).unwrap_or_default(),
                     unique: row.get(3),
                     constraint: row.get(4),
                 },
@@ -593,4 +597,50 @@ async fn read_migration(
         }));
     }
     Ok(None)
+}
+
+/// Reads the definitions of the constraints' indexes among `wanted` (table, index) into
+/// `schema`: one statement, sent only when an expected file gives such a definition.
+pub async fn index_definitions(
+    db: &Db,
+    schema: &mut Schema,
+    wanted: &[(String, String)],
+) -> Result<(), PgError> {
+    let missing: Vec<&(String, String)> = wanted
+        .iter()
+        .filter(|(t, i)| {
+            schema
+                .tables
+                .get(t)
+                .and_then(|t| t.indexes.get(i))
+                .is_some_and(|i| i.definition.is_empty())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = missing.iter().map(|(_, i)| i.clone()).collect();
+    let rows = db
+        .query(
+            &format!("read index definitions of schema {}", schema.schema),
+            "SELECT t.relname, i.relname, pg_get_indexdef(i.oid)
+               FROM pg_index x
+               JOIN pg_class i ON i.oid = x.indexrelid
+               JOIN pg_class t ON t.oid = x.indrelid
+               JOIN pg_namespace n ON n.oid = t.relnamespace
+              WHERE n.nspname = $1 AND i.relname = ANY($2)",
+            &[&schema.schema, &names],
+        )
+        .await?;
+    for row in rows {
+        let (table, index): (String, String) = (row.get(0), row.get(1));
+        if let Some(found) = schema
+            .tables
+            .get_mut(&table)
+            .and_then(|t| t.indexes.get_mut(&index))
+        {
+            found.definition = row.get(2);
+        }
+    }
+    Ok(())
 }

@@ -21,7 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 use super::PgError;
 use super::connect::Db;
 use super::expected::Expected;
-use super::introspect::{LOCK_TIMEOUT, Schema, introspect};
+use super::expected::Items;
+use super::introspect::{LOCK_TIMEOUT, Schema, index_definitions, introspect};
 use super::verify::{Drift, Render, VerifyOptions, same_sql, verify_with};
 
 /// Statements sent by [`normalize`] when some drift can be rendered by the server.
@@ -41,7 +42,8 @@ pub async fn verify_live(
     expected: &Expected,
     options: &VerifyOptions,
 ) -> Result<Verified, PgError> {
-    let schema = introspect(db, &expected.schema, &expected.probe()).await?;
+    let mut schema = introspect(db, &expected.schema, &expected.probe()).await?;
+    index_definitions(db, &mut schema, &listed_index_definitions(expected)).await?;
     let drifts = verify_with(expected, &schema, options);
     let drifts = normalize(db, &schema, drifts).await?;
     Ok(Verified { schema, drifts })
@@ -79,6 +81,19 @@ fn quote_ident(name: &str) -> String {
 }
 
 /// The two sides of one drift: `e` for the expected text, `f` for the one found.
+/// The (table, index) pairs whose definitions the file gives.
+fn listed_index_definitions(expected: &Expected) -> Vec<(String, String)> {
+    expected
+        .tables
+        .iter()
+        .filter_map(|(table, spec)| match &spec.indexes {
+            Some(Items::Specs(specs)) => Some(specs.keys().map(|i| (table.clone(), i.clone()))),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 const SIDES: [char; 2] = ['e', 'f'];
 
 /// What to create for one side of a drift, and the query that reads its rendering back.
