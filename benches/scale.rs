@@ -59,21 +59,21 @@ fn table_sql(i: usize) -> String {
          CREATE INDEX t{i}_name_idx ON t{i} (name);\n\
          COMMENT ON TABLE t{i} IS 'table {i}';\n"
     );
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         sql.push_str(&format!(
             "CREATE TRIGGER t{i}_touch BEFORE UPDATE ON t{i} FOR EACH ROW EXECUTE FUNCTION touch();\n\
              ALTER TABLE t{i} ENABLE ROW LEVEL SECURITY;\n\
              CREATE POLICY t{i}_own ON t{i} USING (name = current_user);\n"
         ));
     }
-    if i % 50 == 0 {
+    if i.is_multiple_of(50) {
         sql.push_str(&format!(
             "CREATE TABLE p{i} (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);\n\
              CREATE TABLE p{i}_a PARTITION OF p{i} FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\n\
              CREATE TABLE p{i}_b PARTITION OF p{i} DEFAULT;\n"
         ));
     }
-    if i % 100 == 0 {
+    if i.is_multiple_of(100) {
         sql.push_str(&format!(
             "CREATE TYPE e{i} AS ENUM ('x', 'y');\n\
              CREATE DOMAIN d{i} AS integer CHECK (VALUE > 0);\n\
