@@ -393,6 +393,25 @@ fn strip_suffix_word(text: &str, suffix: &str) -> Option<usize> {
 /// Spells a type the way `format_type` does, so `varchar(255)`, `int` or `timestamptz` in a
 /// hand-written file compare equal to what the catalog reports.
 pub fn normalize_type(raw: &str) -> String {
+    // A schema of 10,000 tables spells a few dozen types 70,000 times: each is worked out once.
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<String, String>> =
+            std::cell::RefCell::default();
+    }
+    SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if let Some(known) = seen.get(raw) {
+            return known.clone();
+        }
+        let normalized = spell_type(raw);
+        if seen.len() < 4096 {
+            seen.insert(raw.to_string(), normalized.clone());
+        }
+        normalized
+    })
+}
+
+fn spell_type(raw: &str) -> String {
     let mut t = raw
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -519,13 +538,33 @@ impl Expected {
 
     /// Reads and parses a file; an unreadable file is bad input (exit 2) like a malformed one.
     pub fn load(path: &Path) -> Result<Expected, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        Expected::parse(&Expected::read(path)?, path)
+    }
+
+    /// The text of a file; an unreadable file is bad input (exit 2).
+    pub fn read(path: &Path) -> Result<String, Error> {
+        std::fs::read_to_string(path).map_err(|e| {
             Error::usage(format!(
                 "cannot read expected-schema file {}: {e}",
                 path.display()
             ))
-        })?;
-        Expected::parse(&text, path)
+        })
+    }
+
+    /// The schema a file is about, from its top-level keys alone (those before the first
+    /// `[section]`), without parsing the rest: a large file's parse can then go on while
+    /// the schema is read. `None` when that part does not parse on its own.
+    pub fn declared_schema(text: &str) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Head {
+            #[serde(default = "default_schema")]
+            schema: String,
+        }
+        let end = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .find(|at| text[*at..].starts_with('['))
+            .unwrap_or(text.len());
+        toml::from_str::<Head>(&text[..end]).ok().map(|h| h.schema)
     }
 }
 

@@ -553,6 +553,18 @@ fn add_constraints(out: &mut Schema, constraints: &[tokio_postgres::Row], names:
     }
 }
 
+/// Reads the version table `probe` names into `schema`, read without one: one statement when
+/// the table is there.
+pub async fn read_migration_table(
+    db: &Db,
+    schema: &mut Schema,
+    probe: &MigrationProbe,
+) -> Result<(), PgError> {
+    let context = format!("read schema {}", schema.schema);
+    schema.migration = read_migration(db, &context, &schema.schema, probe, schema).await?;
+    Ok(())
+}
+
 /// The version table's content, read after the catalogs told whether it exists.
 async fn read_migration(
     db: &Db,

@@ -42,7 +42,18 @@ pub async fn verify_live(
     expected: &Expected,
     options: &VerifyOptions,
 ) -> Result<Verified, PgError> {
-    let mut schema = introspect(db, &expected.schema, &expected.probe()).await?;
+    let schema = introspect(db, &expected.schema, &expected.probe()).await?;
+    verify_read(db, expected, schema, options).await
+}
+
+/// [`verify_live`] of a schema already read from `db` (with the migration table the file
+/// names, if any).
+pub async fn verify_read(
+    db: &Db,
+    expected: &Expected,
+    mut schema: Schema,
+    options: &VerifyOptions,
+) -> Result<Verified, PgError> {
     index_definitions(db, &mut schema, &listed_index_definitions(expected)).await?;
     let drifts = verify_with(expected, &schema, options);
     let drifts = normalize(db, &schema, drifts).await?;

@@ -369,7 +369,7 @@ fn verify_objects(
     present: &BTreeMap<&str, &Attributes>,
     strict: bool,
 ) {
-    let listed = spec.names();
+    let listed: BTreeSet<&str> = spec.names().into_iter().collect();
     for name in &listed {
         let want = spec.spec(name);
         match present.get(name) {
@@ -390,7 +390,7 @@ fn verify_objects(
     }
     if strict {
         for (name, attributes) in present {
-            if !listed.contains(name) {
+            if !listed.contains(*name) {
                 let found = attributes
                     .get("definition")
                     .or(attributes.get("text"))
