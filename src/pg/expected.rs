@@ -788,4 +788,19 @@ definition = " SELECT 1;"
             ("text", Some("\"C\""), true)
         );
     }
+
+    #[test]
+    fn the_declared_schema_comes_from_the_top_level_keys_alone() {
+        let text = "# snapshot\nschema = \"app\"\nstrict = true\n\n[tables.t]\ncolumns = { a = \"text\" }\n";
+        assert_eq!(Expected::declared_schema(text).as_deref(), Some("app"));
+        assert_eq!(
+            Expected::declared_schema("[tables.t]\nschema = \"x\"\n").as_deref(),
+            Some("public")
+        );
+        assert_eq!(
+            Expected::declared_schema("min_tables = 3\n").as_deref(),
+            Some("public")
+        );
+        assert_eq!(Expected::declared_schema("schema = = 1\n"), None);
+    }
 }
