@@ -2,9 +2,12 @@
 //!
 //!     cargo bench --bench scale [-- TABLES]
 //!
-//! On a throwaway cluster it builds a database of TABLES tables (10,000 by default; 5 columns,
-//! a primary key, an index and a foreign key each) and a 100-table one of the same shape, then
-//! measures with the release binary:
+//! On a throwaway cluster it builds a database of TABLES tables (10,000 by default; 6 columns,
+//! a primary key, an index, a foreign key, an IN-list CHECK and a comment each; every tenth
+//! table with a trigger, row-level security and a policy, every fiftieth partitioned in two;
+//! every hundredth table brings an enum, a domain, a composite type, a view, a materialized
+//! view with an index, a function, a procedure and a sequence) and a 100-table one of the same
+//! shape, then measures with the release binary:
 //! - `schema snapshot` and `verify` wall time (the target is under 2 s each);
 //! - the statements each sends, counted by the server (pg_stat_statements) and by the client,
 //!   for both sizes: they must be the same;
@@ -42,21 +45,61 @@ async fn connect(url: &str) -> Db {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Table i has 5 columns, a primary key, an index on `name`, and a foreign key to table i-1.
+/// The objects of table i: see the module's documentation.
+fn table_sql(i: usize) -> String {
+    let fk = if i == 0 {
+        String::new()
+    } else {
+        format!(" REFERENCES t{}(id)", i - 1)
+    };
+    let mut sql = format!(
+        "CREATE TABLE t{i} (id bigint PRIMARY KEY, ref_id bigint{fk}, name text NOT NULL, \
+         created_at timestamptz NOT NULL DEFAULT now(), score integer, \
+         kind varchar(10) NOT NULL DEFAULT 'a' CHECK (kind IN ('a', 'b', 'c')));\n\
+         CREATE INDEX t{i}_name_idx ON t{i} (name);\n\
+         COMMENT ON TABLE t{i} IS 'table {i}';\n"
+    );
+    if i.is_multiple_of(10) {
+        sql.push_str(&format!(
+            "CREATE TRIGGER t{i}_touch BEFORE UPDATE ON t{i} FOR EACH ROW EXECUTE FUNCTION touch();\n\
+             ALTER TABLE t{i} ENABLE ROW LEVEL SECURITY;\n\
+             CREATE POLICY t{i}_own ON t{i} USING (name = current_user);\n"
+        ));
+    }
+    if i.is_multiple_of(50) {
+        sql.push_str(&format!(
+            "CREATE TABLE p{i} (id bigint NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);\n\
+             CREATE TABLE p{i}_a PARTITION OF p{i} FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\n\
+             CREATE TABLE p{i}_b PARTITION OF p{i} DEFAULT;\n"
+        ));
+    }
+    if i.is_multiple_of(100) {
+        sql.push_str(&format!(
+            "CREATE TYPE e{i} AS ENUM ('x', 'y');\n\
+             CREATE DOMAIN d{i} AS integer CHECK (VALUE > 0);\n\
+             CREATE TYPE c{i} AS (a integer, b text);\n\
+             CREATE VIEW v{i} AS SELECT id, name FROM t{i} WHERE kind IN ('a', 'b');\n\
+             CREATE MATERIALIZED VIEW m{i} AS SELECT id FROM t{i} WITH NO DATA;\n\
+             CREATE INDEX m{i}_id ON m{i} (id);\n\
+             CREATE FUNCTION f{i}(x integer) RETURNS integer LANGUAGE sql IMMUTABLE RETURN x + {i};\n\
+             CREATE PROCEDURE pr{i}() LANGUAGE sql AS 'SELECT 1';\n\
+             CREATE SEQUENCE s{i} INCREMENT BY 2;\n"
+        ));
+    }
+    sql
+}
+
 async fn build(db: &Db, tables: usize) {
+    db.batch(
+        "build",
+        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     for start in (0..tables).step_by(TABLES_PER_TRANSACTION) {
         let mut sql = String::from("BEGIN;\n");
         for i in start..(start + TABLES_PER_TRANSACTION).min(tables) {
-            let fk = if i == 0 {
-                String::new()
-            } else {
-                format!(" REFERENCES t{}(id)", i - 1)
-            };
-            sql.push_str(&format!(
-                "CREATE TABLE t{i} (id bigint PRIMARY KEY, ref_id bigint{fk}, name text NOT NULL, \
-                 created_at timestamptz NOT NULL DEFAULT now(), score integer);\n\
-                 CREATE INDEX t{i}_name_idx ON t{i} (name);\n"
-            ));
+            sql.push_str(&table_sql(i));
         }
         sql.push_str("COMMIT;");
         db.batch("build", &sql)
@@ -152,7 +195,8 @@ async fn main() {
         let schema = introspect(&db, "public", &MigrationProbe::Auto)
             .await
             .unwrap();
-        assert_eq!(schema.tables.len(), n);
+        // The partitioned tables and their partitions come on top.
+        assert_eq!(schema.tables.len(), n + 3 * n.div_ceil(50));
         let client = db.queries() - before;
         drop(db);
 
@@ -200,6 +244,8 @@ async fn main() {
             .all(|w| (w[0].2, w[0].3, w[0].4) == (w[1].2, w[1].3, w[1].4)),
         "statement counts differ"
     );
+
+    restored_verify(&cluster, &admin, dir.path(), tables).await;
 
     // Drop: identical copies, alternating tools so caches favour neither.
     let psql = pg::bindir().join("psql");
@@ -271,5 +317,65 @@ async fn main() {
         ms(t),
         theirs.iter().map(|d| ms(*d)).collect::<Vec<_>>().join(", "),
         o.as_secs_f64() / t.as_secs_f64()
+    );
+}
+
+/// `pg_dump | pg_restore` of the large database, then verify against the snapshot of the
+/// original: every IN-list CHECK reads back as other text, so each is rendered by the server
+/// (the normalization path at its largest).
+async fn restored_verify(cluster: &pg::Cluster, admin: &Db, dir: &Path, tables: usize) {
+    admin
+        .batch("setup", "CREATE DATABASE restored")
+        .await
+        .unwrap();
+    let dump = dir.join("scale.dump");
+    let started = Instant::now();
+    for (tool, args) in [
+        (
+            "pg_dump",
+            vec![
+                "--format=custom".to_string(),
+                format!("--file={}", dump.display()),
+                format!("--dbname={}", cluster.url("scale")),
+            ],
+        ),
+        (
+            "pg_restore",
+            vec![
+                "--no-owner".to_string(),
+                format!("--dbname={}", cluster.url("restored")),
+                dump.display().to_string(),
+            ],
+        ),
+    ] {
+        let out = Command::new(pg::client_tool(tool))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    println!(
+        "pg_dump | pg_restore of {tables} tables in {}",
+        ms(started.elapsed())
+    );
+    let file = dir.join("scale.toml");
+    let file = file.to_str().unwrap();
+    let url = cluster.url("restored");
+    reset_statements(admin).await;
+    herokuops(&["verify", "--database-url", &url, "--expect", file]);
+    let statements = server_statements(admin, "restored").await;
+    let verify: Vec<Duration> = (0..RUNS)
+        .map(|_| herokuops(&["verify", "--database-url", &url, "--expect", file]))
+        .collect();
+    println!(
+        "verify ({tables} tables restored by pg_restore, every CHECK re-rendered by the server, clean): median {} of {RUNS} runs (min {}, max {}), {statements} statements server-side",
+        ms(median(verify.clone())),
+        ms(*verify.iter().min().unwrap()),
+        ms(*verify.iter().max().unwrap()),
     );
 }

@@ -16,6 +16,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     pub const DRIFT: u8 = 3;
     pub const NOT_AUTHENTICATED: u8 = 4;
+    /// `db diagnose --fail-on`: a check reached the rating given.
+    pub const UNHEALTHY: u8 = 5;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -74,6 +76,13 @@ pub enum Error {
     /// Verification found differences; the report has already been rendered.
     #[error("verification found {count} difference(s) from the expected schema")]
     Drift { count: usize },
+
+    /// `db diagnose --fail-on`: a check is rated at or above the level given.
+    #[error("{} check(s) rated {level} or worse: {}", .findings.len(), .findings.join(", "))]
+    Unhealthy {
+        level: &'static str,
+        findings: Vec<String>,
+    },
 
     #[error("{context}")]
     Io {
@@ -159,6 +168,17 @@ impl Error {
         }
     }
 
+    /// The reason a file is unusable, with what lies under it, as one line.
+    fn unusable(e: &dyn std::error::Error) -> Self {
+        let mut text = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            text.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        Error::Usage(text)
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
@@ -182,6 +202,7 @@ impl Error {
             Error::Step(e) if e.is_bad_input() => exit::USAGE,
             Error::Step(StepError::Drift { .. }) => exit::DRIFT,
             Error::Drift { .. } => exit::DRIFT,
+            Error::Unhealthy { .. } => exit::UNHEALTHY,
             Error::Interrupted => exit::INTERRUPTED,
             Error::Fleet { code, .. } => *code,
             Error::Reported(inner) => inner.exit_code(),
@@ -240,6 +261,26 @@ impl Error {
                 Some("fix the cause, or pass --no-backup if you accept losing the data".into())
             }
             _ => None,
+        }
+    }
+}
+
+impl From<crate::pg::expected::FileError> for Error {
+    fn from(e: crate::pg::expected::FileError) -> Self {
+        use crate::pg::expected::FileError;
+        match e {
+            FileError::Malformed {
+                path,
+                line,
+                column,
+                message,
+            } => Error::InputFile {
+                path,
+                line,
+                column,
+                message,
+            },
+            unreadable => Error::unusable(&unreadable),
         }
     }
 }

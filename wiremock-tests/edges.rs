@@ -386,7 +386,8 @@ async fn item_14_a_list_whose_pages_never_end_is_refused_not_held() {
         .await;
     let err = client(&server).addons(APP).await.unwrap_err();
     assert!(
-        err.to_string().contains("the list is larger than 64.0 MiB"),
+        err.to_string()
+            .contains("the list is larger than 64.00 MiB"),
         "{err}"
     );
     let pages = server.received_requests().await.unwrap().len();

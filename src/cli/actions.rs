@@ -314,15 +314,7 @@ mod tests {
     fn verify_writes_the_drift_table_and_count() {
         let dir = tempfile::tempdir().unwrap();
         let (io, streams) = io_in_actions(dir.path());
-        let drifts = vec![
-            Drift {
-                kind: DriftKind::MissingTable,
-                object: "notes".into(),
-                expected: "table".into(),
-                found: "nothing".into(),
-            };
-            3
-        ];
+        let drifts = vec![Drift::new(DriftKind::MissingTable, "notes", "table", "nothing"); 3];
         verify_result(&io, "tmi-server", "expected.toml", &drifts);
         assert!(
             streams

@@ -63,7 +63,7 @@ impl Operation {
         };
         let database_url = match &op {
             Operation::Verify(args) => args.source.database_url.is_some(),
-            Operation::Db(DbCommand::Check { source, .. } | DbCommand::Diagnose { source }) => {
+            Operation::Db(DbCommand::Check { source, .. } | DbCommand::Diagnose { source, .. }) => {
                 source.database_url.is_some()
             }
             _ => false,

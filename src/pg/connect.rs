@@ -303,8 +303,9 @@ impl Target {
         Ok(Db {
             client,
             target: self.display.clone(),
-            queries: AtomicU64::new(0),
+            queries: Arc::new(AtomicU64::new(0)),
             conn,
+            origin: Box::new(self.clone()),
         })
     }
 
@@ -598,8 +599,10 @@ impl ServerCertVerifier for IgnoreHostName {
 pub struct Db {
     client: Client,
     target: String,
-    queries: AtomicU64,
+    /// Shared with the connection's siblings, so that an operation's count covers them.
+    queries: Arc<AtomicU64>,
     conn: tokio::task::JoinHandle<()>,
+    origin: Box<Target>,
 }
 
 impl fmt::Debug for Db {
@@ -624,9 +627,17 @@ impl Db {
         &self.target
     }
 
-    /// How many statements this connection has sent.
+    /// How many statements this connection and its siblings have sent.
     pub fn queries(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
+    }
+
+    /// A second connection to the same database, counted with this one: for work that a
+    /// second server process does at the same time.
+    pub async fn sibling(&self) -> Result<Db, PgError> {
+        let mut db = self.origin.connect().await?;
+        db.queries = Arc::clone(&self.queries);
+        Ok(db)
     }
 
     /// Runs one statement and returns its rows; `context` names the operation in errors.

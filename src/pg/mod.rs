@@ -6,17 +6,22 @@
 pub mod check;
 pub mod connect;
 pub mod diagnose;
+pub mod diff;
 pub mod drop;
 pub mod expected;
 pub mod introspect;
 pub mod lock;
+pub mod normalize;
+pub mod objects;
 pub mod snapshot;
 pub mod verify;
 
 pub use connect::{Db, SslMode, Target, redact_url};
 pub use expected::Expected;
 pub use introspect::Schema;
-pub use verify::{Drift, DriftKind, verify};
+pub use normalize::{Verified, verify_live};
+pub use objects::ObjectKind;
+pub use verify::{Drift, DriftKind, VerifyOptions, verify, verify_with};
 
 /// Why a connection attempt failed; decides the hint shown under the error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +104,10 @@ pub enum PgError {
         dependents: Vec<String>,
     },
 
+    /// The schema to read does not exist in the database; bad input (exit 2).
+    #[error("schema {schema} does not exist in {target}")]
+    NoSuchSchema { target: String, schema: String },
+
     /// The drop needs more lock slots than the server has for one transaction.
     #[error(
         "{context} on {target} needs more locks than the server allows in one transaction (max_locks_per_transaction = {max_locks}); nothing was changed"
@@ -119,6 +128,7 @@ impl PgError {
             PgError::InvalidUrl { .. }
                 | PgError::RootCert { .. }
                 | PgError::OtherSchemasDepend { .. }
+                | PgError::NoSuchSchema { .. }
         )
     }
 
@@ -162,6 +172,10 @@ impl PgError {
                 .to_string(),
             ),
             PgError::Query { .. } => None,
+            PgError::NoSuchSchema { .. } => Some(
+                "check the schema's name (`--schema`, or `schema` in the expected-schema file); `\\dn` in psql lists them"
+                    .into(),
+            ),
             PgError::ConnectionLost { .. } => Some(
                 "the server rolls back an unfinished transaction, so nothing it contained was applied; check the server and run the command again"
                     .into(),

@@ -1,12 +1,17 @@
 //! Compares an expected schema with a live one: a pure function, one [`Drift`] per difference.
+//!
+//! Definitions are compared as text here; [`super::normalize`] then asks the live server to
+//! render both sides of each differing definition the same way, and keeps only the drifts
+//! that remain, so a difference is reported only when the server would behave differently.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
 
-use super::expected::{ColumnSpec, Expected, Items, normalize_type};
+use super::expected::{ColumnSpec, Expected, Items, ObjectSpec, TableSpec, normalize_type};
 use super::introspect::{Schema, Table};
+use super::objects::{Attributes, ObjectKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -19,6 +24,7 @@ pub enum DriftKind {
     ColumnType,
     ColumnNullability,
     ColumnDefault,
+    ColumnCollation,
     PrimaryKey,
     MissingIndex,
     ExtraIndex,
@@ -34,12 +40,14 @@ pub enum DriftKind {
     ForeignKeyDefinition,
     MissingExtension,
     ExtraExtension,
-    MissingView,
-    ExtraView,
-    MissingSequence,
-    ExtraSequence,
     MigrationTableMissing,
     MigrationVersion,
+    /// An object of another kind (see [`Drift::object_kind`]) is not there.
+    Missing,
+    /// An object the file does not list (strict files only).
+    Extra,
+    /// One attribute of an object differs (see [`Drift::aspect`]).
+    Changed,
 }
 
 impl DriftKind {
@@ -53,6 +61,7 @@ impl DriftKind {
             DriftKind::ColumnType => "column_type",
             DriftKind::ColumnNullability => "column_nullability",
             DriftKind::ColumnDefault => "column_default",
+            DriftKind::ColumnCollation => "column_collation",
             DriftKind::PrimaryKey => "primary_key",
             DriftKind::MissingIndex => "missing_index",
             DriftKind::ExtraIndex => "extra_index",
@@ -68,12 +77,40 @@ impl DriftKind {
             DriftKind::ForeignKeyDefinition => "foreign_key_definition",
             DriftKind::MissingExtension => "missing_extension",
             DriftKind::ExtraExtension => "extra_extension",
-            DriftKind::MissingView => "missing_view",
-            DriftKind::ExtraView => "extra_view",
-            DriftKind::MissingSequence => "missing_sequence",
-            DriftKind::ExtraSequence => "extra_sequence",
             DriftKind::MigrationTableMissing => "migration_table_missing",
             DriftKind::MigrationVersion => "migration_version",
+            DriftKind::Missing => "missing",
+            DriftKind::Extra => "extra",
+            DriftKind::Changed => "changed",
+        }
+    }
+
+    /// The kind of object and the aspect a drift of this kind is about; the generic kinds
+    /// (`missing`, `extra`, `changed`) say it in the drift itself.
+    fn subject(self) -> (ObjectKind, &'static str) {
+        use DriftKind::*;
+        match self {
+            TooFewTables => (ObjectKind::Schema, "table count"),
+            MissingTable | ExtraTable => (ObjectKind::Table, "present"),
+            MissingColumn | ExtraColumn => (ObjectKind::Column, "present"),
+            ColumnType => (ObjectKind::Column, "type"),
+            ColumnNullability => (ObjectKind::Column, "nullability"),
+            ColumnDefault => (ObjectKind::Column, "default"),
+            ColumnCollation => (ObjectKind::Column, "collation"),
+            PrimaryKey => (ObjectKind::PrimaryKey, "columns"),
+            MissingIndex | ExtraIndex => (ObjectKind::Index, "present"),
+            IndexDefinition => (ObjectKind::Index, "definition"),
+            MissingUnique | ExtraUnique => (ObjectKind::Unique, "present"),
+            UniqueDefinition => (ObjectKind::Unique, "definition"),
+            MissingCheck | ExtraCheck => (ObjectKind::Check, "present"),
+            CheckDefinition => (ObjectKind::Check, "definition"),
+            MissingForeignKey | ExtraForeignKey => (ObjectKind::ForeignKey, "present"),
+            ForeignKeyDefinition => (ObjectKind::ForeignKey, "definition"),
+            MissingExtension | ExtraExtension => (ObjectKind::Extension, "present"),
+            MigrationTableMissing => (ObjectKind::Migration, "present"),
+            MigrationVersion => (ObjectKind::Migration, "version"),
+            Missing | Extra => (ObjectKind::Table, "present"),
+            Changed => (ObjectKind::Table, "definition"),
         }
     }
 }
@@ -84,28 +121,97 @@ impl fmt::Display for DriftKind {
     }
 }
 
-/// One difference: which object, what the file expects and what the database has.
+/// How the server can render a definition, so that both sides of a difference are printed
+/// by the same server the same way (see [`super::normalize`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Render {
+    /// A CHECK or EXCLUDE constraint of the table.
+    Constraint { table: String },
+    /// A column's default, or its generation expression.
+    ColumnDefault {
+        table: String,
+        column: String,
+        data_type: String,
+    },
+    /// An index of the table or materialized view.
+    Index { table: String },
+    /// The query of a view or materialized view.
+    View,
+    /// A policy's USING (or WITH CHECK) expression on the table.
+    PolicyExpression { table: String, with_check: bool },
+    /// A CHECK of a domain over the base type.
+    DomainCheck { base_type: String },
+}
+
+/// One difference: which object, what differs, what the file expects and what the database has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Drift {
     pub kind: DriftKind,
-    /// `table`, `table.column`, `table.index_name`, an extension or view name.
+    /// What kind of object it is about.
+    pub object_kind: ObjectKind,
+    /// `table`, `table.column`, `table.index_name`, a view, a function's signature, ...
     pub object: String,
+    /// What differs: `present`, `type`, `definition`, or an attribute such as `volatility`.
+    pub aspect: String,
     pub expected: String,
     pub found: String,
+    /// How the server renders the definitions compared here, if it can.
+    #[serde(skip)]
+    pub render: Option<Render>,
+}
+
+impl Drift {
+    /// A drift of one of the specific kinds, whose object kind and aspect follow from it.
+    pub fn new(
+        kind: DriftKind,
+        object: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> Drift {
+        let (object_kind, aspect) = kind.subject();
+        Drift {
+            kind,
+            object_kind,
+            object: object.into(),
+            aspect: aspect.to_string(),
+            expected: expected.into(),
+            found: found.into(),
+            render: None,
+        }
+    }
+
+    fn about(mut self, object_kind: ObjectKind, aspect: &str) -> Drift {
+        self.object_kind = object_kind;
+        self.aspect = aspect.to_string();
+        self
+    }
+
+    fn rendered(mut self, render: Option<Render>) -> Drift {
+        self.render = render;
+        self
+    }
 }
 
 impl fmt::Display for Drift {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}: expected {}, found {}",
-            self.kind, self.object, self.expected, self.found
-        )
+        match self.kind {
+            DriftKind::Missing | DriftKind::Extra | DriftKind::Changed => write!(
+                f,
+                "{} {}: {}: {}: expected {}, found {}",
+                self.kind, self.object_kind, self.object, self.aspect, self.expected, self.found
+            ),
+            _ => write!(
+                f,
+                "{}: {}: expected {}, found {}",
+                self.kind, self.object, self.expected, self.found
+            ),
+        }
     }
 }
 
 const MISSING: &str = "nothing (missing)";
 const UNLISTED: &str = "not listed";
+const NONE: &str = "none";
 
 /// Extensions every database has; never worth reporting as extras.
 const BUILT_IN_EXTENSIONS: &[&str] = &["plpgsql"];
@@ -116,21 +222,28 @@ fn drift(
     expected: impl Into<String>,
     found: impl Into<String>,
 ) -> Drift {
-    Drift {
-        kind,
-        object: object.into(),
-        expected: expected.into(),
-        found: found.into(),
-    }
+    Drift::new(kind, object, expected, found)
 }
 
 /// Whitespace-insensitive comparison of SQL text such as definitions and defaults.
-fn same_sql(a: &str, b: &str) -> bool {
+pub fn same_sql(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
 }
 
-/// Every difference between `expected` and `actual`, in a stable order.
+/// What is compared beyond the file's own content.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Compare grants and default privileges (the file's `grants` and `default_privileges`).
+    pub with_grants: bool,
+}
+
+/// Every difference between `expected` and `actual`, in a stable order; grants not compared.
 pub fn verify(expected: &Expected, actual: &Schema) -> Vec<Drift> {
+    verify_with(expected, actual, &VerifyOptions::default())
+}
+
+/// Every difference between `expected` and `actual`, in a stable order.
+pub fn verify_with(expected: &Expected, actual: &Schema, options: &VerifyOptions) -> Vec<Drift> {
     let mut out = Vec::new();
 
     if let Some(min) = expected.min_tables
@@ -143,48 +256,23 @@ pub fn verify(expected: &Expected, actual: &Schema) -> Vec<Drift> {
             format!("{} tables", actual.tables.len()),
         ));
     }
-
     if let Some(extensions) = &expected.extensions {
-        for name in extensions {
-            if !actual.extensions.contains_key(name) {
-                out.push(drift(
-                    DriftKind::MissingExtension,
-                    name,
-                    "installed",
-                    MISSING,
-                ));
-            }
+        verify_extensions(&mut out, extensions, actual, expected.strict);
+    }
+    for kind in ObjectKind::CATALOG {
+        if kind.is_privilege() && !options.with_grants {
+            continue;
         }
-        if expected.strict {
-            for (name, ext) in &actual.extensions {
-                if !extensions.contains(name) && !BUILT_IN_EXTENSIONS.contains(&name.as_str()) {
-                    out.push(drift(
-                        DriftKind::ExtraExtension,
-                        name,
-                        UNLISTED,
-                        format!("version {} in schema {}", ext.version, ext.schema),
-                    ));
-                }
-            }
+        if let Some(spec) = expected.objects(kind) {
+            verify_objects(
+                &mut out,
+                kind,
+                spec,
+                &present_objects(expected, actual, kind),
+                expected.strict,
+            );
         }
     }
-
-    names_check(
-        &mut out,
-        expected.views.as_deref(),
-        actual.views.keys(),
-        expected.strict,
-        DriftKind::MissingView,
-        DriftKind::ExtraView,
-    );
-    names_check(
-        &mut out,
-        expected.sequences.as_deref(),
-        actual.sequences.keys(),
-        expected.strict,
-        DriftKind::MissingSequence,
-        DriftKind::ExtraSequence,
-    );
 
     for (name, spec) in &expected.tables {
         let Some(table) = actual.tables.get(name) else {
@@ -200,147 +288,224 @@ pub fn verify(expected: &Expected, actual: &Schema) -> Vec<Drift> {
             }
         }
     }
-
     if let Some(spec) = &expected.migration {
-        let column = spec.column();
-        let object = format!("{}.{}", spec.table, column);
-        let values = actual
-            .migration
-            .as_ref()
-            .filter(|m| m.table == spec.table && m.column == column)
-            .and_then(|m| m.values.as_ref());
-        match values {
-            None => out.push(drift(
-                DriftKind::MigrationTableMissing,
-                object,
-                "a version table",
-                MISSING,
-            )),
-            Some(values) => {
-                let found = match values.as_slice() {
-                    [] => "no rows".to_string(),
-                    [one] => one.clone(),
-                    many => format!("{} rows: {}", many.len(), many.join(", ")),
-                };
-                if let Some(want) = &spec.equals
-                    && !(values.len() == 1 && &values[0] == want)
-                {
-                    out.push(drift(
-                        DriftKind::MigrationVersion,
-                        object.clone(),
-                        want,
-                        found.clone(),
-                    ));
-                }
-                if let Some(want) = &spec.contains
-                    && !values.contains(want)
-                {
-                    out.push(drift(
-                        DriftKind::MigrationVersion,
-                        object,
-                        format!("a row {want}"),
-                        found,
-                    ));
-                }
-            }
-        }
+        verify_migration(&mut out, spec, actual);
     }
     out
 }
 
-fn names_check<'a>(
+fn verify_extensions(
     out: &mut Vec<Drift>,
-    expected: Option<&[String]>,
-    actual: impl Iterator<Item = &'a String> + Clone,
+    extensions: &Items<String>,
+    actual: &Schema,
     strict: bool,
-    missing: DriftKind,
-    extra: DriftKind,
 ) {
-    let Some(expected) = expected else { return };
-    let present: BTreeSet<&String> = actual.clone().collect();
-    for name in expected {
-        if !present.contains(name) {
-            out.push(drift(missing, name, "present", MISSING));
+    let listed = extensions.names();
+    for name in &listed {
+        match actual.extensions.get(*name) {
+            None => out.push(drift(
+                DriftKind::MissingExtension,
+                *name,
+                "installed",
+                MISSING,
+            )),
+            Some(found) => {
+                if let Some(version) = extensions.spec(name)
+                    && version != &found.version
+                {
+                    out.push(
+                        drift(
+                            DriftKind::Changed,
+                            *name,
+                            version.as_str(),
+                            found.version.as_str(),
+                        )
+                        .about(ObjectKind::Extension, "version"),
+                    );
+                }
+            }
         }
     }
     if strict {
-        for name in actual {
-            if !expected.contains(name) {
-                out.push(drift(extra, name, UNLISTED, "present"));
+        for (name, ext) in &actual.extensions {
+            if !listed.contains(&name.as_str()) && !BUILT_IN_EXTENSIONS.contains(&name.as_str()) {
+                out.push(drift(
+                    DriftKind::ExtraExtension,
+                    name,
+                    UNLISTED,
+                    format!("version {} in schema {}", ext.version, ext.schema),
+                ));
             }
         }
     }
 }
 
-fn verify_table(
+/// The live objects of `kind`; materialized views count as views for a file that has no
+/// `materialized_views` section (files written before it listed both under `views`).
+fn present_objects<'a>(
+    expected: &Expected,
+    actual: &'a Schema,
+    kind: ObjectKind,
+) -> BTreeMap<&'a str, &'a Attributes> {
+    let of = |k: ObjectKind| {
+        actual
+            .objects
+            .get(&k)
+            .into_iter()
+            .flatten()
+            .map(|(n, a)| (n.as_str(), a))
+    };
+    let mut present: BTreeMap<&str, &Attributes> = of(kind).collect();
+    if kind == ObjectKind::View && expected.materialized_views.is_none() {
+        present.extend(of(ObjectKind::MaterializedView));
+    }
+    present
+}
+
+fn verify_objects(
     out: &mut Vec<Drift>,
-    name: &str,
-    spec: &super::expected::TableSpec,
-    table: &Table,
+    kind: ObjectKind,
+    spec: &Items<ObjectSpec>,
+    present: &BTreeMap<&str, &Attributes>,
     strict: bool,
 ) {
-    if let Some(columns) = &spec.columns {
-        for column in columns.names() {
-            let object = format!("{name}.{column}");
-            let Some(actual) = table.column(column) else {
-                let expected = columns
-                    .spec(column)
-                    .map_or_else(|| "column".to_string(), ColumnSpec::to_string);
-                out.push(drift(DriftKind::MissingColumn, object, expected, MISSING));
-                continue;
-            };
-            let Some(want) = columns.spec(column) else {
-                continue;
-            };
-            let found_type = normalize_type(&actual.data_type);
-            if want.data_type != found_type {
-                out.push(drift(
-                    DriftKind::ColumnType,
-                    object.clone(),
-                    &want.data_type,
-                    &actual.data_type,
-                ));
+    let listed: BTreeSet<&str> = spec.names().into_iter().collect();
+    for name in &listed {
+        let want = spec.spec(name);
+        match present.get(name) {
+            None => {
+                let expected = want
+                    .and_then(|w| w.0.get("definition").or(w.0.get("text")))
+                    .map_or_else(|| format!("{kind} present"), Clone::clone);
+                out.push(
+                    drift(DriftKind::Missing, *name, expected, MISSING).about(kind, "present"),
+                );
             }
-            if want.not_null != actual.not_null {
-                let word = |not_null: bool| if not_null { "not null" } else { "nullable" };
-                out.push(drift(
-                    DriftKind::ColumnNullability,
-                    object.clone(),
-                    word(want.not_null),
-                    word(actual.not_null),
-                ));
-            }
-            if let Some(default) = &want.default {
-                let found = actual.default.as_deref();
-                if !found.is_some_and(|f| same_sql(f, default)) {
-                    out.push(drift(
-                        DriftKind::ColumnDefault,
-                        object,
-                        default,
-                        found.unwrap_or("no default"),
-                    ));
-                }
-            }
-        }
-        if strict {
-            let listed = columns.names();
-            for column in &table.columns {
-                if !listed.contains(&column.name.as_str()) {
-                    out.push(drift(
-                        DriftKind::ExtraColumn,
-                        format!("{name}.{}", column.name),
-                        UNLISTED,
-                        ColumnSpec::render(
-                            &column.data_type,
-                            column.not_null,
-                            column.default.as_deref(),
-                        ),
-                    ));
+            Some(found) => {
+                if let Some(want) = want {
+                    compare_attributes(out, kind, name, &want.0, found, strict);
                 }
             }
         }
     }
+    if strict {
+        for (name, attributes) in present {
+            if !listed.contains(*name) {
+                let found = attributes
+                    .get("definition")
+                    .or(attributes.get("text"))
+                    .cloned()
+                    .unwrap_or_else(|| format!("{kind} present"));
+                out.push(drift(DriftKind::Extra, *name, UNLISTED, found).about(kind, "present"));
+            }
+        }
+    }
+}
 
+/// The attributes the file gives; under `strict`, the object's other attributes too.
+fn compare_attributes(
+    out: &mut Vec<Drift>,
+    kind: ObjectKind,
+    name: &str,
+    want: &Attributes,
+    found: &Attributes,
+    strict: bool,
+) {
+    let aspects: BTreeSet<&String> = if strict {
+        want.keys().chain(found.keys()).collect()
+    } else {
+        want.keys().collect()
+    };
+    for aspect in aspects {
+        let (w, f) = (want.get(aspect), found.get(aspect));
+        let same = match (w, f) {
+            (Some(w), Some(f)) => same_sql(w, f),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            out.push(
+                drift(
+                    DriftKind::Changed,
+                    name,
+                    w.map_or(NONE, String::as_str),
+                    f.map_or(NONE, String::as_str),
+                )
+                .about(kind, aspect)
+                .rendered(render_of(kind, name, aspect, found)),
+            );
+        }
+    }
+}
+
+/// How the server renders an object's attribute, for the attributes that are expressions.
+fn render_of(kind: ObjectKind, name: &str, aspect: &str, found: &Attributes) -> Option<Render> {
+    let table = || name.split_once('.').map_or(name, |(t, _)| t).to_string();
+    match (kind, aspect) {
+        (ObjectKind::View | ObjectKind::MaterializedView, "definition") => Some(Render::View),
+        (ObjectKind::MaterializedView, a) if a.starts_with("index ") => Some(Render::Index {
+            table: name.to_string(),
+        }),
+        (ObjectKind::Policy, "using" | "with_check") => Some(Render::PolicyExpression {
+            table: table(),
+            with_check: aspect == "with_check",
+        }),
+        (ObjectKind::Domain, a) if a.starts_with("check ") => Some(Render::DomainCheck {
+            base_type: found.get("type")?.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn verify_migration(out: &mut Vec<Drift>, spec: &super::expected::MigrationSpec, actual: &Schema) {
+    let column = spec.column();
+    let object = format!("{}.{}", spec.table, column);
+    let values = actual
+        .migration
+        .as_ref()
+        .filter(|m| m.table == spec.table && m.column == column)
+        .and_then(|m| m.values.as_ref());
+    let Some(values) = values else {
+        out.push(drift(
+            DriftKind::MigrationTableMissing,
+            object,
+            "a version table",
+            MISSING,
+        ));
+        return;
+    };
+    let found = match values.as_slice() {
+        [] => "no rows".to_string(),
+        [one] => one.clone(),
+        many => format!("{} rows: {}", many.len(), many.join(", ")),
+    };
+    if let Some(want) = &spec.equals
+        && !(values.len() == 1 && &values[0] == want)
+    {
+        out.push(drift(
+            DriftKind::MigrationVersion,
+            object.clone(),
+            want,
+            found.clone(),
+        ));
+    }
+    if let Some(want) = &spec.contains
+        && !values.contains(want)
+    {
+        out.push(drift(
+            DriftKind::MigrationVersion,
+            object,
+            format!("a row {want}"),
+            found,
+        ));
+    }
+}
+
+fn verify_table(out: &mut Vec<Drift>, name: &str, spec: &TableSpec, table: &Table, strict: bool) {
+    verify_table_properties(out, name, spec, table, strict);
+    if let Some(columns) = &spec.columns {
+        verify_columns(out, name, columns, table, strict);
+    }
     if let Some(want) = &spec.primary_key {
         let found = table
             .primary_key
@@ -358,91 +523,231 @@ fn verify_table(
             out.push(drift(DriftKind::PrimaryKey, name, show(want), show(&found)));
         }
     }
-
-    if let Some(indexes) = &spec.indexes {
-        let actual = table
-            .indexes
-            .iter()
-            .map(|(n, i)| (n.as_str(), i.definition.as_str(), i.constraint.is_none()));
-        definitions_check(
-            out,
-            name,
-            indexes,
-            actual,
-            strict,
+    let on_table = |render: fn(String) -> Render| Some(render(name.to_string()));
+    let collections: [Collection; 4] = [
+        (
+            &spec.indexes,
+            table
+                .indexes
+                .iter()
+                .map(|(n, i)| (n.as_str(), i.definition.as_str(), i.constraint.is_none()))
+                .collect(),
             [
                 DriftKind::MissingIndex,
                 DriftKind::ExtraIndex,
                 DriftKind::IndexDefinition,
             ],
-        );
-    }
-    if let Some(uniques) = &spec.uniques {
-        let actual = table
-            .uniques
-            .iter()
-            .map(|(n, k)| (n.as_str(), k.definition.as_str(), true));
-        definitions_check(
-            out,
-            name,
-            uniques,
-            actual,
-            strict,
+            on_table(|table| Render::Index { table }),
+        ),
+        (
+            &spec.uniques,
+            table
+                .uniques
+                .iter()
+                .map(|(n, k)| (n.as_str(), k.definition.as_str(), true))
+                .collect(),
             [
                 DriftKind::MissingUnique,
                 DriftKind::ExtraUnique,
                 DriftKind::UniqueDefinition,
             ],
-        );
-    }
-    if let Some(checks) = &spec.checks {
-        let actual = table
-            .checks
-            .iter()
-            .map(|(n, d)| (n.as_str(), d.as_str(), true));
-        definitions_check(
-            out,
-            name,
-            checks,
-            actual,
-            strict,
+            None,
+        ),
+        (
+            &spec.checks,
+            table
+                .checks
+                .iter()
+                .map(|(n, d)| (n.as_str(), d.as_str(), true))
+                .collect(),
             [
                 DriftKind::MissingCheck,
                 DriftKind::ExtraCheck,
                 DriftKind::CheckDefinition,
             ],
-        );
-    }
-    if let Some(fks) = &spec.foreign_keys {
-        let actual = table
-            .foreign_keys
-            .iter()
-            .map(|(n, k)| (n.as_str(), k.definition.as_str(), true));
-        definitions_check(
-            out,
-            name,
-            fks,
-            actual,
-            strict,
+            on_table(|table| Render::Constraint { table }),
+        ),
+        (
+            &spec.foreign_keys,
+            table
+                .foreign_keys
+                .iter()
+                .map(|(n, k)| (n.as_str(), k.definition.as_str(), true))
+                .collect(),
             [
                 DriftKind::MissingForeignKey,
                 DriftKind::ExtraForeignKey,
                 DriftKind::ForeignKeyDefinition,
             ],
-        );
+            None,
+        ),
+    ];
+    for (expected, actual, kinds, render) in collections {
+        if let Some(expected) = expected {
+            definitions_check(out, name, expected, &actual, strict, kinds, render);
+        }
     }
 }
 
-/// `actual` yields (name, definition, whether an unlisted one counts as extra).
-fn definitions_check<'a>(
+/// A per-table collection: the file's items, the table's (name, definition, whether an
+/// unlisted one counts as extra), the drift kinds, and how the server renders a definition.
+type Collection<'a> = (
+    &'a Option<Items<String>>,
+    Vec<(&'a str, &'a str, bool)>,
+    [DriftKind; 3],
+    Option<Render>,
+);
+
+/// Persistence, partitioning and row-level security: the ones the file gives, or under
+/// `strict` every one the table has.
+fn verify_table_properties(
+    out: &mut Vec<Drift>,
+    name: &str,
+    spec: &TableSpec,
+    table: &Table,
+    strict: bool,
+) {
+    let properties = [
+        (
+            "persistence",
+            &spec.persistence,
+            Some(&table.persistence),
+            "permanent",
+        ),
+        (
+            "partition_key",
+            &spec.partition_key,
+            table.partition_key.as_ref(),
+            NONE,
+        ),
+        (
+            "partition_of",
+            &spec.partition_of,
+            table.partition_of.as_ref(),
+            NONE,
+        ),
+        (
+            "partition_bound",
+            &spec.partition_bound,
+            table.partition_bound.as_ref(),
+            NONE,
+        ),
+        (
+            "row_security",
+            &spec.row_security,
+            Some(&table.row_security),
+            "disabled",
+        ),
+    ];
+    for (aspect, want, found, default) in properties {
+        let want = match want {
+            Some(want) => want.as_str(),
+            None if strict => default,
+            None => continue,
+        };
+        let found = found.map_or(NONE, String::as_str);
+        if !same_sql(want, found) {
+            out.push(drift(DriftKind::Changed, name, want, found).about(ObjectKind::Table, aspect));
+        }
+    }
+}
+
+fn verify_columns(
+    out: &mut Vec<Drift>,
+    name: &str,
+    columns: &Items<ColumnSpec>,
+    table: &Table,
+    strict: bool,
+) {
+    for column in columns.names() {
+        let object = format!("{name}.{column}");
+        let Some(actual) = table.column(column) else {
+            let expected = columns
+                .spec(column)
+                .map_or_else(|| "column".to_string(), ColumnSpec::to_string);
+            out.push(drift(DriftKind::MissingColumn, object, expected, MISSING));
+            continue;
+        };
+        let Some(want) = columns.spec(column) else {
+            continue;
+        };
+        let found_type = normalize_type(&actual.data_type);
+        if want.data_type != found_type {
+            out.push(drift(
+                DriftKind::ColumnType,
+                object.clone(),
+                &want.data_type,
+                &actual.data_type,
+            ));
+        }
+        let unquoted = |c: Option<&str>| c.map(|c| c.trim_matches('"').to_string());
+        if unquoted(want.collation.as_deref()) != unquoted(actual.collation.as_deref()) {
+            out.push(drift(
+                DriftKind::ColumnCollation,
+                object.clone(),
+                want.collation.as_deref().unwrap_or("the type's default"),
+                actual.collation.as_deref().unwrap_or("the type's default"),
+            ));
+        }
+        if want.not_null != actual.not_null {
+            let word = |not_null: bool| if not_null { "not null" } else { "nullable" };
+            out.push(drift(
+                DriftKind::ColumnNullability,
+                object.clone(),
+                word(want.not_null),
+                word(actual.not_null),
+            ));
+        }
+        if let Some(default) = &want.default {
+            let found = actual.default.as_deref();
+            if !found.is_some_and(|f| same_sql(f, default)) {
+                let render = found.map(|_| Render::ColumnDefault {
+                    table: name.to_string(),
+                    column: column.to_string(),
+                    data_type: actual.data_type.clone(),
+                });
+                out.push(
+                    drift(
+                        DriftKind::ColumnDefault,
+                        object,
+                        default,
+                        found.unwrap_or("no default"),
+                    )
+                    .rendered(render),
+                );
+            }
+        }
+    }
+    if strict {
+        let listed = columns.names();
+        for column in &table.columns {
+            if !listed.contains(&column.name.as_str()) {
+                out.push(drift(
+                    DriftKind::ExtraColumn,
+                    format!("{name}.{}", column.name),
+                    UNLISTED,
+                    ColumnSpec::render_collated(
+                        &column.data_type,
+                        column.collation.as_deref(),
+                        column.not_null,
+                        column.default.as_deref(),
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// `actual` holds (name, definition, whether an unlisted one counts as extra).
+fn definitions_check(
     out: &mut Vec<Drift>,
     table: &str,
     expected: &Items<String>,
-    actual: impl Iterator<Item = (&'a str, &'a str, bool)>,
+    actual: &[(&str, &str, bool)],
     strict: bool,
     [missing, extra, changed]: [DriftKind; 3],
+    render: Option<Render>,
 ) {
-    let actual: Vec<(&str, &str, bool)> = actual.collect();
     let listed = expected.names();
     for name in &listed {
         let object = format!("{table}.{name}");
@@ -455,13 +760,15 @@ fn definitions_check<'a>(
                 if let Some(want) = expected.spec(name)
                     && !same_sql(want, found)
                 {
-                    out.push(drift(changed, object, want.as_str(), *found));
+                    out.push(
+                        drift(changed, object, want.as_str(), *found).rendered(render.clone()),
+                    );
                 }
             }
         }
     }
     if strict {
-        for (name, definition, counts) in &actual {
+        for (name, definition, counts) in actual {
             if *counts && !listed.contains(name) {
                 out.push(drift(
                     extra,
@@ -481,6 +788,7 @@ mod tests {
 
     use super::*;
     use crate::pg::introspect::{Column, Extension, Index, Key, MigrationState};
+    use crate::pg::objects::Attributes;
 
     fn schema() -> Schema {
         let mut tables = BTreeMap::new();
@@ -493,18 +801,21 @@ mod tests {
                         data_type: "uuid".into(),
                         not_null: true,
                         default: Some("uuid_generate_v4()".into()),
+                        collation: None,
                     },
                     Column {
                         name: "issue_uri".into(),
                         data_type: "text".into(),
                         not_null: false,
                         default: None,
+                        collation: None,
                     },
                     Column {
                         name: "name".into(),
                         data_type: "character varying(256)".into(),
                         not_null: true,
                         default: None,
+                        collation: None,
                     },
                 ],
                 primary_key: Some(Key {
@@ -567,6 +878,7 @@ mod tests {
                 column: "version_num".into(),
                 values: Some(vec!["556b79de2825".into()]),
             }),
+            objects: BTreeMap::new(),
         }
     }
 
@@ -707,5 +1019,97 @@ indexes = []
         let drifts = verify(&bad, &s);
         assert_eq!(drifts.len(), 1);
         assert_eq!(drifts[0].found, "2 rows: 20240101, 20240202");
+    }
+
+    fn with_objects() -> Schema {
+        let mut s = schema();
+        let attributes = |pairs: &[(&str, &str)]| -> Attributes {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        s.objects.insert(
+            ObjectKind::Function,
+            [(
+                "touch()".to_string(),
+                attributes(&[("volatility", "volatile"), ("language", "plpgsql")]),
+            )]
+            .into(),
+        );
+        s.objects.insert(
+            ObjectKind::Enum,
+            [("mood".to_string(), attributes(&[("labels", "'sad', 'ok'")]))].into(),
+        );
+        s.objects.insert(
+            ObjectKind::View,
+            [(
+                "v".to_string(),
+                attributes(&[("definition", " SELECT 1 AS one;")]),
+            )]
+            .into(),
+        );
+        s
+    }
+
+    #[test]
+    fn objects_compare_the_attributes_given_and_under_strict_all_of_them() {
+        let partial = expected(
+            r#"
+enums = { mood = ["sad", "ok"] }
+[functions."touch()"]
+volatility = "volatile"
+"#,
+        );
+        assert_eq!(verify(&partial, &with_objects()), vec![]);
+
+        let changed = expected(
+            r#"
+enums = { mood = ["sad", "ok", "happy"], gone = ["x"] }
+views = { v = "SELECT 2 AS two" }
+[functions."touch()"]
+volatility = "stable"
+"#,
+        );
+        let drifts = verify(&changed, &with_objects());
+        let summary: Vec<(DriftKind, ObjectKind, &str, &str)> = drifts
+            .iter()
+            .map(|d| (d.kind, d.object_kind, d.object.as_str(), d.aspect.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (DriftKind::Changed, ObjectKind::View, "v", "definition"),
+                (DriftKind::Missing, ObjectKind::Enum, "gone", "present"),
+                (DriftKind::Changed, ObjectKind::Enum, "mood", "labels"),
+                (
+                    DriftKind::Changed,
+                    ObjectKind::Function,
+                    "touch()",
+                    "volatility"
+                ),
+            ]
+        );
+        // A view's definition is one the server can render; a function's volatility is not.
+        assert_eq!(drifts[0].render, Some(Render::View));
+        assert_eq!(drifts[3].render, None);
+        assert_eq!(drifts[2].found, "'sad', 'ok'");
+
+        let strict = expected(
+            "strict = true\nfunctions = { \"touch()\" = { volatility = \"volatile\" } }\nenums = {}\n",
+        );
+        let drifts = verify(&strict, &with_objects());
+        let summary: Vec<(DriftKind, &str, &str)> = drifts
+            .iter()
+            .filter(|d| d.object_kind != ObjectKind::Table)
+            .map(|d| (d.kind, d.object.as_str(), d.aspect.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (DriftKind::Extra, "mood", "present"),
+                (DriftKind::Changed, "touch()", "language"),
+            ]
+        );
     }
 }

@@ -156,7 +156,7 @@ impl HerokuExecutor {
         observer: Box<dyn Observer + Sync>,
     ) -> Result<Self> {
         let expected = match &options.expect {
-            Some(path) => Some(schema::load_expected(path)?),
+            Some(path) => Some(Expected::load(path)?),
             None => None,
         };
         let restarts = |s: &StepKind| match s {

@@ -7,14 +7,6 @@ use crate::pg::{self, Db, Expected, Target};
 
 use super::{Event, Observer, StepError, Wait};
 
-/// Reads an expected-schema file (`--expect`), up to [`crate::files::INPUT_LIMIT`]: an endless
-/// or huge file is an error, not a process that grows.
-pub fn load_expected(path: &std::path::Path) -> Result<Expected, crate::Error> {
-    let text = crate::files::read_text_capped(path, crate::files::INPUT_LIMIT)
-        .map_err(|e| crate::Error::usage(format!("cannot read the expected-schema file: {e}")))?;
-    Expected::parse(&text, path)
-}
-
 /// The app's `DATABASE_URL` as it is now (it changes on promotion). The observer hears it as a
 /// secret first, so that it is masked before anything could print it.
 pub async fn database_url(
@@ -111,8 +103,10 @@ pub async fn check(db: &Db, expected: Option<&Expected>) -> Result<SchemaCheck, 
             SchemaCheck::Ready(format!("{} tables: {}", tables.len(), tables.join(", ")))
         });
     };
-    let schema = pg::introspect::introspect(db, &expected.schema, &expected.probe()).await?;
-    let drift = pg::verify(expected, &schema);
+    let pg::Verified {
+        schema,
+        drifts: drift,
+    } = pg::verify_live(db, expected, &pg::VerifyOptions::default()).await?;
     Ok(match drift.first() {
         None => SchemaCheck::Ready(format!("schema matches ({} tables)", schema.tables.len())),
         Some(first) => SchemaCheck::Pending {

