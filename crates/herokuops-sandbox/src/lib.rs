@@ -3,7 +3,7 @@
 //! a real PostgreSQL server.
 //!
 //! Every Postgres add-on is a real database with its own role and password; backups are real
-//! `pg_dump -Fc` files and restores real `pg_restore` runs; one-off dynos run their command
+//! `pg_dump -Fc` files, restores real `pg_restore` runs and copies both piped; one-off dynos run their command
 //! locally with the app's config vars in their environment; a dyno restart runs the app's boot
 //! migration against the current `DATABASE_URL`. Apps come from `fixtures/sandbox/*.toml`.
 //!
@@ -13,6 +13,7 @@
 
 pub mod cluster;
 mod control;
+mod copies;
 mod data;
 mod dynos;
 pub mod fixture;
