@@ -31,6 +31,9 @@ fn swap_options() -> PlaybookOptions {
         restore_from: None,
         restore_extensions: Vec::new(),
         run_command: None,
+        database: None,
+        push_from: None,
+        push_password: None,
     }
 }
 

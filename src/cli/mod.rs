@@ -172,6 +172,10 @@ pub enum Command {
         /// Plan of the new add-on (default: the current database's plan)
         #[arg(long, value_name = "SERVICE:PLAN")]
         plan: Option<String>,
+        /// Copy the old database's data into the new one once in maintenance, and compare
+        /// every table's rows, before the promotion
+        #[arg(long)]
+        copy: bool,
         #[command(flatten)]
         flags: commands::playbook::PlaybookFlags,
     },
@@ -337,6 +341,7 @@ impl Command {
             | Command::Resume { .. }
             | Command::Run(_) => true,
             Command::Backup(cmd) => cmd.runs_a_playbook(),
+            Command::Db(commands::db::DbCommand::Chores(cmd)) => cmd.handles_interrupt(),
             _ => false,
         }
     }
@@ -427,9 +432,12 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Done> {
         Command::Reset { args, flags } => {
             commands::playbook::run_named(ctx, "reset", &args, None, None, flags).await
         }
-        Command::SwapDb { args, plan, flags } => {
-            commands::playbook::run_named(ctx, "swap-db", &args, plan, None, flags.into()).await
-        }
+        Command::SwapDb {
+            args,
+            plan,
+            copy,
+            flags,
+        } => commands::transfer::swap_db(ctx, &args, plan, copy, flags).await,
         Command::Playbook(cmd) => commands::playbook::playbook(ctx, cmd).await,
         Command::Runs(cmd) => commands::playbook::runs(ctx, cmd),
         Command::Resume { id, flags } => commands::playbook::resume(ctx, &id, flags).await,

@@ -98,6 +98,8 @@ pub enum DbCommand {
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         lock_timeout: Duration,
     },
+    #[command(flatten)]
+    Chores(super::chores::DbChores),
 }
 
 /// The resolved database: how to reach it and how to name it to the operator.
@@ -296,7 +298,10 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 }
 
 pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<Done> {
-    db_and_show(ctx, cmd).await.and_then(|()| Done::shown())
+    match cmd {
+        DbCommand::Chores(cmd) => super::chores::run(ctx, cmd).await,
+        cmd => db_and_show(ctx, cmd).await.and_then(|()| Done::shown()),
+    }
 }
 
 async fn db_and_show(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
@@ -425,5 +430,7 @@ async fn db_and_show(ctx: &Ctx, cmd: DbCommand) -> Result<()> {
             });
             Ok(())
         }
+        // Run by `db` itself.
+        DbCommand::Chores(_) => Ok(()),
     }
 }
