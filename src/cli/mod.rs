@@ -136,6 +136,8 @@ pub enum Command {
     Backup(commands::backup::BackupCommand),
     /// Run a command on a one-off dyno and exit with its status
     Run(commands::run::RunArgs),
+    /// The app's logs: the recent lines, or with --tail every new one until Ctrl-C
+    Logs(commands::logs::LogsArgs),
     /// Let the app migrate: restart it and wait, or run a migration command there or here
     Migrate(commands::migrate::MigrateArgs),
     /// Compare the live schema with an expected-schema file (exit 3 on drift)
@@ -342,6 +344,7 @@ impl Command {
             | Command::Run(_) => true,
             Command::Backup(cmd) => cmd.runs_a_playbook(),
             Command::Db(commands::db::DbCommand::Chores(cmd)) => cmd.handles_interrupt(),
+            Command::Logs(args) => args.tail,
             _ => false,
         }
     }
@@ -425,6 +428,7 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Done> {
         Command::Pg(cmd) => commands::pg::run(ctx, cmd).await,
         Command::Backup(cmd) => commands::backup::run(ctx, cmd).await,
         Command::Run(args) => commands::run::run(ctx, args).await,
+        Command::Logs(args) => commands::logs::run(ctx, args).await,
         Command::Migrate(args) => commands::migrate::run(ctx, args).await,
         Command::Verify(args) => commands::db::verify_command(ctx, args).await,
         Command::Schema(cmd) => commands::db::schema(ctx, cmd).await,

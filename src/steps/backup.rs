@@ -113,7 +113,8 @@ pub async fn follow(
 /// Backups of an app, newest first.
 pub async fn list(api: &ApiClient, app: &str) -> Result<Vec<Transfer>, StepError> {
     let mut transfers = api.transfers(app).await?;
-    transfers.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    // Times are to the second: of two made within one, the later number is the newer.
+    transfers.sort_by(|a, b| (&b.created_at, b.num).cmp(&(&a.created_at, a.num)));
     Ok(transfers)
 }
 

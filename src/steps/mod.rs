@@ -3,6 +3,7 @@
 //! never print.
 
 pub mod addons;
+pub mod app_logs;
 pub mod archive;
 pub mod backup;
 pub mod copy;

@@ -2,12 +2,14 @@
 
 pub mod activity;
 pub mod addons;
+pub mod archive;
 pub mod auth;
 pub mod backup;
 pub mod chores;
 pub mod ci;
 pub mod db;
 pub mod dynos;
+pub mod logs;
 pub mod maintenance;
 pub mod migrate;
 pub mod pg;
