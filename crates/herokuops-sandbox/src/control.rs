@@ -383,9 +383,10 @@ pub(crate) async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
             if !fault.path.starts_with('/') {
                 return Err(Failure::invalid("path must start with /"));
             }
-            if fault.status.is_none() && fault.delay_ms.is_none() && !fault.drop {
+            let answers = fault.status.is_some() || fault.delay_ms.is_some() || fault.drop;
+            if answers == fault.transfer_error.is_some() {
                 return Err(Failure::invalid(
-                    "a fault needs at least one of status, delay_ms or drop",
+                    "a fault needs one of status, delay_ms or drop, or else transfer_error alone",
                 ));
             }
             if fault.status.is_some_and(|s| !(400..=599).contains(&s)) {

@@ -491,10 +491,19 @@ async fn build_world(inner: &Arc<Inner>, epoch: u64) -> Result<World, SandboxErr
                 });
             }
         }
-        // The app has booted once: its schema is in place, as on a deployed app.
+        // The app has booted once: its dynos started, and its schema is in place, as on a
+        // deployed app; the log says so, from both sources.
+        for dyno in &app.dynos {
+            let started = format!("Starting process with command `{}`", dyno.command);
+            app.logs.push("heroku", &dyno.name, &started);
+        }
         if let (Some(boot), Some(url)) = (&app.boot, app.config_vars.get("DATABASE_URL")) {
             boots.push((url.clone(), boot.clone()));
             app.logs.push("app", "web.1", "Boot migration applied");
+        }
+        for dyno in &app.dynos {
+            app.logs
+                .push("heroku", &dyno.name, "State changed from starting to up");
         }
         world.apps.push(app);
     }
