@@ -122,7 +122,7 @@ pub enum Command {
         after_help = "Examples:\n  herokuops addons list tmi-server\n  herokuops addons create tmi-server heroku-postgresql:essential-0 --wait"
     )]
     Addons(commands::addons::AddonsCommand),
-    /// Postgres databases: info, wait, promote
+    /// Postgres databases: info, wait, promote, copy
     #[command(
         subcommand,
         after_help = "Examples:\n  herokuops pg info tmi-server\n  herokuops pg promote tmi-server HEROKU_POSTGRESQL_AMBER \\\n      --confirm tmi-server"
@@ -148,10 +148,10 @@ pub enum Command {
         after_help = "Examples:\n  herokuops schema snapshot tmi-server -o schema/tmi.toml"
     )]
     Schema(commands::db::SchemaCommand),
-    /// The database itself: check, diagnose, drop-schema
+    /// The database itself: check, diagnose, drop-schema, pull, push, psql, live activity (ps, locks, blocking, outliers, kill)
     #[command(
         subcommand,
-        after_help = "Examples:\n  herokuops db check tmi-server\n  herokuops db diagnose tmi-server"
+        after_help = "Examples:\n  herokuops db check tmi-server\n  herokuops db diagnose tmi-server\n  herokuops db pull tmi-server postgres://localhost/tmi_dev\n  herokuops db ps tmi-server"
     )]
     Db(commands::db::DbCommand),
     /// Playbook: drop and recreate schema public, let the app migrate, verify (destroys data)
@@ -164,9 +164,9 @@ pub enum Command {
         #[command(flatten)]
         flags: commands::playbook::RunFlags,
     },
-    /// Playbook: move the app onto a new Postgres add-on (create, wait, maintenance, promote, restart, verify)
+    /// Playbook: move the app onto a new Postgres add-on (create, wait, maintenance, [copy,] promote, restart, verify)
     #[command(
-        after_help = "Examples:\n  herokuops swap-db tmi-server\n  herokuops swap-db tmi-server --plan heroku-postgresql:standard-0 \\\n      --confirm tmi-server"
+        after_help = "Examples:\n  herokuops swap-db tmi-server\n  herokuops swap-db tmi-server --copy --confirm tmi-server\n  herokuops swap-db tmi-server --plan heroku-postgresql:standard-0 \\\n      --confirm tmi-server"
     )]
     SwapDb {
         #[arg(value_name = "APP")]

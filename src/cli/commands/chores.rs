@@ -106,11 +106,12 @@ pub fn split_args(
 
 /// The URL of the database, masked (in GitHub Actions) before anything could print it.
 pub async fn resolve(ctx: &Ctx, app: Option<&str>, which: &WhichDb) -> Result<Resolved> {
-    if let Some(url) = &which.database_url {
-        ctx.io.mask(url);
+    if let Some(given) = &which.database_url {
+        ctx.io.mask(given);
+        let url = &super::transfer::with_local_user(given);
         let target = Target::parse(url)?;
         return Ok(Resolved {
-            url: url.clone(),
+            url: url.to_string(),
             label: target.display().to_string(),
             confirm_name: target.database().to_string(),
             app: None,
