@@ -107,3 +107,71 @@ async fn psql_gets_the_password_in_its_environment_and_its_status_becomes_ours()
     assert!(run.stdout.contains("sslmode: prefer"), "{}", run.show());
     e2e.shutdown().await;
 }
+
+/// `db psql` at a terminal (a PTY): psql's own prompt, Ctrl-C cancelling the query and not
+/// herokuops, and `\q` ending it with exit 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn psql_at_a_terminal_is_interactive_and_ctrl_c_cancels_only_the_query() {
+    use rexpect::process::WaitStatus;
+    use rexpect::session::spawn_command;
+
+    let e2e = E2e::start().await;
+    e2e.until_dynos_up().await;
+    let url = e2e.database_url().await;
+    let command = e2e
+        .command(&["db", "psql", APP])
+        .env("TERM", "dumb")
+        .env("PAGER", "cat")
+        .std_command();
+    let runtime = tokio::runtime::Handle::current();
+    let (seen, status) = tokio::task::spawn_blocking(move || {
+        let mut session = spawn_command(command, Some(60_000)).expect("a PTY");
+        let mut seen = session.exp_string("=> ").expect("psql's prompt");
+        session.send_line("SELECT pg_sleep(30);").unwrap();
+        runtime.block_on(until_sleeping(&url));
+        session.send_control('c').unwrap();
+        seen.push_str(
+            &session
+                .exp_string("canceling statement")
+                .expect("the query cancelled"),
+        );
+        seen.push_str(&session.exp_string("=> ").expect("the prompt again"));
+        session.send_line("SELECT 40 + 2 AS answer;").unwrap();
+        seen.push_str(&session.exp_string("42").expect("psql still answers"));
+        session.send_line("\\q").unwrap();
+        seen.push_str(&session.exp_eof().unwrap_or_default());
+        (seen, session.process().wait().expect("it ends"))
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(status, WaitStatus::Exited(_, 0)),
+        "{status:?}\n{seen}"
+    );
+    e2e.assert_no_secret("the terminal", &seen);
+    e2e.shutdown().await;
+}
+
+/// Waits until a session of the database runs `pg_sleep`.
+async fn until_sleeping(url: &str) {
+    let db = super::harness::connect_url(url).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let rows = db
+            .query(
+                "sleeping?",
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(30)%'",
+                &[],
+            )
+            .await
+            .unwrap();
+        if rows[0].get::<_, i64>(0) == 1 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "psql never ran the query"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
