@@ -4,6 +4,7 @@
 
 #[path = "../tests/support/binary.rs"]
 mod binary;
+mod chores;
 mod commands;
 mod conformance;
 mod contract;

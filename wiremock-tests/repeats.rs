@@ -33,6 +33,9 @@ fn swap_options() -> PlaybookOptions {
         restore_extensions: Vec::new(),
         run_command: None,
         drop_dependents: false,
+        database: None,
+        push_from: None,
+        push_password: None,
     }
 }
 

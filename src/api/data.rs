@@ -20,6 +20,25 @@ fn db_path(addon: &AddonId, rest: &str) -> String {
     format!("/client/v11/databases/{}{rest}", seg(addon.as_str()))
 }
 
+/// A copy from one database into another: each side by the name transfers show
+/// (`DATABASE`, `AMBER`) and its URL, which carries the database's password.
+#[derive(Debug, Clone)]
+pub struct CopySpec {
+    pub from_name: String,
+    pub from_url: String,
+    pub to_name: String,
+    pub to_url: String,
+}
+
+/// The name the official CLI gives a database in a copy: its attachment without the
+/// `HEROKU_POSTGRESQL_` prefix and `_URL` suffix (`HEROKU_POSTGRESQL_AMBER_URL` is `AMBER`).
+pub fn copy_name(attachment: &str) -> String {
+    let name = attachment
+        .strip_prefix("HEROKU_POSTGRESQL_")
+        .unwrap_or(attachment);
+    name.strip_suffix("_URL").unwrap_or(name).to_string()
+}
+
 /// Lower-cases, trims and sorts an extension list as the official CLI does.
 pub fn normalize_extensions(extensions: &[String]) -> Vec<String> {
     let mut list: Vec<String> = extensions
@@ -59,6 +78,20 @@ impl Request {
         } else {
             req
         }
+    }
+
+    /// `POST /client/v11/databases/{id}/transfers`, the body the official CLI's `pg:copy`
+    /// sends, to the data API of the target's add-on. The URLs hold passwords: plans build it
+    /// with placeholders.
+    pub fn copy(addon: &AddonId, spec: &CopySpec) -> Request {
+        Request::new(Method::POST, Host::Data, db_path(addon, "/transfers"))
+            .json(json!({
+                "from_name": spec.from_name,
+                "from_url": spec.from_url,
+                "to_name": spec.to_name,
+                "to_url": spec.to_url,
+            }))
+            .subject(format!("database {addon}"))
     }
 
     /// `POST /client/v11/databases/{id}/restores`.
@@ -140,6 +173,12 @@ impl ApiClient {
             .await
     }
 
+    /// `POST /client/v11/databases/{id}/transfers`: starts a copy; it empties the target
+    /// first. Not repeated on a doubtful answer: a second copy would start over.
+    pub async fn copy(&self, addon: &AddonId, spec: &CopySpec) -> Result<Transfer, ApiError> {
+        self.send(Request::copy(addon, spec)).await
+    }
+
     /// `PUT /client/v11/databases/{id}/reset`: Heroku's own reset, which drops everything.
     /// Without extensions the body is `{}`, as the official CLI sends it.
     pub async fn reset_database(
@@ -214,6 +253,15 @@ impl ApiClient {
 #[cfg(test)]
 mod tests {
     use super::normalize_extensions;
+
+    #[test]
+    fn copies_name_databases_as_the_official_cli() {
+        use super::copy_name;
+        assert_eq!(copy_name("HEROKU_POSTGRESQL_AMBER_URL"), "AMBER");
+        assert_eq!(copy_name("HEROKU_POSTGRESQL_AMBER"), "AMBER");
+        assert_eq!(copy_name("DATABASE"), "DATABASE");
+        assert_eq!(copy_name("DATABASE_URL"), "DATABASE");
+    }
 
     #[test]
     fn extensions_are_normalized() {

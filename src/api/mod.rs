@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 pub use addons::{AddonCreate, AttachmentCreate};
-pub use data::{BackupSchedule, normalize_extensions};
+pub use data::{BackupSchedule, CopySpec, copy_name, normalize_extensions};
 pub use dynos::{DynoCreate, LogSessionCreate, RestartTarget};
 
 const DEFAULT_PLATFORM: &str = "https://api.heroku.com/";

@@ -122,7 +122,7 @@ pub enum Command {
         after_help = "Examples:\n  herokuops addons list tmi-server\n  herokuops addons create tmi-server heroku-postgresql:essential-0 --wait"
     )]
     Addons(commands::addons::AddonsCommand),
-    /// Postgres databases: info, wait, promote
+    /// Postgres databases: info, wait, promote, copy
     #[command(
         subcommand,
         after_help = "Examples:\n  herokuops pg info tmi-server\n  herokuops pg promote tmi-server HEROKU_POSTGRESQL_AMBER \\\n      --confirm tmi-server"
@@ -136,6 +136,8 @@ pub enum Command {
     Backup(commands::backup::BackupCommand),
     /// Run a command on a one-off dyno and exit with its status
     Run(commands::run::RunArgs),
+    /// The app's logs: the recent lines, or with --tail every new one until Ctrl-C
+    Logs(commands::logs::LogsArgs),
     /// Let the app migrate: restart it and wait, or run a migration command there or here
     Migrate(commands::migrate::MigrateArgs),
     /// Compare the live schema with an expected-schema file (exit 3 on drift)
@@ -146,10 +148,10 @@ pub enum Command {
         after_help = "Examples:\n  herokuops schema snapshot tmi-server -o schema/tmi.toml"
     )]
     Schema(commands::db::SchemaCommand),
-    /// The database itself: check, diagnose, drop-schema
+    /// The database itself: check, diagnose, drop-schema, pull, push, psql, live activity (ps, locks, blocking, outliers, kill)
     #[command(
         subcommand,
-        after_help = "Examples:\n  herokuops db check tmi-server\n  herokuops db diagnose tmi-server"
+        after_help = "Examples:\n  herokuops db check tmi-server\n  herokuops db diagnose tmi-server\n  herokuops db pull tmi-server postgres://localhost/tmi_dev\n  herokuops db ps tmi-server"
     )]
     Db(commands::db::DbCommand),
     /// Playbook: drop and recreate schema public, let the app migrate, verify (destroys data)
@@ -162,9 +164,9 @@ pub enum Command {
         #[command(flatten)]
         flags: commands::playbook::RunFlags,
     },
-    /// Playbook: move the app onto a new Postgres add-on (create, wait, maintenance, promote, restart, verify)
+    /// Playbook: move the app onto a new Postgres add-on (create, wait, maintenance, [copy,] promote, restart, verify)
     #[command(
-        after_help = "Examples:\n  herokuops swap-db tmi-server\n  herokuops swap-db tmi-server --plan heroku-postgresql:standard-0 \\\n      --confirm tmi-server"
+        after_help = "Examples:\n  herokuops swap-db tmi-server\n  herokuops swap-db tmi-server --copy --confirm tmi-server\n  herokuops swap-db tmi-server --plan heroku-postgresql:standard-0 \\\n      --confirm tmi-server"
     )]
     SwapDb {
         #[arg(value_name = "APP")]
@@ -172,6 +174,10 @@ pub enum Command {
         /// Plan of the new add-on (default: the current database's plan)
         #[arg(long, value_name = "SERVICE:PLAN")]
         plan: Option<String>,
+        /// Copy the old database's data into the new one once in maintenance, and compare
+        /// every table's rows, before the promotion
+        #[arg(long)]
+        copy: bool,
         #[command(flatten)]
         flags: commands::playbook::PlaybookFlags,
     },
@@ -342,6 +348,8 @@ impl Command {
             | Command::Resume { .. }
             | Command::Run(_) => true,
             Command::Backup(cmd) => cmd.runs_a_playbook(),
+            Command::Db(commands::db::DbCommand::Chores(cmd)) => cmd.handles_interrupt(),
+            Command::Logs(args) => args.tail,
             _ => false,
         }
     }
@@ -425,6 +433,7 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Done> {
         Command::Pg(cmd) => commands::pg::run(ctx, cmd).await,
         Command::Backup(cmd) => commands::backup::run(ctx, cmd).await,
         Command::Run(args) => commands::run::run(ctx, args).await,
+        Command::Logs(args) => commands::logs::run(ctx, args).await,
         Command::Migrate(args) => commands::migrate::run(ctx, args).await,
         Command::Verify(args) => commands::db::verify_command(ctx, args).await,
         Command::Schema(cmd) => commands::db::schema(ctx, cmd).await,
@@ -432,9 +441,12 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Done> {
         Command::Reset { args, flags } => {
             commands::playbook::run_named(ctx, "reset", &args, None, None, flags).await
         }
-        Command::SwapDb { args, plan, flags } => {
-            commands::playbook::run_named(ctx, "swap-db", &args, plan, None, flags.into()).await
-        }
+        Command::SwapDb {
+            args,
+            plan,
+            copy,
+            flags,
+        } => commands::transfer::swap_db(ctx, &args, plan, copy, flags).await,
         Command::Playbook(cmd) => commands::playbook::playbook(ctx, cmd).await,
         Command::Runs(cmd) => commands::playbook::runs(ctx, cmd),
         Command::Resume {

@@ -3,6 +3,7 @@
 //! Everything here returns values and typed errors; nothing prints. A database URL only ever
 //! leaves this module through [`redact_url`], so no message or report carries a password.
 
+pub mod activity;
 pub mod check;
 pub mod connect;
 pub mod diagnose;

@@ -11,15 +11,19 @@ use super::journal::RunState;
 use super::lock::Holder;
 use super::plan::{Preflight, StepPlan};
 use super::runner::{Executor, StateCheckpoint};
-use crate::api::{AddonCreate, ApiClient, AttachmentCreate, DynoCreate, Request, RestartTarget};
+use crate::api::{
+    AddonCreate, ApiClient, AttachmentCreate, CopySpec, DynoCreate, Request, RestartTarget,
+};
 use crate::error::{Error, Result};
 use crate::pg::{self, Expected};
 use crate::steps::addons::Created;
+use crate::steps::copy::Copied;
+use crate::steps::local_tools::Password;
 use crate::steps::maintenance::Switch;
 use crate::steps::migrate::Migrate;
 use crate::steps::promote::PromoteOutcome;
 use crate::steps::schema::SchemaCheck;
-use crate::steps::{self, Observer, StepError, Wait, backup, database, schema};
+use crate::steps::{self, Observer, StepError, Wait, backup, database, pushpull, schema};
 
 /// Everything a run needs to know, kept in the journal so `resume` runs the same way.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +59,16 @@ pub struct PlaybookOptions {
     /// (`--drop-dependents`); without it the run refuses while planning.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub drop_dependents: bool,
+    /// The app's database the run works on, by attachment (`db push --database`); default
+    /// `DATABASE_URL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// The local database `pg.push` copies from, as a URL without its password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_from: Option<String>,
+    /// Its password: never in the journal; a resumed push reads it from `PGPASSWORD`.
+    #[serde(skip)]
+    pub push_password: Option<Password>,
 }
 
 /// A restore URL as the journal keeps it: without its query.
@@ -159,6 +173,11 @@ impl HerokuExecutor {
             Some(path) => Some(Expected::load(path)?),
             None => None,
         };
+        if steps.contains(&StepKind::PgPush) && options.push_from.is_none() {
+            return Err(Error::usage(
+                "the pg.push step needs a local database: run it with `herokuops db push APP LOCAL_URL`",
+            ));
+        }
         let restarts = |s: &StepKind| match s {
             StepKind::DynosRestart => true,
             StepKind::Migrate => options.migrate == Migrate::Restart,
@@ -196,7 +215,7 @@ impl HerokuExecutor {
         let transfer = backup::capture(
             &self.api,
             &self.options.app,
-            None,
+            self.options.database.as_deref(),
             wait,
             self.observer.as_mut(),
         )
@@ -227,10 +246,25 @@ impl HerokuExecutor {
         ))
     }
 
+    /// The database the run works on (`DATABASE_URL` unless `database`).
+    async fn database_target(&mut self) -> Result<pg::Target, StepError> {
+        let url = pushpull::database_url(
+            &self.api,
+            &self.options.app,
+            self.options.database.as_deref(),
+            self.observer.as_mut(),
+        )
+        .await?;
+        Ok(pg::Target::parse(&url)?)
+    }
+
+    async fn connect_database(&mut self) -> Result<pg::Db, StepError> {
+        Ok(self.database_target().await?.connect().await?)
+    }
+
     async fn drop_schema(&mut self, state: &mut RunState) -> Result<String, StepError> {
-        let allow = self.options.drop_dependents;
-        let report =
-            schema::drop(&self.api, &self.options.app, allow, self.observer.as_mut()).await?;
+        let db = self.connect_database().await?;
+        let report = schema::drop(&db, self.options.drop_dependents).await?;
         state.destroyed.push(format!(
             "schema public of {} was dropped with its {} tables and their data",
             self.database_label(),
@@ -269,10 +303,9 @@ impl HerokuExecutor {
     /// After a migration that has finished (a command that exited), one look decides; an app
     /// that migrates at boot is given until the deadline.
     async fn verify(&mut self) -> Result<String, StepError> {
-        let expected = self.expected.as_ref();
         if !self.verify_waits {
-            let db = schema::connect(&self.api, &self.options.app, self.observer.as_mut()).await?;
-            return match schema::check(&db, expected).await? {
+            let db = self.connect_database().await?;
+            return match schema::check(&db, self.expected.as_ref()).await? {
                 SchemaCheck::Ready(line) => Ok(line),
                 SchemaCheck::Pending { differences, first } => Err(StepError::Drift {
                     app: self.options.app.clone(),
@@ -281,7 +314,7 @@ impl HerokuExecutor {
                 }),
             };
         }
-        let wait = self.wait();
+        let (wait, expected) = (self.wait(), self.expected.as_ref());
         let observer = self.observer.as_mut();
         schema::verify_until_ready(&self.api, &self.options.app, expected, wait, observer).await
     }
@@ -400,6 +433,81 @@ impl HerokuExecutor {
         })
     }
 
+    /// Copies the current database into the add-on this run created, then compares the rows
+    /// of every table. The transfer is in the run state from the moment it is known.
+    async fn copy(
+        &mut self,
+        state: &mut RunState,
+        checkpoint: StateCheckpoint<'_>,
+    ) -> Result<String, StepError> {
+        let target = state.addon.created.clone().ok_or(StepError::StepNeeds {
+            step: "pg.copy".into(),
+            what: "the add-on of an addons.create step before it".into(),
+        })?;
+        let app = self.options.app.clone();
+        let from =
+            steps::copy::side(&self.api, &app, "DATABASE_URL", self.observer.as_mut()).await?;
+        let to = steps::copy::side(&self.api, &app, &target, self.observer.as_mut()).await?;
+        let base = state.clone();
+        let mut save = |copying: &steps::copy::Copying| {
+            let mut state = base.clone();
+            state.copy = copying.clone();
+            checkpoint(&state)
+        };
+        let wait = backup::transfer_wait(self.options.timeout);
+        let observer = self.observer.as_mut();
+        let memory = &mut state.copy;
+        let (_, copied) = steps::copy::copy_once(
+            &self.api,
+            &app,
+            (&from, &to),
+            memory,
+            &mut save,
+            wait,
+            observer,
+        )
+        .await?;
+        let (tables, rows) = steps::copy::compare_rows(&app, &from, &to).await?;
+        let how = match copied {
+            Copied::Reused(name) => format!("{name}, finished earlier"),
+            Copied::Followed(name) | Copied::Made(name) => name,
+        };
+        Ok(format!(
+            "copied {} into {} ({how}); {tables} tables, {rows} rows on both",
+            from.name(),
+            to.name()
+        ))
+    }
+
+    async fn push(&mut self) -> Result<String, StepError> {
+        let from = self.options.push_from.clone().ok_or(StepError::StepNeeds {
+            step: "pg.push".into(),
+            what: "a local database (herokuops db push APP LOCAL_URL)".into(),
+        })?;
+        let password = self
+            .options
+            .push_password
+            .clone()
+            .or_else(|| std::env::var("PGPASSWORD").ok().map(Password::new));
+        let app = self.options.app.clone();
+        let database = self.options.database.clone();
+        let local = (from.as_str(), password.as_ref());
+        let bytes = pushpull::push(
+            &self.api,
+            &app,
+            database.as_deref(),
+            local,
+            self.observer.as_mut(),
+        )
+        .await?;
+        Ok(format!(
+            "restored {} ({}) into {}",
+            pg::redact_url(&from),
+            crate::output::progress::human_bytes(bytes),
+            self.database_label()
+        ))
+    }
+
     async fn wait_database(&mut self, state: &RunState) -> Result<String, StepError> {
         let name = state.addon.created.as_deref();
         let db = database::resolve(&self.api, &self.options.app, name).await?;
@@ -507,6 +615,8 @@ impl HerokuExecutor {
                 })],
                 vec![],
             ),
+            StepKind::PgCopy => self.copy_plan(),
+            StepKind::PgPush => self.push_plan(),
             StepKind::AddonsCreate => {
                 let plan = self
                     .options
@@ -556,6 +666,43 @@ impl HerokuExecutor {
         }
     }
 
+    fn copy_plan(&self) -> (String, Vec<Request>, Vec<String>) {
+        let spec = CopySpec {
+            from_name: "DATABASE".into(),
+            from_url: "{DATABASE_URL}".into(),
+            to_name: "{new add-on}".into(),
+            to_url: "{its URL}".into(),
+        };
+        (
+            format!(
+                "copy {} into the new database with Heroku's copy, then compare the row count of every table",
+                self.database_label()
+            ),
+            vec![
+                Request::copy(&"{new add-on}".into(), &spec),
+                Request::transfer(&self.options.app, "{uuid}", false),
+            ],
+            vec!["SELECT count(*) of every table, on both databases".into()],
+        )
+    }
+
+    fn push_plan(&self) -> (String, Vec<Request>, Vec<String>) {
+        let from = self
+            .options
+            .push_from
+            .as_deref()
+            .unwrap_or("the local database");
+        (
+            format!(
+                "replace {} with {}: pg_dump | pg_restore --clean --single-transaction",
+                self.database_label(),
+                pg::redact_url(from)
+            ),
+            vec![Request::config_vars(&self.options.app)],
+            vec!["pg_restore of the local dump, in one transaction".into()],
+        )
+    }
+
     fn migrate_plan(&self) -> (String, Vec<Request>, Vec<String>) {
         let app = self.options.app.as_str();
         match &self.options.migrate {
@@ -600,10 +747,9 @@ impl Executor for HerokuExecutor {
             backup::check_restore_source(&self.api, &self.options.app, source).await?;
         }
         let app = self.api.app(&self.options.app).await?;
-        let db = database::resolve(&self.api, &self.options.app, None).await?;
-        let url =
-            schema::database_url(&self.api, &self.options.app, self.observer.as_mut()).await?;
-        let target = pg::Target::parse(&url)?;
+        let which = self.options.database.clone();
+        let db = database::resolve(&self.api, &self.options.app, which.as_deref()).await?;
+        let target = self.database_target().await?;
         if let Some(holder) = &self.holder
             && self.db_lock.is_none()
         {
@@ -692,6 +838,8 @@ impl Executor for HerokuExecutor {
             StepKind::PgVerify => self.verify().await,
             StepKind::PgWait => self.wait_database(state).await,
             StepKind::PgPromote => self.promote(state, checkpoint).await,
+            StepKind::PgCopy => self.copy(state, checkpoint).await,
+            StepKind::PgPush => self.push().await,
             StepKind::AddonsCreate => self.create_addon(state, checkpoint).await,
             StepKind::MaintenanceOn => self.maintenance_on(state).await,
             StepKind::MaintenanceOff => {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::StepKind;
 use crate::files;
 use crate::steps::addons::Creation;
+use crate::steps::copy::Copying;
 use crate::steps::promote::Promotion;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +55,9 @@ pub struct RunState {
     /// Where its promotion moved the app from.
     #[serde(flatten)]
     pub promotion: Promotion,
+    /// The copy into the new add-on (swap-db --copy).
+    #[serde(flatten)]
+    pub copy: Copying,
     /// The backup taken before the first destructive step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_backup: Option<String>,

@@ -19,6 +19,13 @@ pub enum StepKind {
     PgWait,
     #[serde(rename = "pg.promote")]
     PgPromote,
+    /// Heroku's copy of the current database into the add-on this run created, then a row
+    /// count of every table on both sides.
+    #[serde(rename = "pg.copy")]
+    PgCopy,
+    /// A local database restored into the app's (`herokuops db push`).
+    #[serde(rename = "pg.push")]
+    PgPush,
     #[serde(rename = "addons.create")]
     AddonsCreate,
     #[serde(rename = "maintenance.on")]
@@ -36,13 +43,15 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 13] = [
+    pub const ALL: [StepKind; 15] = [
         StepKind::BackupCapture,
         StepKind::BackupRestore,
         StepKind::PgDropSchema,
         StepKind::PgVerify,
         StepKind::PgWait,
         StepKind::PgPromote,
+        StepKind::PgCopy,
+        StepKind::PgPush,
         StepKind::AddonsCreate,
         StepKind::MaintenanceOn,
         StepKind::MaintenanceOff,
@@ -60,6 +69,8 @@ impl StepKind {
             StepKind::PgVerify => "pg.verify",
             StepKind::PgWait => "pg.wait",
             StepKind::PgPromote => "pg.promote",
+            StepKind::PgCopy => "pg.copy",
+            StepKind::PgPush => "pg.push",
             StepKind::AddonsCreate => "addons.create",
             StepKind::MaintenanceOn => "maintenance.on",
             StepKind::MaintenanceOff => "maintenance.off",
@@ -70,11 +81,15 @@ impl StepKind {
         }
     }
 
-    /// Needs the operator's confirmation naming the app.
+    /// Needs the operator's confirmation naming the app. `pg.copy` writes only into the
+    /// add-on its run created, so it destroys nothing that was there before.
     pub fn is_destructive(self) -> bool {
         matches!(
             self,
-            StepKind::PgDropSchema | StepKind::BackupRestore | StepKind::PgPromote
+            StepKind::PgDropSchema
+                | StepKind::BackupRestore
+                | StepKind::PgPromote
+                | StepKind::PgPush
         )
     }
 

@@ -179,6 +179,48 @@ pub enum StepError {
         #[source]
         source: std::io::Error,
     },
+
+    /// A copy that finished, but whose tables do not hold what the source's do.
+    #[error("the copy differs from its source in {differences} table(s), first: {first}")]
+    RowCountMismatch {
+        app: String,
+        differences: usize,
+        first: String,
+    },
+
+    #[error("{tool} was not found {searched}")]
+    ToolMissing { tool: String, searched: String },
+
+    #[error("{tool} {found} ({}) is older than PostgreSQL {needed}, which it must work with", .path.display())]
+    ToolTooOld {
+        tool: String,
+        path: PathBuf,
+        found: u32,
+        needed: u32,
+    },
+
+    #[error("{tool} exited with status {status}{}", if .last.is_empty() { String::new() } else { format!(": {}", .last) })]
+    ToolFailed {
+        tool: String,
+        status: i32,
+        /// Its last line on stderr.
+        last: String,
+    },
+
+    #[error("{database} is not empty ({objects} tables, views or sequences); nothing was changed")]
+    NotEmpty { database: String, objects: i64 },
+
+    #[error("pg_stat_statements is not installed in {database}")]
+    StatementsMissing { database: String },
+
+    #[error("pg_stat_statements is installed in {database} but the server does not load it")]
+    StatementsNotLoaded { database: String },
+
+    #[error("no session with pid {pid} on {database}")]
+    NoSuchSession { database: String, pid: i32 },
+
+    #[error("the step {step} needs {what}")]
+    StepNeeds { step: String, what: String },
 }
 
 impl StepError {
@@ -203,7 +245,10 @@ impl StepError {
             | StepError::NoSuchBackup { .. }
             | StepError::BackupDidNotSucceed { .. }
             | StepError::BadRestoreUrl { .. }
-            | StepError::PlanUnknown => true,
+            | StepError::PlanUnknown
+            | StepError::NotEmpty { .. }
+            | StepError::NoSuchSession { .. }
+            | StepError::StepNeeds { .. } => true,
             _ => false,
         }
     }
@@ -272,6 +317,19 @@ impl StepError {
             SchemaNotReached { app, .. } | Drift { app, .. } => {
                 format!("see `herokuops verify {app} --expect FILE` for every difference")
             }
+            RowCountMismatch { app, .. } => format!(
+                "the app is still on its old database; `herokuops resume` copies again, `herokuops backup list {app}` shows the copy"
+            ),
+            ToolMissing { tool, .. } => format!(
+                "install the PostgreSQL client (`apt-get install postgresql-client`, `brew install libpq`), or name the directory holding {tool} in HEROKUOPS_PG_BIN"
+            ),
+            ToolTooOld { needed, .. } => format!(
+                "install the PostgreSQL {needed} client (or newer), or name the directory of a newer one in HEROKUOPS_PG_BIN"
+            ),
+            NotEmpty { .. } => "pass --force to replace what it holds, or name an empty or new database".to_string(),
+            StatementsMissing { .. } => "install it in the database: `CREATE EXTENSION pg_stat_statements` (on Heroku: `CREATE EXTENSION pg_stat_statements WITH SCHEMA heroku_ext`)".to_string(),
+            StatementsNotLoaded { .. } => "add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart the server".to_string(),
+            NoSuchSession { .. } => "`herokuops db ps APP` lists the sessions and their pids".to_string(),
             _ => return None,
         };
         Some(hint)

@@ -3,14 +3,19 @@
 //! never print.
 
 pub mod addons;
+pub mod app_logs;
+pub mod archive;
 pub mod backup;
+pub mod copy;
 pub mod database;
 pub mod dynos;
 mod error;
+pub mod local_tools;
 pub mod logs;
 pub mod maintenance;
 pub mod migrate;
 pub mod promote;
+pub mod pushpull;
 pub mod run;
 pub mod schema;
 

@@ -67,18 +67,12 @@ pub async fn estimated_rows(db: &Db, schema: &str) -> Result<i64, StepError> {
 
 /// Drops schema `public` of the app's database and recreates it, in one transaction. Objects
 /// in other schemas that depend on it make it refuse, unless `allow_dependents`.
-pub async fn drop(
-    api: &ApiClient,
-    app: &str,
-    allow_dependents: bool,
-    observer: &mut dyn Observer,
-) -> Result<DropReport, StepError> {
-    let db = connect(api, app, observer).await?;
+pub async fn drop(db: &Db, allow_dependents: bool) -> Result<DropReport, StepError> {
     let options = DropOptions {
         allow_dependents,
         ..DropOptions::default()
     };
-    Ok(pg::drop::drop_schema(&db, &options).await?)
+    Ok(pg::drop::drop_schema(db, &options).await?)
 }
 
 /// How the schema looked at one check.

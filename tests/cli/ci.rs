@@ -366,6 +366,74 @@ fn each_way_of_installing_herokuops_passes_actionlint() {
 /// Where `--install git` finds no repository a runner could install herokuops from, or
 /// `--install path` no herokuops to build, ci init says what to pass instead (exit 2) and writes
 /// nothing; a password in a URL never reaches the workflow or the terminal.
+/// The backup-archive recipe: one app and a matrix, each through actionlint, each capturing,
+/// downloading under the archive's name and uploading the dump with its retention.
+#[test]
+fn the_backup_archive_workflow_passes_actionlint_and_keeps_the_dump() {
+    let dir = repo();
+    let cron = ["--cron", "0 2 * * *"];
+    for (name, apps, retention) in [
+        ("archive.yml", &["--app", "tmi-server"][..], None),
+        (
+            "archive-matrix.yml",
+            &["--app", "tmi-server", "--app", "tmi-staging"][..],
+            Some("30"),
+        ),
+    ] {
+        let path = workflow_path(dir.path(), name);
+        let mut args = vec!["ci", "init", "backup-archive"];
+        args.extend(apps);
+        args.extend(cron);
+        if let Some(days) = retention {
+            args.extend(["--retention-days", days]);
+        }
+        args.extend(["-o", path.to_str().unwrap()]);
+        let out = herokuops(dir.path(), &[], &args);
+        assert!(out.status.success(), "{name}: {}", show(&out));
+        let (clean, findings) = lint(&path);
+        let yaml = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            clean,
+            "actionlint finds fault with {name}:\n{findings}\n{yaml}"
+        );
+        assert!(yaml.contains("herokuops backup capture \"$APP\""), "{yaml}");
+        assert!(
+            yaml.contains("herokuops backup download \"$APP\" --dir \"$RUNNER_TEMP/herokuops-backups\" --keep 1"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("path: ${{ runner.temp }}/herokuops-backups/"),
+            "{yaml}"
+        );
+        let days = retention.unwrap_or("7");
+        assert!(
+            yaml.contains(&format!("retention-days: {days}\n")),
+            "{yaml}"
+        );
+        assert!(yaml.contains("permissions:\n  contents: read\n"), "{yaml}");
+        assert_eq!(yaml.contains("matrix:"), apps.len() > 2, "{yaml}");
+    }
+    // Retention belongs to the archive only.
+    let out = herokuops(
+        dir.path(),
+        &[],
+        &[
+            "ci",
+            "init",
+            "backup-capture",
+            "--app",
+            "x-app",
+            "--cron",
+            "0 2 * * *",
+            "--retention-days",
+            "3",
+            "-o",
+            "-",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+}
+
 #[test]
 fn ci_init_refuses_an_install_it_cannot_make_work() {
     let base = [

@@ -19,6 +19,14 @@ const DESTRUCTIVE: &[&[&str]] = &[
         "postgresql-secondary-10002",
     ],
     &["backup", "restore", "tmi-server", "b001"],
+    &["db", "push", "tmi-server", "postgres://localhost/tmi_dev"],
+    &[
+        "pg",
+        "copy",
+        "tmi-server",
+        "DATABASE_URL",
+        "HEROKU_POSTGRESQL_AMBER",
+    ],
 ];
 
 #[tokio::test]

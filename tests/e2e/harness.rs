@@ -169,6 +169,11 @@ impl E2e {
         }
     }
 
+    /// Counts `secret` among the secrets no output may show (a local database's password).
+    pub fn also_secret(&self, secret: &str) {
+        self.secrets.lock().unwrap().insert(secret.to_string());
+    }
+
     pub fn secrets(&self) -> Vec<String> {
         self.secrets.lock().unwrap().iter().cloned().collect()
     }
@@ -418,4 +423,26 @@ pub fn fault(method: &str, path: &str, extra: Value) -> Value {
         f[k] = v.clone();
     }
     f
+}
+
+/// A database on the sandboxes' own PostgreSQL server, reached as its superuser: a "local"
+/// database for pull and push. It need not exist.
+pub fn local_url(e2e: &E2e, database: &str) -> String {
+    let admin = &crate::support::sandbox::shared_pg().url;
+    let mut url = url::Url::parse(admin).unwrap();
+    if let Some(password) = url.password() {
+        e2e.also_secret(password);
+    }
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
+
+/// A fresh name for a local database.
+pub fn local_name(what: &str) -> String {
+    format!("{what}_{:08x}", rand::random::<u32>())
+}
+
+/// A connection to any database URL.
+pub async fn connect_url(url: &str) -> herokuops::pg::Db {
+    Target::parse(url).unwrap().connect().await.unwrap()
 }

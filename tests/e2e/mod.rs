@@ -2,12 +2,18 @@
 //! databases are real, with faults, signals and kills, and a watch for leaked secrets on every
 //! output and journal.
 
+mod activity;
+mod archive;
+mod copy;
 mod edges;
 mod faults;
 mod harness;
 mod kill;
+mod logs;
 mod one_off;
 mod playbooks;
 mod prompt;
+mod psql;
 mod restore;
 mod secrets;
+mod transfer;

@@ -264,10 +264,14 @@ impl TempCluster {
         let _ = std::fs::remove_file(&pwfile);
         result?;
         // A throwaway cluster needs no durability; these make it start and work faster.
-        append_conf(
-            data,
-            "\n# herokuops sandbox\nlisten_addresses = '127.0.0.1'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n",
-        )
+        let mut conf = "\n# herokuops sandbox\nlisten_addresses = '127.0.0.1'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n".to_string();
+        // pg_stat_statements loaded, as on Heroku, so that a database may install it; only
+        // where the server has it (a server without its contrib modules would not start).
+        let lib = self.bin_dir.join("../lib/pg_stat_statements.so");
+        if lib.is_file() {
+            conf.push_str("shared_preload_libraries = 'pg_stat_statements'\n");
+        }
+        append_conf(data, &conf)
     }
 
     fn give_to_server_user(&self, path: &Path) -> Result<(), ClusterError> {
@@ -296,7 +300,7 @@ impl TempCluster {
     fn template_dir(&self, parent: &Path) -> PathBuf {
         // The layout version changes whenever the initdb options or settings do.
         let key = format!(
-            "2|{}|{}",
+            "3|{}|{}",
             self.bin_dir.display(),
             self.run_as.as_deref().unwrap_or("")
         );

@@ -11,7 +11,8 @@
 //!   untouched, to reach e.g. the second `PATCH /apps/*` of a run. `"after_handling": true`
 //!   carries the request out first and then answers the error (or drops the connection): the
 //!   platform acted, the client cannot know. Optional `id`, `message` and `retry_after` shape
-//!   the error.
+//!   the error. `"transfer_error": "MESSAGE"` answers as usual, and the transfer the request
+//!   starts (a copy) fails with MESSAGE.
 //! - `POST /__sandbox/reset`: back to the fixtures, databases recreated.
 //! - `POST /__sandbox/rate-limit` `{"remaining": N}`: set the budget `RateLimit-Remaining`
 //!   reports; `GET` reads it with the bucket's shape and how many requests were answered 429.
@@ -153,6 +154,10 @@ pub(crate) struct Fault {
     /// Seconds, sent as `Retry-After`.
     #[serde(default)]
     pub retry_after: Option<u64>,
+    /// The request is carried out and answered as usual, but the transfer it starts (a copy)
+    /// fails with this message: a fault on Heroku's side while the transfer runs.
+    #[serde(default)]
+    pub transfer_error: Option<String>,
     /// Requests it has applied to so far.
     #[serde(default)]
     pub hits: u32,
@@ -254,10 +259,9 @@ pub(crate) async fn answer_after_handling(
 /// The first fault of the kind that applies to `req`, counted as applied.
 fn take_fault(inner: &Inner, req: &Req, after_handling: bool) -> Option<Fault> {
     let mut control = inner.control();
-    let fault = control
-        .faults
-        .iter_mut()
-        .find(|f| f.after_handling == after_handling && f.matches(req))?;
+    let fault = control.faults.iter_mut().find(|f| {
+        f.after_handling == after_handling && f.transfer_error.is_none() && f.matches(req)
+    })?;
     if fault.after > 0 {
         fault.after -= 1;
         return None;
@@ -267,6 +271,25 @@ fn take_fault(inner: &Inner, req: &Req, after_handling: bool) -> Option<Fault> {
         *times -= 1;
     }
     Some(fault.clone())
+}
+
+/// The error a matching `transfer_error` fault gives the transfer `req` starts, counted as
+/// applied.
+pub(crate) fn take_transfer_error(inner: &Inner, req: &Req) -> Option<String> {
+    let mut control = inner.control();
+    let fault = control
+        .faults
+        .iter_mut()
+        .find(|f| f.transfer_error.is_some() && f.matches(req))?;
+    if fault.after > 0 {
+        fault.after -= 1;
+        return None;
+    }
+    fault.hits += 1;
+    if let Some(times) = fault.times.as_mut() {
+        *times -= 1;
+    }
+    fault.transfer_error.clone()
 }
 
 async fn apply_fault(
@@ -360,9 +383,10 @@ pub(crate) async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
             if !fault.path.starts_with('/') {
                 return Err(Failure::invalid("path must start with /"));
             }
-            if fault.status.is_none() && fault.delay_ms.is_none() && !fault.drop {
+            let answers = fault.status.is_some() || fault.delay_ms.is_some() || fault.drop;
+            if answers == fault.transfer_error.is_some() {
                 return Err(Failure::invalid(
-                    "a fault needs at least one of status, delay_ms or drop",
+                    "a fault needs one of status, delay_ms or drop, or else transfer_error alone",
                 ));
             }
             if fault.status.is_some_and(|s| !(400..=599).contains(&s)) {

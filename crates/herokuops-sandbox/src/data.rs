@@ -22,7 +22,7 @@ use super::state::{
 use crate::wire::{Failure, Outcome, Req, channel_body, created, full, ok};
 use herokuops::api::models::WaitStatus;
 
-fn no_database() -> Failure {
+pub(crate) fn no_database() -> Failure {
     Failure::not_found("Couldn't find that database.")
 }
 
@@ -54,7 +54,7 @@ fn human_size(bytes: u64) -> String {
 
 /// The name a database is known by in transfers: its DATABASE attachment if it has one, else
 /// its first attachment on its own app.
-fn attachment_name(world: &World, addon_id: &str, app_id: &str) -> String {
+pub(crate) fn attachment_name(world: &World, addon_id: &str, app_id: &str) -> String {
     let mut names: Vec<&str> = world
         .attachments
         .iter()
@@ -167,7 +167,7 @@ pub(crate) fn wait_status(inner: &Arc<Inner>, db: &str) -> Outcome {
     ok(&view)
 }
 
-fn next_num(world: &mut World, app_id: &str) -> u64 {
+pub(crate) fn next_num(world: &mut World, app_id: &str) -> u64 {
     match world.apps.iter_mut().find(|a| a.id == app_id) {
         Some(app) => {
             let n = app.next_transfer_num;
@@ -178,7 +178,10 @@ fn next_num(world: &mut World, app_id: &str) -> u64 {
     }
 }
 
-fn ready_addon(world: &World, db: &str) -> Result<(String, String, DbCredentials), Failure> {
+pub(crate) fn ready_addon(
+    world: &World,
+    db: &str,
+) -> Result<(String, String, DbCredentials), Failure> {
     let addon = world.addon(db).ok_or_else(no_database)?;
     if addon.provisioning() {
         return Err(Failure::invalid(format!(
@@ -230,13 +233,13 @@ pub(crate) async fn capture(inner: &Arc<Inner>, db: &str) -> Outcome {
     created(&view)
 }
 
-fn with_transfer(inner: &Inner, uuid: &str, change: impl FnOnce(&mut TransferState)) {
+pub(crate) fn with_transfer(inner: &Inner, uuid: &str, change: impl FnOnce(&mut TransferState)) {
     if let Some(t) = inner.world().transfer_mut(uuid) {
         change(t);
     }
 }
 
-fn finish_transfer(inner: &Inner, uuid: &str, succeeded: bool, message: &str) {
+pub(crate) fn finish_transfer(inner: &Inner, uuid: &str, succeeded: bool, message: &str) {
     with_transfer(inner, uuid, |t| {
         t.log(if succeeded { "info" } else { "error" }, message);
         t.finish(succeeded);
@@ -321,7 +324,7 @@ async fn run_backup(inner: Arc<Inner>, uuid: String, creds: DbCredentials, file:
 
 /// Copies a tool's stderr lines into the transfer's logs; returns the number of lines that
 /// report an ignored error (pg_restore's "errors ignored on restore: N" gives the count).
-fn collect_logs(
+pub(crate) fn collect_logs(
     inner: Arc<Inner>,
     uuid: String,
     stream: tokio::process::ChildStderr,

@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::wire::{DropConnection, Failure, Listener, Outcome, Req, Response, ok};
-use crate::{Inner, control, data, platform};
+use crate::{Inner, control, copies, data, platform};
 
 /// The largest request body accepted.
 const MAX_BODY: usize = 16 << 20;
@@ -360,6 +360,12 @@ async fn route(inner: &Arc<Inner>, req: &Req) -> Outcome {
             data::restore(inner, req, db).await
         }
         ["client", "v11", "databases", db, "reset"] if put => data::reset(inner, req, db).await,
+        ["client", "v11", "databases", db, "transfers"] if post => {
+            copies::copy(inner, req, db).await
+        }
+        ["postgres", "v0", "databases", addon, "credentials"] if get => {
+            copies::credentials(inner, addon)
+        }
         ["client", "v11", "databases", db, "transfer-schedules"] if get => {
             data::schedules_list(inner, db)
         }

@@ -3,7 +3,7 @@
 //! a real PostgreSQL server.
 //!
 //! Every Postgres add-on is a real database with its own role and password; backups are real
-//! `pg_dump -Fc` files and restores real `pg_restore` runs; one-off dynos run their command
+//! `pg_dump -Fc` files, restores real `pg_restore` runs and copies both piped; one-off dynos run their command
 //! locally with the app's config vars in their environment; a dyno restart runs the app's boot
 //! migration against the current `DATABASE_URL`. Apps come from `fixtures/sandbox/*.toml`.
 //!
@@ -13,6 +13,7 @@
 
 pub mod cluster;
 mod control;
+mod copies;
 mod data;
 mod dynos;
 pub mod fixture;
@@ -490,10 +491,19 @@ async fn build_world(inner: &Arc<Inner>, epoch: u64) -> Result<World, SandboxErr
                 });
             }
         }
-        // The app has booted once: its schema is in place, as on a deployed app.
+        // The app has booted once: its dynos started, and its schema is in place, as on a
+        // deployed app; the log says so, from both sources.
+        for dyno in &app.dynos {
+            let started = format!("Starting process with command `{}`", dyno.command);
+            app.logs.push("heroku", &dyno.name, &started);
+        }
         if let (Some(boot), Some(url)) = (&app.boot, app.config_vars.get("DATABASE_URL")) {
             boots.push((url.clone(), boot.clone()));
             app.logs.push("app", "web.1", "Boot migration applied");
+        }
+        for dyno in &app.dynos {
+            app.logs
+                .push("heroku", &dyno.name, "State changed from starting to up");
         }
         world.apps.push(app);
     }

@@ -287,6 +287,35 @@ impl PgServer {
         cmd
     }
 
+    /// `pg_dump -Fc` of any database URL to stdout (a copy's source).
+    pub fn dump_url_command(&self, url: &str) -> Result<tokio::process::Command, String> {
+        let mut cmd = url_command(&self.pg_dump, url)?;
+        cmd.args(["--format=custom", "--no-acl", "--no-owner", "--verbose"]);
+        Ok(cmd)
+    }
+
+    /// `pg_restore` from stdin into any database URL (a copy's target).
+    pub fn restore_url_command(&self, url: &str) -> Result<tokio::process::Command, String> {
+        let mut cmd = url_command(&self.pg_restore, url)?;
+        // pg_restore connects only when given a database; its name is no secret.
+        let database = Url::parse(url)
+            .map(|u| u.path().trim_start_matches('/').to_string())
+            .unwrap_or_default();
+        cmd.arg("--dbname").arg(
+            percent_encoding::percent_decode_str(&database)
+                .decode_utf8_lossy()
+                .into_owned(),
+        );
+        cmd.args([
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--no-acl",
+            "--verbose",
+        ]);
+        Ok(cmd)
+    }
+
     /// A client tool connected as the add-on's role; the password goes through the
     /// environment, never the command line.
     fn client_command(&self, program: &Path, creds: &DbCredentials) -> tokio::process::Command {
@@ -313,6 +342,36 @@ impl PgServer {
         cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
         cmd
     }
+}
+
+/// A client tool connected to a database URL (a copy's source or target, which need not be
+/// the sandbox's own): everything through the environment, the password included, so that
+/// nothing secret is on a command line.
+fn url_command(program: &Path, url: &str) -> Result<tokio::process::Command, String> {
+    let target = Target::parse(url).map_err(|e| e.to_string())?;
+    let parsed = Url::parse(url).map_err(|_| format!("{} is not a URL", redact_url(url)))?;
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PG") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("PGHOST", parsed.host_str().unwrap_or("localhost"))
+        .env("PGPORT", parsed.port().unwrap_or(5432).to_string())
+        .env("PGUSER", decode(parsed.username()))
+        .env("PGDATABASE", decode(parsed.path().trim_start_matches('/')))
+        .env("PGSSLMODE", target.ssl_mode().as_str())
+        .env("PGCONNECT_TIMEOUT", "15");
+    if let Some(password) = parsed.password() {
+        cmd.env("PGPASSWORD", decode(password));
+    }
+    cmd.kill_on_drop(true);
+    Ok(cmd)
 }
 
 /// Runs an app's boot migration against a database URL, unless its marker table is there.

@@ -208,6 +208,8 @@ impl AttachmentState {
 pub(crate) enum TransferKind {
     Backup,
     Restore,
+    /// A database copied into another (`pg:copy`).
+    Copy,
 }
 
 pub(crate) struct TransferState {
@@ -772,7 +774,7 @@ impl World {
                     t.app_id, t.uuid
                 ))
             }
-            TransferKind::Restore => json!(null),
+            TransferKind::Restore | TransferKind::Copy => json!(null),
         };
         merge(
             &mut v,

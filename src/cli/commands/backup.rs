@@ -51,7 +51,7 @@ pub enum BackupCommand {
     },
     /// Download a backup (the newest by default); resumes a partial download
     #[command(
-        after_help = "Examples:\n  herokuops backup download tmi-server\n  herokuops backup download tmi-server b005 -o /backups/tmi-b005.dump"
+        after_help = "Examples:\n  herokuops backup download tmi-server\n  herokuops backup download tmi-server b005 -o /backups/tmi-b005.dump\n  herokuops backup download tmi-server --dir /backups/tmi --keep 7"
     )]
     Download {
         #[arg(value_name = "[APP] [BACKUP]")]
@@ -62,6 +62,12 @@ pub enum BackupCommand {
         /// Overwrite FILE if it exists
         #[arg(long)]
         force: bool,
+        /// Keep an archive in DIR instead: APP-bNNN-YYYYMMDDTHHMMSSZ.dump, a backup already there skipped
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "force"])]
+        dir: Option<PathBuf>,
+        /// With --dir: keep the newest N of the archive's own files, remove the older ones
+        #[arg(long, value_name = "N", requires = "dir", value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
     },
     /// Restore a database from a backup or URL (destructive: needs --confirm APP). Into the
     /// app's DATABASE_URL this is the `restore` playbook: safety backup, restore, restart, verify
@@ -332,7 +338,12 @@ pub async fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<Done> {
             args,
             output,
             force,
-        } => download(ctx, &args, output, force).await,
+            dir,
+            keep,
+        } => match dir {
+            Some(dir) => super::archive::download(ctx, &args, dir, keep).await,
+            None => download(ctx, &args, output, force).await,
+        },
         BackupCommand::Restore {
             args,
             database,

@@ -40,7 +40,8 @@ pub enum CiCommand {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The playbook the workflow runs (built-in, or from herokuops.toml)
+    /// The playbook the workflow runs (built-in, or from herokuops.toml), or backup-archive:
+    /// capture a backup and keep its dump as an artifact
     pub playbook: String,
     /// When it runs: a 5-field cron expression, in UTC (e.g. "0 3 * * *")
     #[arg(long, value_name = "CRON")]
@@ -72,7 +73,17 @@ pub struct InitArgs {
     /// The job's time limit in minutes
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=4320))]
     pub timeout_minutes: u32,
+    /// With backup-archive: how many days GitHub keeps each run's dump
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=90))]
+    pub retention_days: Option<u32>,
 }
+
+/// The workflow that keeps backups as artifacts: no playbook, a recipe of two commands.
+pub const ARCHIVE_RECIPE: &str = "backup-archive";
+
+/// What `retention-days` an archive's artifact gets without `--retention-days`: the week the
+/// ops guide's cron script kept.
+pub const ARCHIVE_DAYS: u32 = 7;
 
 /// Where the workflow's `cargo install` takes herokuops from (`--install`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -128,6 +139,8 @@ pub struct WorkflowSpec {
     pub install: Install,
     pub timeout_minutes: u32,
     pub max_parallel: usize,
+    /// The backup-archive recipe, with the days its dumps are kept.
+    pub archive_days: Option<u32>,
 }
 
 fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
@@ -139,8 +152,26 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
     let apps = apps::fleet_apps(&ctx.global)?;
     validate_cron(&args.cron)?;
     validate_playbook_name(&args.playbook)?;
+    let archive = args.playbook == ARCHIVE_RECIPE;
+    if args.retention_days.is_some() && !archive {
+        return Err(Error::usage(format!(
+            "--retention-days is for the {ARCHIVE_RECIPE} workflow, which keeps dumps as artifacts"
+        )));
+    }
+    if archive && args.config.is_some() {
+        return Err(Error::usage(format!(
+            "{ARCHIVE_RECIPE} runs no playbook, so --config would do nothing"
+        )));
+    }
     let config = Config::load(args.config.as_deref())?;
-    let playbook = config.playbook(&args.playbook)?;
+    let playbook = match archive {
+        true => Playbook {
+            name: ARCHIVE_RECIPE.into(),
+            description: "Capture a backup and keep its dump as an artifact".into(),
+            steps: vec![StepKind::BackupCapture],
+        },
+        false => config.playbook(&args.playbook)?,
+    };
     check_destructive(&playbook, &apps, args.confirm_destructive)?;
     if args.confirm_destructive && !playbook.is_destructive() {
         ctx.io.warn(&format!(
@@ -187,6 +218,7 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
         install,
         timeout_minutes: args.timeout_minutes,
         max_parallel: ctx.global.jobs,
+        archive_days: archive.then(|| args.retention_days.unwrap_or(ARCHIVE_DAYS)),
     };
     let yaml = workflow(&spec);
     let target = args.output.clone().unwrap_or_else(|| {
@@ -590,14 +622,20 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
         y.push_str(text);
         y.push('\n');
     };
+    let what = match spec.archive_days {
+        Some(days) => format!(
+            "Backs up {} and keeps the dump for {days} days,",
+            spec.apps.join(", ")
+        ),
+        None => format!(
+            "Runs the herokuops playbook {} on {}",
+            spec.playbook,
+            spec.apps.join(", ")
+        ),
+    };
     line(
         &mut y,
-        &format!(
-            "# Runs the herokuops playbook {} on {} at \"{}\" (UTC), and on demand.",
-            spec.playbook,
-            spec.apps.join(", "),
-            spec.cron
-        ),
+        &format!("# {what} at \"{}\" (UTC), and on demand.", spec.cron),
     );
     line(
         &mut y,
@@ -676,6 +714,10 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
     line(&mut y, "        with:");
     line(&mut y, "          persist-credentials: false");
     install_steps(&mut y, &spec.install);
+    if let Some(days) = spec.archive_days {
+        archive_steps(&mut y, &app_expr, days);
+        return y;
+    }
     line(
         &mut y,
         &format!(
@@ -740,6 +782,39 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
     line(&mut y, "          if-no-files-found: ignore");
     line(&mut y, "          retention-days: 30");
     y
+}
+
+/// The steps of the backup-archive recipe: a backup captured, its dump downloaded under the
+/// archive's name, and the dump uploaded as an artifact GitHub keeps for `days`.
+fn archive_steps(y: &mut String, app_expr: &str, days: u32) {
+    let mut line = |text: &str| {
+        y.push_str(text);
+        y.push('\n');
+    };
+    line("      - name: \"herokuops backup capture and download\"");
+    line("        env:");
+    line("          # Only this step sees the token; GitHub masks it in the log.");
+    line("          HEROKU_API_KEY: ${{ secrets.HEROKU_API_KEY }}");
+    line(&format!("          APP: {}", quoted(app_expr)));
+    line("        run: |");
+    line("          herokuops backup capture \"$APP\"");
+    line(
+        "          herokuops backup download \"$APP\" --dir \"$RUNNER_TEMP/herokuops-backups\" --keep 1",
+    );
+    line("      - name: Upload the dump");
+    line("        uses: actions/upload-artifact@v6");
+    line("        with:");
+    line(&format!(
+        "          name: {}",
+        quoted(&format!(
+            "herokuops-backup-{app_expr}-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
+        ))
+    ));
+    line("          path: ${{ runner.temp }}/herokuops-backups/");
+    line("          if-no-files-found: error");
+    line("          # The dump is the backup: it already holds its compression.");
+    line("          compression-level: 0");
+    line(&format!("          retention-days: {days}"));
 }
 
 /// The steps that restore herokuops from the cache or install it, keyed on what would be
@@ -882,7 +957,27 @@ mod tests {
             install: Install::Crates,
             timeout_minutes: 60,
             max_parallel: 4,
+            archive_days: None,
         }
+    }
+
+    #[test]
+    fn the_archive_recipe_captures_downloads_and_uploads_with_a_retention() {
+        let archive = workflow(&WorkflowSpec {
+            playbook: ARCHIVE_RECIPE.into(),
+            confirm: false,
+            archive_days: Some(14),
+            ..spec(&["tmi-server"])
+        });
+        assert!(
+            archive.contains("herokuops backup capture \"$APP\""),
+            "{archive}"
+        );
+        assert!(archive.contains("--dir \"$RUNNER_TEMP/herokuops-backups\" --keep 1"));
+        assert!(archive.contains("retention-days: 14\n"), "{archive}");
+        assert!(archive.contains("if-no-files-found: error"), "{archive}");
+        assert!(!archive.contains("playbook run"), "{archive}");
+        assert!(!archive.contains("journal"), "{archive}");
     }
 
     #[test]

@@ -1,16 +1,22 @@
 //! One file per noun. Each command parses its arguments, calls the library, and renders.
 
+pub mod activity;
 pub mod addons;
+pub mod archive;
 pub mod auth;
 pub mod backup;
+pub mod chores;
 pub mod ci;
 pub mod db;
 pub mod dynos;
+pub mod logs;
 pub mod maintenance;
 pub mod migrate;
 pub mod pg;
 pub mod playbook;
+pub mod psql;
 pub mod run;
+pub mod transfer;
 
 use std::time::Duration;
 

@@ -52,6 +52,9 @@ pub enum PgCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Copy all data of SOURCE into TARGET with Heroku's copy, after a backup of TARGET;
+    /// then compare their rows (destructive: needs --confirm APP)
+    Copy(super::transfer::PgCopyArgs),
 }
 
 /// One database as the data API describes it; URLs masked.
@@ -197,6 +200,7 @@ pub async fn run(ctx: &Ctx, cmd: PgCommand) -> Result<Done> {
             timeout,
         } => wait(ctx, &args, Wait::new(interval, timeout)).await,
         PgCommand::Promote { args, force } => promote(ctx, &args, force).await,
+        PgCommand::Copy(args) => super::transfer::pg_copy(ctx, args).await,
     }
 }
 

@@ -136,6 +136,8 @@ pub enum DbCommand {
         #[arg(long)]
         drop_dependents: bool,
     },
+    #[command(flatten)]
+    Chores(super::chores::DbChores),
 }
 
 /// `--fail-on`: a rating that can fail a run (`ok` always would).
@@ -357,6 +359,7 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<Done> {
             lock_timeout,
             drop_dependents,
         } => drop_command(ctx, &source, lock_timeout, drop_dependents).await,
+        DbCommand::Chores(cmd) => super::chores::run(ctx, cmd).await,
     }
 }
 

@@ -194,10 +194,21 @@ pub async fn run_restore(
 }
 
 /// The playbook and the options of a run, from the flags and the app's herokuops.toml defaults.
-fn prepare(name: &str, app: &str, flags: &RunFlags) -> Result<(Playbook, PlaybookOptions, bool)> {
-    let common = &flags.common;
-    let config = Config::load(common.config.as_deref())?;
+pub(crate) fn prepare(
+    name: &str,
+    app: &str,
+    flags: &RunFlags,
+) -> Result<(Playbook, PlaybookOptions, bool)> {
+    let config = Config::load(flags.common.config.as_deref())?;
     let playbook = config.playbook(name)?;
+    let (options, no_backup) = run_options(&config, app, flags);
+    Ok((playbook, options, no_backup))
+}
+
+/// The options of a run on `app` from the flags and the app's defaults in herokuops.toml,
+/// and whether it goes without a safety backup; for a playbook a command builds itself.
+pub(crate) fn run_options(config: &Config, app: &str, flags: &RunFlags) -> (PlaybookOptions, bool) {
+    let common = &flags.common;
     let defaults = config.app(app);
     let migrate = match (&flags.migrate, &defaults.migrate) {
         (
@@ -233,9 +244,12 @@ fn prepare(name: &str, app: &str, flags: &RunFlags) -> Result<(Playbook, Playboo
         restore_extensions: Vec::new(),
         run_command: None,
         drop_dependents: common.drop_dependents,
+        database: None,
+        push_from: None,
+        push_password: None,
     };
     let no_backup = common.no_backup || defaults.safety_backup == Some(false);
-    Ok((playbook, options, no_backup))
+    (options, no_backup)
 }
 
 /// The steps a run has left: all of them, or those a resumed run has not done.
@@ -252,7 +266,7 @@ fn remaining(playbook: &Playbook, resumed: Option<&Journal>) -> Vec<StepKind> {
 }
 
 /// Plans, confirms and runs (or resumes) a playbook.
-async fn execute(
+pub(crate) async fn execute(
     ctx: &Ctx,
     playbook: Playbook,
     options: PlaybookOptions,
