@@ -222,7 +222,7 @@ async fn a_schema_that_does_not_exist_is_an_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, PgError::NoSuchSchema { .. }), "{err:?}");
-    assert_eq!(err.exit_code(), 2);
+    assert!(err.is_bad_input(), "{err:?}");
 
     let run = cli(&[
         "schema",

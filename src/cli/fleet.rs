@@ -193,18 +193,6 @@ async fn run_one(shared: Arc<Shared>, app: String) -> AppOutcome {
     let result = shared.op.clone().run(&ctx).await;
     forward_stderr(&shared.io, &app, &captured.err.contents());
     match result {
-        Ok(done) if done.outcome.already_shown() => {
-            // Rendered by the command itself: its JSON document is the result.
-            let document = last_json(&captured.out.contents());
-            AppOutcome {
-                exit_code: exit::OK,
-                detail: document
-                    .as_ref()
-                    .map(|d| summary(&shared.op, d))
-                    .unwrap_or_else(|| "done".into()),
-                result: document,
-            }
-        }
         Ok(done) => AppOutcome {
             exit_code: done.failure.as_ref().map_or(exit::OK, Error::exit_code),
             detail: match &done.failure {
@@ -216,7 +204,7 @@ async fn run_one(shared: Arc<Shared>, app: String) -> AppOutcome {
         Err(error) => AppOutcome {
             exit_code: error.exit_code(),
             detail: detail_of(&error),
-            result: last_json(&captured.out.contents()),
+            result: None,
         },
     }
 }
@@ -245,77 +233,6 @@ fn forward_stderr(parent: &Io, app: &str, text: &str) {
         .collect();
     if !lines.is_empty() {
         parent.err_line(&lines.join("\n"));
-    }
-}
-
-/// The document the command rendered; with `--json` it is the only thing on its stdout.
-fn last_json(text: &str) -> Option<Value> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    serde_json::from_str(text).ok().or_else(|| {
-        // Defensive: several documents one after another; the last is the result.
-        serde_json::Deserializer::from_str(text)
-            .into_iter::<Value>()
-            .filter_map(|v| v.ok())
-            .last()
-    })
-}
-
-/// One line for the row from the command's own JSON result.
-fn summary(op: &Operation, doc: &Value) -> String {
-    if doc["dry_run"] == json!(true) {
-        return "dry run: nothing changed".into();
-    }
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    match op {
-        Operation::Backup(_) => format!(
-            "backup {} ({})",
-            text(&doc["backup"]),
-            crate::output::progress::human_bytes(
-                doc["transfer"]["processed_bytes"].as_u64().unwrap_or(0)
-            )
-        ),
-        Operation::Maintenance(_) => format!(
-            "maintenance {}",
-            if doc["maintenance"] == json!(true) {
-                "on"
-            } else {
-                "off"
-            }
-        ),
-        Operation::Verify(_) => format!(
-            "matches {}: {} tables",
-            text(&doc["expect"]),
-            doc["tables"].as_u64().unwrap_or(0)
-        ),
-        Operation::Db(DbCommand::Diagnose { .. }) => {
-            let findings = doc["findings"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let rated = |r: &str| findings.iter().filter(|f| f["rating"] == r).count();
-            format!(
-                "worst rating {}: {} warn, {} fail",
-                text(&doc["worst"]),
-                rated("warn"),
-                rated("fail")
-            )
-        }
-        Operation::Db(_) => format!(
-            "PostgreSQL {}, {} tables",
-            text(&doc["check"]["server_version"]),
-            doc["check"]["tables"].as_array().map_or(0, Vec::len)
-        ),
-        Operation::Playbook(_) => {
-            let steps = doc["steps"].as_array().map_or(0, Vec::len);
-            format!(
-                "{} {}: {steps} steps",
-                text(&doc["playbook"]),
-                text(&doc["status"])
-            )
-        }
     }
 }
 

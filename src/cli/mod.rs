@@ -391,9 +391,9 @@ impl Done {
         })
     }
 
-    /// A command that wrote its result itself.
-    pub fn shown() -> Result<Done> {
-        Done::ok(crate::output::outcome::AlreadyShown)
+    /// A command whose output was a stream it wrote as it came.
+    pub fn streamed() -> Result<Done> {
+        Done::ok(crate::output::outcome::Streamed)
     }
 
     /// An outcome that is also a failure: shown in full, then the error's one line.

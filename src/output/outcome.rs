@@ -30,18 +30,18 @@ pub trait Outcome: ToJson + Send + Sync {
     /// What the outcome leaves in a GitHub Actions run; nothing by default.
     fn github(&self, _io: &Io) {}
 
-    /// Whether the command has written its result itself (see [`AlreadyShown`]).
-    fn already_shown(&self) -> bool {
+    /// Whether the command's output was a stream it wrote as it came (see [`Streamed`]).
+    fn streamed(&self) -> bool {
         false
     }
 }
 
-/// The outcome of a command that renders its result itself, as the database and `ci` commands
-/// still do.
+/// The outcome of a command whose output is a stream, written line by line as it came: a log
+/// tail, an interactive psql. There is nothing left to show once it ends.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct AlreadyShown;
+pub struct Streamed;
 
-impl Outcome for AlreadyShown {
+impl Outcome for Streamed {
     fn human(&self, _look: &Look) -> String {
         String::new()
     }
@@ -50,7 +50,7 @@ impl Outcome for AlreadyShown {
         "done".into()
     }
 
-    fn already_shown(&self) -> bool {
+    fn streamed(&self) -> bool {
         true
     }
 }
@@ -59,7 +59,7 @@ impl Io {
     /// Shows a command's outcome: its JSON document with `--json`, its text otherwise; then
     /// what GitHub Actions keeps of it.
     pub fn show(&self, outcome: &dyn Outcome) {
-        if outcome.already_shown() {
+        if outcome.streamed() {
             return;
         }
         if self.json() {

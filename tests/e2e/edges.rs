@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::harness::{E2e, Run, expected_file, fault, glob, has_seed, tables_and_rows};
+use crate::support::binary::Herokuops;
 use crate::support::sandbox::APP;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -52,8 +53,8 @@ fn expected_with_an_extra_table(e2e: &E2e) -> String {
 }
 
 /// Runs herokuops to the end without the harness's secret check.
-async fn unchecked(mut command: tokio::process::Command) -> Run {
-    let output = command.output().await.unwrap();
+async fn unchecked(command: Herokuops) -> Run {
+    let output = command.output().await;
     Run {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -123,7 +124,7 @@ async fn item_19_a_local_migration_gets_database_url_but_not_the_token_or_our_pg
     e2e.until_dynos_up().await;
     let env_file = e2e.home().join("migration.env");
     let migrate = format!("env > {}", env_file.display());
-    let mut command = e2e.command(&[
+    let command = e2e.command(&[
         "--json",
         "reset",
         APP,
@@ -133,13 +134,13 @@ async fn item_19_a_local_migration_gets_database_url_but_not_the_token_or_our_pg
         "--migrate-local",
         &migrate,
     ]);
-    command
+    let command = command
         .env("PGHOST", "elsewhere.invalid")
         .env("PGUSER", "someone-else")
         .env("PGPASSWORD", "not-the-apps")
         .env("PGDATABASE", "other")
         .env("PGAPPNAME", "kept-by-libpq-rules");
-    let run = e2e.finish(command.spawn().unwrap()).await;
+    let run = e2e.finish(command.spawn()).await;
     // The command made no tables, so the check finds none: drift, not a failure.
     assert_eq!(run.code, Some(3), "{}", run.show());
     let env = std::fs::read_to_string(&env_file).unwrap();
@@ -273,8 +274,9 @@ async fn item_20_a_signed_restore_url_is_masked_and_never_journaled() {
     // In GitHub Actions the URL and its signature are masked before anything prints them, and
     // the plan shows the URL without its query.
     // Not through `E2e::finish`: the masks themselves hold the secrets, by design.
-    let mut dry = e2e.command(&["--dry-run", "backup", "restore", APP, &url]);
-    dry.env("GITHUB_ACTIONS", "true");
+    let dry = e2e
+        .command(&["--dry-run", "backup", "restore", APP, &url])
+        .env("GITHUB_ACTIONS", "true");
     let dry = unchecked(dry).await;
     assert_eq!(dry.code, Some(0), "{}", dry.show());
     assert!(

@@ -19,9 +19,12 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::cli::{Ctx, apps};
+use serde::Serialize;
+
+use crate::cli::{Ctx, Done, apps};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::output::{Io, Look, Outcome, Tone};
 use crate::playbooks::{Playbook, StepKind};
 
 #[derive(Debug, Subcommand)]
@@ -107,24 +110,100 @@ pub enum Install {
     Path { dir: String },
 }
 
-pub fn run(ctx: &Ctx, cmd: CiCommand) -> Result<crate::cli::Done> {
-    run_and_show(ctx, cmd).and_then(|()| crate::cli::Done::shown())
-}
-
-fn run_and_show(ctx: &Ctx, cmd: CiCommand) -> Result<()> {
+pub fn run(ctx: &Ctx, cmd: CiCommand) -> Result<Done> {
     match cmd {
         CiCommand::Init(args) => init(ctx, args),
-        CiCommand::Matrix => matrix(ctx),
+        CiCommand::Matrix => Done::ok(Matrix {
+            app: apps::fleet_apps(&ctx.global)?,
+        }),
     }
 }
 
-fn matrix(ctx: &Ctx) -> Result<()> {
-    let apps = apps::fleet_apps(&ctx.global)?;
-    let matrix = json!({ "app": apps }).to_string();
-    // One line either way: it is meant for `matrix=$(herokuops ci matrix ...)`.
-    ctx.io.out(&matrix);
-    ctx.io.gha_outputs(&[("matrix", matrix.clone())]);
-    Ok(())
+/// `ci matrix`: the apps as a job matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Matrix {
+    pub app: Vec<String>,
+}
+
+impl Outcome for Matrix {
+    /// One line: it is meant for `matrix=$(herokuops ci matrix ...)`.
+    fn human(&self, _look: &Look) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    fn summary(&self) -> String {
+        format!("{} apps", self.app.len())
+    }
+
+    fn github(&self, io: &Io) {
+        io.gha_outputs(&[("matrix", self.human(&Look::PLAIN))]);
+    }
+}
+
+/// `ci init`: the workflow, written to a file or shown.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Workflow {
+    /// `-o -`: the text itself.
+    Text {
+        workflow: String,
+    },
+    /// `--dry-run`: what would be written where.
+    Would {
+        dry_run: bool,
+        path: PathBuf,
+        workflow: String,
+    },
+    Written(Written),
+}
+
+/// A workflow written to its file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub path: PathBuf,
+    pub playbook: String,
+    pub apps: Vec<String>,
+    pub cron: String,
+    pub confirms: bool,
+    pub install: serde_json::Value,
+    #[serde(skip)]
+    install_text: String,
+}
+
+impl Outcome for Workflow {
+    fn human(&self, look: &Look) -> String {
+        let w = match self {
+            Workflow::Text { workflow } => return workflow.clone(),
+            Workflow::Would { path, workflow, .. } => {
+                return format!("would write {}:\n\n{workflow}", path.display());
+            }
+            Workflow::Written(w) => w,
+        };
+        let mut text = format!(
+            "wrote {}: playbook {} on {} at \"{}\" (UTC)",
+            w.path.display(),
+            look.paint(Tone::Strong, &w.playbook),
+            look.paint(Tone::Name, &w.apps.join(", ")),
+            w.cron
+        );
+        if w.confirms {
+            text.push_str(&format!(
+                "\nevery run confirms the destructive playbook {} with --confirm APP",
+                w.playbook
+            ));
+        }
+        text.push_str(&format!("\n{}", w.install_text));
+        let secret = "add the repository secret HEROKU_API_KEY (e.g. from `heroku authorizations:create`) before it first runs";
+        text.push_str(&format!("\n{}", look.paint(Tone::Hint, secret)));
+        text
+    }
+
+    fn summary(&self) -> String {
+        match self {
+            Workflow::Written(w) => format!("wrote {}", w.path.display()),
+            _ => "workflow shown".into(),
+        }
+    }
 }
 
 /// What the workflow is made from, validated.
@@ -143,7 +222,7 @@ pub struct WorkflowSpec {
     pub archive_days: Option<u32>,
 }
 
-fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
+fn init(ctx: &Ctx, args: InitArgs) -> Result<Done> {
     if ctx.global.confirm.is_some() {
         return Err(Error::usage(
             "ci init takes --confirm-destructive, not --confirm APP: the workflow confirms each app it runs on",
@@ -225,46 +304,25 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<()> {
         PathBuf::from(format!(".github/workflows/herokuops-{}.yml", playbook.name))
     });
     if target == Path::new("-") {
-        ctx.io.out(&yaml);
-        return Ok(());
+        return Done::ok(Workflow::Text { workflow: yaml });
     }
     if ctx.global.dry_run {
-        ctx.io.render(
-            &json!({ "dry_run": true, "path": target, "workflow": yaml }),
-            || format!("would write {}:\n\n{yaml}", target.display()),
-        );
-        return Ok(());
+        return Done::ok(Workflow::Would {
+            dry_run: true,
+            path: target,
+            workflow: yaml,
+        });
     }
     write_new(&target, &yaml, args.force)?;
-    ctx.io.render(
-        &json!({
-            "path": target,
-            "playbook": spec.playbook,
-            "apps": spec.apps,
-            "cron": spec.cron,
-            "confirms": spec.confirm,
-            "install": install_json(&spec.install),
-        }),
-        || {
-            let mut text = format!(
-                "wrote {}: playbook {} on {} at \"{}\" (UTC)",
-                target.display(),
-                spec.playbook,
-                spec.apps.join(", "),
-                spec.cron
-            );
-            if spec.confirm {
-                text.push_str(&format!(
-                    "\nevery run confirms the destructive playbook {} with --confirm APP",
-                    spec.playbook
-                ));
-            }
-            text.push_str(&format!("\n{}", install_text(&spec.install)));
-            text.push_str("\nadd the repository secret HEROKU_API_KEY (e.g. from `heroku authorizations:create`) before it first runs");
-            text
-        },
-    );
-    Ok(())
+    Done::ok(Workflow::Written(Written {
+        path: target,
+        playbook: spec.playbook,
+        apps: spec.apps,
+        cron: spec.cron,
+        confirms: spec.confirm,
+        install: install_json(&spec.install),
+        install_text: install_text(&spec.install),
+    }))
 }
 
 /// Resolves `--install` and `--git` in the repository at `dir` (the current directory).

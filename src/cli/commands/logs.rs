@@ -120,7 +120,7 @@ pub async fn run(ctx: &Ctx, args: LogsArgs) -> Result<Done> {
         followed = app_logs::follow(api, &app, &filter, show) => followed?,
         _ = crate::signals::interrupted(&mut stop) => {}
     }
-    Done::shown()
+    Done::streamed()
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ pub async fn run(ctx: &Ctx, args: PsqlArgs) -> Result<Done> {
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
     if code == 0 {
-        return Done::shown();
+        return Done::streamed();
     }
     Err(Error::Exited {
         what: "psql".into(),
