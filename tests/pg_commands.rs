@@ -305,6 +305,49 @@ async fn db_diagnose_rates_every_check_and_shows_its_threshold() {
 }
 
 #[tokio::test]
+async fn db_diagnose_fail_on_exits_5_when_a_check_reaches_the_rating() {
+    let db = fresh_db().await;
+    // An index of a few MiB that no query has used: rated warn, nothing rated fail.
+    db.exec(
+        "CREATE TABLE events (id int, kind int);
+         INSERT INTO events SELECT g, g % 10 FROM generate_series(1, 100000) g;
+         CREATE INDEX events_kind ON events (kind, id);",
+    )
+    .await;
+    let url = db.url.clone();
+    let r = run(&[
+        "db",
+        "diagnose",
+        "--database-url",
+        &url,
+        "--fail-on",
+        "warn",
+    ])
+    .await;
+    assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
+    // The whole report first, then the one line saying why.
+    assert!(r.stdout.contains("events_kind"), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("rated warn or worse: Unused indexes (warn)"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[
+        "db",
+        "diagnose",
+        "--database-url",
+        &url,
+        "--fail-on",
+        "fail",
+    ])
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = run(&["db", "diagnose", "--database-url", &url, "--fail-on", "ok"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[tokio::test]
 async fn drop_schema_needs_the_database_name_to_confirm() {
     let db = tmi().await;
     let r = run(&["db", "drop-schema", "--database-url", &db.url]).await;

@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use herokuops::api::models::Transfer;
 use herokuops::cli::commands::backup::Captured;
+use herokuops::cli::commands::db::{Diagnosis, Verification};
 use herokuops::cli::commands::playbook::{Plan, RunReport};
 use herokuops::cli::fleet::FleetOutcome;
 use herokuops::fleet::{AppRow, AppStatus, FleetReport};
 use herokuops::output::style::visible_width;
 use herokuops::output::{Look, Outcome};
+use herokuops::pg::diagnose::{Details, Finding, Rating};
+use herokuops::pg::{Drift, DriftKind, ObjectKind};
 use herokuops::playbooks::StepKind;
 use herokuops::playbooks::journal::{RunState, RunStatus, StepRecord, StepStatus};
 use herokuops::playbooks::plan::{Preflight, StepPlan};
@@ -270,6 +273,162 @@ fn fleet() -> FleetOutcome {
     }
 }
 
+/// `verify` after a migration that went its own way: a missing column, a changed CHECK, an
+/// extra index, and a view whose long definition differs.
+fn verify_with_drift() -> Verification {
+    let mut view = Drift::new(
+        DriftKind::Changed,
+        "active_threat_models",
+        " SELECT threat_models.id,\n    threat_models.name,\n    threat_models.owner_id\n   FROM threat_models\n  WHERE (threat_models.deleted_at IS NULL);",
+        " SELECT threat_models.id,\n    threat_models.name,\n    threat_models.owner_id,\n    threat_models.status\n   FROM threat_models\n  WHERE (threat_models.deleted_at IS NULL);",
+    );
+    view.object_kind = ObjectKind::View;
+    view.aspect = "definition".into();
+    let drift = vec![
+        Drift::new(
+            DriftKind::MissingColumn,
+            "users.last_login_at",
+            "timestamp with time zone",
+            "",
+        ),
+        Drift::new(
+            DriftKind::CheckDefinition,
+            "threats.threats_severity_check",
+            "CHECK (severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text]))",
+            "CHECK (severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text, 'critical'::text]))",
+        ),
+        Drift::new(
+            DriftKind::ExtraIndex,
+            "webhook_deliveries.webhook_deliveries_created_at_idx",
+            "",
+            "CREATE INDEX webhook_deliveries_created_at_idx ON public.webhook_deliveries USING btree (created_at)",
+        ),
+        view,
+    ];
+    Verification {
+        ok: false,
+        database: "tmi-server".into(),
+        expect: "schema/tmi.toml".into(),
+        schema: "public".into(),
+        tables: 25,
+        drift,
+    }
+}
+
+fn finding(
+    id: &'static str,
+    title: &'static str,
+    rating: Rating,
+    value: &str,
+    threshold: &str,
+) -> Finding {
+    Finding {
+        id,
+        title,
+        rating,
+        value: value.into(),
+        threshold: threshold.into(),
+        details: Details::default(),
+    }
+}
+
+/// `db diagnose` of a database with a slow query, an unused index, and its sizes.
+fn diagnosis() -> Diagnosis {
+    let mut long = finding(
+        "long_running_queries",
+        "Long-running queries",
+        Rating::Warn,
+        "1",
+        "ok: none over 1m, warn: over 1m, fail: over 5m",
+    );
+    long.details = Details {
+        columns: vec!["pid".into(), "duration".into(), "query".into()],
+        rows: vec![vec!["4127".into(), "00:03:12".into(), "SELECT t.id, t.name, count(*) FROM threats t JOIN threat_models m ON m.id = t.threat_model_id GROUP BY t.id, t.name ORDER BY count(*) DESC".into()]],
+    };
+    let mut unused = finding(
+        "unused_indexes",
+        "Unused indexes",
+        Rating::Fail,
+        "2 (1.2 GiB)",
+        "ok: none over 1 MiB unused, fail: any",
+    );
+    unused.details = Details {
+        columns: vec![
+            "index".into(),
+            "table".into(),
+            "size".into(),
+            "scans".into(),
+        ],
+        rows: vec![
+            vec![
+                "webhook_deliveries_created_at_idx".into(),
+                "webhook_deliveries".into(),
+                "1.1 GiB".into(),
+                "0".into(),
+            ],
+            vec![
+                "threats_legacy_idx".into(),
+                "threats".into(),
+                "96.0 MiB".into(),
+                "0".into(),
+            ],
+        ],
+    };
+    let mut sizes = finding(
+        "sizes",
+        "Largest tables",
+        Rating::Ok,
+        "3.4 GiB in all",
+        "information",
+    );
+    sizes.details = Details {
+        columns: vec![
+            "table".into(),
+            "total".into(),
+            "table only".into(),
+            "indexes".into(),
+        ],
+        rows: vec![
+            vec![
+                "webhook_deliveries (partitioned)".into(),
+                "2.9 GiB".into(),
+                "1.7 GiB".into(),
+                "1.2 GiB".into(),
+            ],
+            vec![
+                "threats".into(),
+                "412.0 MiB".into(),
+                "301.5 MiB".into(),
+                "110.5 MiB".into(),
+            ],
+        ],
+    };
+    Diagnosis {
+        database: "tmi-server".into(),
+        worst: Rating::Fail,
+        findings: vec![
+            finding(
+                "table_cache_hit",
+                "Table cache hit rate",
+                Rating::Ok,
+                "99.8%",
+                "ok >= 99%, warn >= 95%, fail below",
+            ),
+            finding(
+                "connections",
+                "Connections",
+                Rating::Ok,
+                "12 of 120 (10%)",
+                "ok < 80%, warn < 95%, fail above",
+            ),
+            long,
+            unused,
+            sizes,
+        ],
+        fail_on: Some(Rating::Fail),
+    }
+}
+
 /// Renders at a width, with or without colour, and checks that every line fits.
 fn shown(outcome: &dyn Outcome, width: usize, color: bool) -> String {
     let look = Look {
@@ -330,6 +489,8 @@ snapshots! {
     failed_reset_report => failed_reset();
     backup_capture => captured();
     fleet_report => fleet();
+    verify_drift => verify_with_drift();
+    db_diagnose => diagnosis();
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::cli::actions;
+use crate::output::style::{visible_width, wrap_hanging};
 use crate::output::table::{Cell, Table};
 use crate::output::{Io, Look, Outcome, Tone};
 use crate::pg::check::CheckReport;
@@ -92,38 +93,96 @@ impl Outcome for SchemaDiff {
     }
 }
 
-/// One row per difference; definitions too long for a cell follow the table as a short
-/// unified diff of the two (normalized) texts.
+/// One row per difference, or, where that table would not fit the terminal, one block per
+/// difference; definitions too long for a cell follow as a short unified diff of the two
+/// (normalized) texts.
 pub fn drift_report(drifts: &[Drift], left: &str, right: &str, look: &Look) -> String {
+    let table = drift_table(drifts, left, right);
+    let natural = table.render(&Look {
+        width: None,
+        ..*look
+    });
+    let fits = look
+        .width
+        .is_none_or(|w| natural.lines().all(|l| visible_width(l) <= w));
+    let mut text = match fits {
+        true => natural,
+        false => drift_blocks(drifts, left, right, look),
+    };
+    for d in drifts
+        .iter()
+        .filter(|d| diff::is_long(&d.expected, &d.found))
+    {
+        let body = diff::unified(&d.expected, &d.found, 1);
+        let title = format!("{} {} ({})", d.object_kind, d.object, d.aspect);
+        text.push_str(&format!(
+            "\n{}:\n--- {left}\n+++ {right}\n{body}\n",
+            look.paint(Tone::Strong, &title)
+        ));
+    }
+    text
+}
+
+/// What a drift's table row and block call it: `missing_column`, or `changed` for an object
+/// of another kind whose attribute differs.
+fn difference(d: &Drift) -> String {
+    match d.kind {
+        DriftKind::Missing | DriftKind::Extra | DriftKind::Changed => d.kind.as_str().into(),
+        other => other.to_string(),
+    }
+}
+
+/// A side as a cell shows it: a long definition is left to the diff below the table.
+fn side_text(d: &Drift, text: &str) -> String {
+    let long = diff::is_long(&d.expected, &d.found);
+    match long && (text.len() > diff::LONG || text.contains('\n')) {
+        true => "see the diff below".to_string(),
+        false => text.to_string(),
+    }
+}
+
+fn drift_table(drifts: &[Drift], left: &str, right: &str) -> Table {
     let mut table = Table::new(["difference", "kind", "object", "what", left, right]);
-    let mut diffs = String::new();
     for d in drifts {
-        let long = diff::is_long(&d.expected, &d.found);
-        if long {
-            let body = diff::unified(&d.expected, &d.found, 1);
-            diffs.push_str(&format!(
-                "\n{} {} ({}):\n--- {left}\n+++ {right}\n{body}\n",
-                d.object_kind, d.object, d.aspect
-            ));
-        }
-        let shown = |text: &str| match long && (text.len() > diff::LONG || text.contains('\n')) {
-            true => "see the diff below".to_string(),
-            false => text.to_string(),
-        };
-        let difference = match d.kind {
-            DriftKind::Missing | DriftKind::Extra | DriftKind::Changed => d.kind.as_str().into(),
-            other => other.to_string(),
-        };
         table.row([
-            Cell::new(Tone::Warn, difference),
+            Cell::new(Tone::Warn, difference(d)),
             d.object_kind.to_string().into(),
             Cell::new(Tone::Strong, d.object.clone()),
             d.aspect.clone().into(),
-            shown(&d.expected).into(),
-            shown(&d.found).into(),
+            side_text(d, &d.expected).into(),
+            side_text(d, &d.found).into(),
         ]);
     }
-    format!("{}{diffs}", table.render(look))
+    table
+}
+
+/// Narrow terminals: the object's name whole on a line of its own, then each side.
+fn drift_blocks(drifts: &[Drift], left: &str, right: &str, look: &Look) -> String {
+    let width = look.width.unwrap_or(80);
+    let mut text = String::new();
+    for d in drifts {
+        let head = format!("{} {}", d.object_kind, d.object);
+        text.push_str(&format!(
+            "{} {}\n",
+            look.paint(Tone::Warn, &difference(d)),
+            look.paint(Tone::Strong, &head)
+        ));
+        let label_width = left.len().max(right.len()).max(4);
+        for (label, side) in [
+            ("what", d.aspect.clone()),
+            (left, side_text(d, &d.expected)),
+            (right, side_text(d, &d.found)),
+        ] {
+            if side.is_empty() {
+                continue;
+            }
+            let line = format!("  {label:<label_width$}  {side}");
+            for l in wrap_hanging(&line, width, label_width + 4) {
+                text.push_str(&format!("{l}\n"));
+            }
+        }
+    }
+    text
 }
 
 /// `schema snapshot`: written to a file, or the file's text itself.
@@ -277,10 +336,10 @@ impl Outcome for Diagnosis {
     fn summary(&self) -> String {
         let at = |r: Rating| self.findings.iter().filter(|f| f.rating == r).count();
         format!(
-            "{}: {} fail, {} warn",
+            "worst rating {}: {} warn, {} fail",
             self.worst.as_str(),
-            at(Rating::Fail),
-            at(Rating::Warn)
+            at(Rating::Warn),
+            at(Rating::Fail)
         )
     }
 }
