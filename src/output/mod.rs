@@ -159,13 +159,13 @@ impl Io {
         }
     }
 
-    /// Writes a status line to stderr, unless `--quiet` or `--json`: one line, whatever server
-    /// text it holds (see [`sanitize`]).
+    /// Writes status to stderr, unless `--quiet` or `--json`; server text in it was made one
+    /// line where it entered (see [`sanitize`]).
     pub fn info(&self, text: &str) {
         if self.quiet || self.json() {
             return;
         }
-        self.err_raw(&sanitize::one_line(text));
+        self.err_raw(&sanitize::terminal(text));
     }
 
     /// Warnings go to stderr even with `--json`, which keeps stdout a single document.
@@ -176,9 +176,10 @@ impl Io {
         self.err_raw(&sanitize::one_line(&format!("warning: {text}")));
     }
 
-    /// A line on stderr, cleaned of escape sequences and carriage returns (see [`sanitize`]).
+    /// A line on stderr, cleaned of escape sequences but colours, and of carriage returns (see
+    /// [`sanitize`]).
     pub fn err_line(&self, text: &str) {
-        self.err_raw(&sanitize::block(text));
+        self.err_raw(&sanitize::terminal(text));
     }
 
     /// A line on stderr as it is; above the progress bars, when there are some.

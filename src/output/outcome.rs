@@ -67,7 +67,7 @@ impl Io {
         } else {
             let text = outcome.human(&self.look_out);
             if !text.is_empty() {
-                self.out(&text);
+                self.out(&super::sanitize::terminal(&text));
             }
         }
         outcome.github(self);

@@ -21,6 +21,38 @@ pub fn block(text: &str) -> Cow<'_, str> {
     clean(text, true)
 }
 
+/// Our own text on its way to the terminal, server text in it cleaned already where it entered:
+/// as [`block`], but the colour sequences (SGR, `ESC [ ... m`) that the renderer painted stay.
+/// A colour cannot move the cursor, clear the screen or make a line of its own.
+pub fn terminal(text: &str) -> Cow<'_, str> {
+    if !text.contains('\u{1b}') {
+        return block(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\u{1b}[") {
+        let (before, from) = rest.split_at(at);
+        out.push_str(&block(before));
+        let end = from[2..]
+            .find(|c: char| ('\u{40}'..='\u{7e}').contains(&c))
+            .map(|i| i + 3);
+        match end {
+            Some(end) if from[..end].ends_with('m') && is_sgr(&from[2..end - 1]) => {
+                out.push_str(&from[..end]);
+            }
+            Some(_) | None => {}
+        }
+        rest = end.map_or("", |end| &from[end..]);
+    }
+    out.push_str(&block(rest));
+    Cow::Owned(out)
+}
+
+/// Parameters of a colour sequence: digits and `;` only.
+fn is_sgr(parameters: &str) -> bool {
+    parameters.chars().all(|c| c.is_ascii_digit() || c == ';')
+}
+
 fn needs_cleaning(c: char, keep_lines: bool) -> bool {
     (c.is_control() && !(keep_lines && (c == '\n' || c == '\t'))) || is_bidi_control(c)
 }
@@ -106,6 +138,17 @@ mod tests {
     fn block_keeps_line_breaks_and_tabs_but_not_carriage_returns() {
         assert_eq!(block("one\n\ttwo\r\n\u{1b}[1mthree"), "one\n\ttwo\nthree");
         assert_eq!(block("safe\r"), "safe");
+    }
+
+    #[test]
+    fn terminal_keeps_colours_but_nothing_else_that_moves_or_clears() {
+        let painted = "\u{1b}[32m✓\u{1b}[0m pg.drop-schema\n\u{1b}[1mplan\u{1b}[0m";
+        assert_eq!(terminal(painted), painted);
+        assert_eq!(
+            terminal("a\u{1b}[2Jb\u{1b}[1;31mred\u{1b}[0m\u{1b}]0;title\u{7}c\r"),
+            "ab\u{1b}[1;31mred\u{1b}[0mc"
+        );
+        assert_eq!(terminal("cut\u{1b}[3"), "cut");
     }
 
     #[test]
