@@ -77,6 +77,20 @@ async fn the_prompt_takes_the_app_name_and_refuses_another_name_or_ctrl_c() {
         "{}",
         wrong.before
     );
+    // The plan keeps its layout: one fact or step per line, the table under its header.
+    let lines: Vec<&str> = wrong.before.lines().map(str::trim_end).collect();
+    for start in [
+        "will run reset on tmi-server",
+        "  account ",
+        "#  step",
+        "1  pg.drop-schema",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(start)),
+            "no line starts with {start:?}: {}",
+            wrong.before
+        );
+    }
     assert!(
         wrong.before.ends_with('\n'),
         "the prompt starts a line of its own: {:?}",
