@@ -5,11 +5,12 @@ pub mod apps;
 pub mod commands;
 pub mod context;
 pub mod fleet;
+mod help;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 
 use crate::error::{Error, Result, exit};
 use crate::output::prompt::TerminalPrompter;
@@ -269,7 +270,10 @@ pub fn validate_app_name(app: &str) -> Result<()> {
 
 /// Parses the command line and runs it; returns the process exit code.
 pub fn main() -> ExitCode {
-    let mut cli = match Cli::try_parse() {
+    let parsed = help::command_tree()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let mut cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -372,7 +376,7 @@ impl crate::output::Outcome for Completions {
 
 fn completions(shell: clap_complete::Shell) -> Completions {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "herokuops", &mut script);
+    clap_complete::generate(shell, &mut help::command_tree(), "herokuops", &mut script);
     Completions(String::from_utf8_lossy(&script).into_owned())
 }
 
@@ -570,7 +574,7 @@ mod tests {
 
     #[test]
     fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
+        help::command_tree().debug_assert();
     }
 
     /// Every command, with its path of names from the top.
@@ -582,7 +586,7 @@ mod tests {
                 walk(&path, sub, out);
             }
         }
-        let top = Cli::command().term_width(80);
+        let top = help::command_tree().term_width(80);
         let mut all = vec![("herokuops".to_string(), top.clone())];
         walk("herokuops", &top, &mut all);
         all
@@ -645,7 +649,7 @@ mod tests {
 
     #[test]
     fn a_command_offers_the_flags_of_its_own_before_the_global_ones() {
-        let mut top = Cli::command();
+        let mut top = help::command_tree();
         top.build();
         let mut swap = top.find_subcommand("swap-db").unwrap().clone();
         let help = swap.render_long_help().to_string();
