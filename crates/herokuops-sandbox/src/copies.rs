@@ -76,30 +76,14 @@ pub(crate) async fn copy(inner: &Arc<Inner>, req: &Req, db: &str) -> Outcome {
         let source = own(&from_url).map(|a| a.creds.clone());
         let target = own(&to_url).map(|a| a.creds.clone());
         let num = next_num(&mut world, &app_id);
-        let uuid = state::new_id();
-        let now = state::now_data();
-        let mut transfer = TransferState {
-            uuid: uuid.clone(),
-            num,
-            app_id,
-            kind: TransferKind::Copy,
+        let ends = state::Ends {
             from_name,
             from_type: "pg_dump".into(),
-            to_name,
+            to_name: to_name,
             to_type: "pg_restore".into(),
-            created_at: now.clone(),
-            started_at: Some(now),
-            finished_at: None,
-            canceled_at: None,
-            succeeded: None,
-            processed_bytes: 0,
-            source_bytes: None,
-            logs: Vec::new(),
-            warnings: 0,
-            file: None,
-            schedule: None,
-            cancel: Arc::new(tokio::sync::Notify::new()),
         };
+        let mut transfer = TransferState::started(num, app_id, TransferKind::Copy, ends);
+        let uuid = transfer.uuid.clone();
         transfer.log(
             "info",
             "Starting the copy: the target is emptied, then pg_dump | pg_restore",

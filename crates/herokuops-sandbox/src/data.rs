@@ -199,31 +199,16 @@ pub(crate) async fn capture(inner: &Arc<Inner>, db: &str) -> Outcome {
         let (addon_id, app_id, creds) = ready_addon(&world, db)?;
         let from_name = attachment_name(&world, &addon_id, &app_id);
         let num = next_num(&mut world, &app_id);
-        let uuid = state::new_id();
-        let file = inner.storage.join(format!("{uuid}.dump"));
-        let now = state::now_data();
-        let mut transfer = TransferState {
-            uuid: uuid.clone(),
-            num,
-            app_id,
-            kind: TransferKind::Backup,
+        let ends = state::Ends {
             from_name,
             from_type: "pg_dump".into(),
             to_name: "BACKUP".into(),
             to_type: "gof3r".into(),
-            created_at: now.clone(),
-            started_at: Some(now),
-            finished_at: None,
-            canceled_at: None,
-            succeeded: None,
-            processed_bytes: 0,
-            source_bytes: None,
-            logs: Vec::new(),
-            warnings: 0,
-            file: Some(file.clone()),
-            schedule: None,
-            cancel: Arc::new(tokio::sync::Notify::new()),
         };
+        let mut transfer = TransferState::started(num, app_id, TransferKind::Backup, ends);
+        let uuid = transfer.uuid.clone();
+        let file = inner.storage.join(format!("{uuid}.dump"));
+        transfer.file = Some(file.clone());
         transfer.log("info", "Starting the backup with pg_dump --format=custom");
         let view = world.transfer_view(&transfer, false, &inner.public_base());
         world.transfers.push(transfer);
@@ -692,30 +677,14 @@ pub(crate) async fn restore(inner: &Arc<Inner>, req: &Req, db: &str) -> Outcome 
         };
         let to_name = attachment_name(&world, &addon_id, &app_id);
         let num = next_num(&mut world, &app_id);
-        let uuid = state::new_id();
-        let now = state::now_data();
-        let mut transfer = TransferState {
-            uuid: uuid.clone(),
-            num,
-            app_id,
-            kind: TransferKind::Restore,
+        let ends = state::Ends {
             from_name,
             from_type: from_type.into(),
-            to_name,
+            to_name: to_name,
             to_type: "pg_restore".into(),
-            created_at: now.clone(),
-            started_at: Some(now),
-            finished_at: None,
-            canceled_at: None,
-            succeeded: None,
-            processed_bytes: 0,
-            source_bytes: None,
-            logs: Vec::new(),
-            warnings: 0,
-            file: None,
-            schedule: None,
-            cancel: Arc::new(tokio::sync::Notify::new()),
         };
+        let mut transfer = TransferState::started(num, app_id, TransferKind::Restore, ends);
+        let uuid = transfer.uuid.clone();
         transfer.log(
             "info",
             "Starting the restore with pg_restore --clean --if-exists --no-owner",

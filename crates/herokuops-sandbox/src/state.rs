@@ -238,7 +238,42 @@ pub(crate) struct TransferState {
     pub cancel: Arc<Notify>,
 }
 
+/// Where a transfer reads and writes: the names and types the data API shows.
+pub(crate) struct Ends {
+    pub from_name: String,
+    pub from_type: String,
+    pub to_name: String,
+    pub to_type: String,
+}
+
 impl TransferState {
+    /// A transfer that starts now; its work runs elsewhere and finishes it.
+    pub fn started(num: u64, app_id: String, kind: TransferKind, ends: Ends) -> TransferState {
+        let now = now_data();
+        TransferState {
+            uuid: new_id(),
+            num,
+            app_id,
+            kind,
+            from_name: ends.from_name,
+            from_type: ends.from_type,
+            to_name: ends.to_name,
+            to_type: ends.to_type,
+            created_at: now.clone(),
+            started_at: Some(now),
+            finished_at: None,
+            canceled_at: None,
+            succeeded: None,
+            processed_bytes: 0,
+            source_bytes: None,
+            logs: Vec::new(),
+            warnings: 0,
+            file: None,
+            schedule: None,
+            cancel: Arc::new(Notify::new()),
+        }
+    }
+
     pub fn log(&mut self, level: &str, message: impl Into<String>) {
         self.logs.push(TransferLog {
             created_at: Some(now_data()),

@@ -252,12 +252,15 @@ pub async fn verify_command(ctx: &Ctx, args: VerifyArgs) -> Result<Done> {
         tables: schema.tables.len(),
         drift: drifts,
     };
-    match outcome.ok {
-        true => Done::ok(outcome),
-        false => {
-            let count = outcome.drift.len();
-            Done::failed(outcome, Error::Drift { count })
-        }
+    let differences = outcome.drift.len();
+    compared(outcome, differences)
+}
+
+/// A comparison's outcome; differences fail the command (exit 3) after the report is shown.
+fn compared(outcome: impl crate::output::Outcome + 'static, differences: usize) -> Result<Done> {
+    match differences {
+        0 => Done::ok(outcome),
+        count => Done::failed(outcome, Error::Drift { count }),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::pg::introspect::{MigrationProbe, introspect};
 use crate::pg::snapshot::{self, SnapshotOptions};
 use crate::pg::{Drift, DriftKind, VerifyOptions, verify_live};
 
-use super::{Resolved, SchemaDiff, connect};
+use super::{Resolved, SchemaDiff, compared, connect};
 
 /// One side of `schema diff`.
 enum Side {
@@ -131,11 +131,6 @@ pub(super) async fn diff(
         b: b.label(),
         drift: drifts,
     };
-    match outcome.ok {
-        true => Done::ok(outcome),
-        false => {
-            let count = outcome.drift.len();
-            Done::failed(outcome, Error::Drift { count })
-        }
-    }
+    let differences = outcome.drift.len();
+    compared(outcome, differences)
 }
