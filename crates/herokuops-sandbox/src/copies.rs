@@ -79,7 +79,7 @@ pub(crate) async fn copy(inner: &Arc<Inner>, req: &Req, db: &str) -> Outcome {
         let ends = state::Ends {
             from_name,
             from_type: "pg_dump".into(),
-            to_name: to_name,
+            to_name,
             to_type: "pg_restore".into(),
         };
         let mut transfer = TransferState::started(num, app_id, TransferKind::Copy, ends);

@@ -680,7 +680,7 @@ pub(crate) async fn restore(inner: &Arc<Inner>, req: &Req, db: &str) -> Outcome 
         let ends = state::Ends {
             from_name,
             from_type: from_type.into(),
-            to_name: to_name,
+            to_name,
             to_type: "pg_restore".into(),
         };
         let mut transfer = TransferState::started(num, app_id, TransferKind::Restore, ends);
