@@ -15,7 +15,7 @@ use crate::pg::activity::{self, Blocked, Lock, Outlier, Session, StatementsUnava
 use crate::pg::{Db, Target};
 use crate::steps::StepError;
 
-use super::chores::{Resolved, WhichDb, resolve, split_args};
+use super::which_db::{Resolved, WhichDb, resolve, split_args};
 
 #[derive(Debug, Clone, Args)]
 #[command(

@@ -5,7 +5,6 @@ pub mod addons;
 pub mod archive;
 pub mod auth;
 pub mod backup;
-pub mod chores;
 pub mod ci;
 pub mod db;
 pub mod dynos;
@@ -17,6 +16,7 @@ pub mod playbook;
 pub mod psql;
 pub mod run;
 pub mod transfer;
+pub mod which_db;
 
 use std::time::Duration;
 

@@ -14,7 +14,7 @@ use crate::output::DryRun;
 use crate::steps::StepError;
 use crate::steps::local_tools::{self, Connection};
 
-use super::chores::{WhichDb, resolve, split_args};
+use super::which_db::{WhichDb, resolve, split_args};
 
 #[derive(Debug, Clone, Args)]
 #[command(

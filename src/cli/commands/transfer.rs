@@ -87,46 +87,12 @@ impl Outcome for Pulled {
     }
 }
 
-/// A local URL without a user name gets the one libpq would use: this machine's user's.
-pub fn with_default_user(url: &str, os_user: Option<String>) -> String {
-    match (url::Url::parse(url), os_user) {
-        (Ok(mut parsed), Some(user)) if parsed.username().is_empty() && parsed.has_host() => {
-            let _ = parsed.set_username(&user);
-            parsed.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
-
-/// This machine's user name, as libpq finds it: `USER`, `LOGNAME`, else the password file's
-/// entry of the process's user.
-fn os_user() -> Option<String> {
-    if let Some(user) = ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
-    {
-        return Some(user);
-    }
-    let uid = rustix::process::getuid().as_raw().to_string();
-    std::fs::read_to_string("/etc/passwd")
-        .ok()?
-        .lines()
-        .map(|line| line.split(':').collect::<Vec<_>>())
-        .find(|fields| fields.get(2) == Some(&uid.as_str()))
-        .and_then(|fields| fields.first().map(|name| name.to_string()))
-}
-
-/// [`with_default_user`] with this machine's user.
-pub fn with_local_user(url: &str) -> String {
-    with_default_user(url, os_user())
-}
-
 /// The app and the local URL of `pull` and `push`.
 fn app_and_local(ctx: &Ctx, args: &[String], usage: &str) -> Result<(String, String)> {
     let (app, rest) = app_and_args(&ctx.global, args, 1, usage)?;
     let local = rest
         .first()
-        .map(|url| with_local_user(url))
+        .map(|url| super::which_db::with_local_user(url))
         .ok_or_else(|| Error::usage(format!("no local database URL: {usage}")))?;
     // A bad URL is bad input, said before anything is looked up.
     Target::parse(&local)?;
@@ -148,10 +114,10 @@ pub async fn pull(ctx: &Ctx, args: PullArgs) -> Result<Done> {
         ));
     }
     let started = Instant::now();
-    let source = super::chores::resolve(
+    let source = super::which_db::resolve(
         ctx,
         Some(&app),
-        &super::chores::WhichDb {
+        &super::which_db::WhichDb {
             database: args.database.clone(),
             database_url: None,
         },
@@ -359,24 +325,4 @@ pub async fn pg_copy(ctx: &Ctx, args: PgCopyArgs) -> Result<Done> {
         rows,
         safety_backup,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_local_url_without_a_user_gets_this_machines_user() {
-        let me = Some("ops".to_string());
-        assert_eq!(
-            with_default_user("postgres://localhost/tmi_dev", me.clone()),
-            "postgres://ops@localhost/tmi_dev"
-        );
-        let given = "postgres://app:pw@localhost:5433/tmi_dev";
-        assert_eq!(with_default_user(given, me), given);
-        assert_eq!(
-            with_default_user("postgres://localhost/x", None),
-            "postgres://localhost/x"
-        );
-    }
 }

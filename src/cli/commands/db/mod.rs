@@ -2,6 +2,7 @@
 //! `db drop-schema`. Each takes an app (its DATABASE_URL is read from the config vars) or
 //! `--database-url URL` for any database.
 
+mod chores;
 mod outcomes;
 mod sides;
 
@@ -137,7 +138,7 @@ pub enum DbCommand {
         drop_dependents: bool,
     },
     #[command(flatten)]
-    Chores(super::chores::DbChores),
+    Chores(chores::DbChores),
 }
 
 /// `--fail-on`: a rating that can fail a run (`ok` always would).
@@ -362,7 +363,7 @@ pub async fn db(ctx: &Ctx, cmd: DbCommand) -> Result<Done> {
             lock_timeout,
             drop_dependents,
         } => drop_command(ctx, &source, lock_timeout, drop_dependents).await,
-        DbCommand::Chores(cmd) => super::chores::run(ctx, cmd).await,
+        DbCommand::Chores(cmd) => chores::run(ctx, cmd).await,
     }
 }
 

@@ -1,57 +1,12 @@
-//! The `db` subcommands that replace the runbooks' remaining chores: moving data between this
-//! machine and an app (`pull`, `push`), the local `psql` (`psql`), and live activity (`ps`,
-//! `locks`, `blocking`, `outliers`, `kill`). They join `herokuops db` through one flattened
-//! variant; the shared way of naming the database is here.
+//! Which database a command works on: the app's `DATABASE_URL`, another of its attachments, or
+//! any URL (a local one gets this machine's user, as libpq gives it).
 
-use clap::{Args, Subcommand};
+use clap::Args;
 
-use crate::cli::{Ctx, Done, app_and_args};
+use crate::cli::{Ctx, app_and_args};
 use crate::error::{Error, Result};
 use crate::pg::Target;
 use crate::steps::{Event, pushpull};
-
-use super::{activity, psql, transfer};
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum DbChores {
-    /// Copy the app's database into a local one (created if absent), streamed pg_dump | pg_restore
-    Pull(transfer::PullArgs),
-    /// Replace the app's database with a local one: plan, confirm, safety backup, restore, verify (destructive)
-    Push(transfer::PushArgs),
-    /// The local psql, connected to the app's database (interactive, or -c SQL / -f FILE)
-    Psql(psql::PsqlArgs),
-    /// Sessions running a query now: pid, state, how long, waiting, the query
-    Ps(activity::PsArgs),
-    /// Locks held by other sessions, and those waited for
-    Locks(activity::ActivityArgs),
-    /// Queries waiting for a lock, and the sessions that hold it
-    Blocking(activity::ActivityArgs),
-    /// The statements that took the most time in all (from pg_stat_statements)
-    Outliers(activity::OutliersArgs),
-    /// Cancel a session's query, or end the session with --force (needs --confirm APP)
-    Kill(activity::KillArgs),
-}
-
-impl DbChores {
-    /// Whether the command reacts to Ctrl-C itself: a push is a playbook (it cleans up and
-    /// journals), psql passes Ctrl-C to its own query.
-    pub fn handles_interrupt(&self) -> bool {
-        matches!(self, DbChores::Push(_) | DbChores::Psql(_))
-    }
-}
-
-pub async fn run(ctx: &Ctx, cmd: DbChores) -> Result<Done> {
-    match cmd {
-        DbChores::Pull(args) => transfer::pull(ctx, args).await,
-        DbChores::Push(args) => transfer::push(ctx, args).await,
-        DbChores::Psql(args) => psql::run(ctx, args).await,
-        DbChores::Ps(args) => activity::ps(ctx, args).await,
-        DbChores::Locks(args) => activity::locks(ctx, args).await,
-        DbChores::Blocking(args) => activity::blocking(ctx, args).await,
-        DbChores::Outliers(args) => activity::outliers(ctx, args).await,
-        DbChores::Kill(args) => activity::kill(ctx, args).await,
-    }
-}
 
 /// Which database: the app's `DATABASE_URL`, another of its attachments, or any URL.
 #[derive(Debug, Clone, Default, Args)]
@@ -108,7 +63,7 @@ pub fn split_args(
 pub async fn resolve(ctx: &Ctx, app: Option<&str>, which: &WhichDb) -> Result<Resolved> {
     if let Some(given) = &which.database_url {
         ctx.io.mask(given);
-        let url = &super::transfer::with_local_user(given);
+        let url = &with_local_user(given);
         let target = Target::parse(url)?;
         return Ok(Resolved {
             url: url.to_string(),
@@ -136,4 +91,58 @@ pub async fn resolve(ctx: &Ctx, app: Option<&str>, which: &WhichDb) -> Result<Re
         confirm_name: app.to_string(),
         app: Some(app.to_string()),
     })
+}
+
+/// A local URL without a user name gets the one libpq would use: this machine's user's.
+pub fn with_default_user(url: &str, os_user: Option<String>) -> String {
+    match (url::Url::parse(url), os_user) {
+        (Ok(mut parsed), Some(user)) if parsed.username().is_empty() && parsed.has_host() => {
+            let _ = parsed.set_username(&user);
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// This machine's user name, as libpq finds it: `USER`, `LOGNAME`, else the password file's
+/// entry of the process's user.
+fn os_user() -> Option<String> {
+    if let Some(user) = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+    {
+        return Some(user);
+    }
+    let uid = rustix::process::getuid().as_raw().to_string();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.get(2) == Some(&uid.as_str()))
+        .and_then(|fields| fields.first().map(|name| name.to_string()))
+}
+
+/// [`with_default_user`] with this machine's user.
+pub fn with_local_user(url: &str) -> String {
+    with_default_user(url, os_user())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_url_without_a_user_gets_this_machines_user() {
+        let me = Some("ops".to_string());
+        assert_eq!(
+            with_default_user("postgres://localhost/tmi_dev", me.clone()),
+            "postgres://ops@localhost/tmi_dev"
+        );
+        let given = "postgres://app:pw@localhost:5433/tmi_dev";
+        assert_eq!(with_default_user(given, me), given);
+        assert_eq!(
+            with_default_user("postgres://localhost/x", None),
+            "postgres://localhost/x"
+        );
+    }
 }
