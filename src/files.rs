@@ -14,6 +14,9 @@ use std::io::{BufRead, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// `O_NOFOLLOW`: opening a symlink fails instead of following it.
+pub const NO_FOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+
 /// The mode of files only their owner should read: journals, backups, tokens.
 pub const PRIVATE: u32 = 0o600;
 /// The mode of a new file meant to be shared (a schema snapshot, a workflow).
@@ -128,7 +131,7 @@ pub fn create_new_private(path: &Path) -> std::io::Result<File> {
         .write(true)
         .create_new(true)
         .mode(PRIVATE)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(NO_FOLLOW)
         .open(path)
 }
 
@@ -136,7 +139,7 @@ pub fn create_new_private(path: &Path) -> std::io::Result<File> {
 pub fn open_append_no_follow(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .append(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(NO_FOLLOW)
         .open(path)
 }
 
@@ -144,7 +147,7 @@ pub fn open_append_no_follow(path: &Path) -> std::io::Result<File> {
 pub fn open_read_no_follow(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(NO_FOLLOW)
         .open(path)
 }
 

@@ -128,7 +128,7 @@ impl AppLock {
             .create(true)
             .truncate(false)
             .mode(files::PRIVATE)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(crate::files::NO_FOLLOW)
             .open(&path)
             .map_err(io)?;
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {
