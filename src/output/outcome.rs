@@ -30,6 +30,12 @@ pub trait Outcome: ToJson + Send + Sync {
     /// What the outcome leaves in a GitHub Actions run; nothing by default.
     fn github(&self, _io: &Io) {}
 
+    /// Whether the text is data to keep byte for byte (a file's content sent to stdout), which
+    /// the terminal's cleaning must not touch.
+    fn is_data(&self) -> bool {
+        false
+    }
+
     /// Whether the command's output was a stream it wrote as it came (see [`Streamed`]).
     fn streamed(&self) -> bool {
         false
@@ -67,7 +73,10 @@ impl Io {
         } else {
             let text = outcome.human(&self.look_out);
             if !text.is_empty() {
-                self.out(&super::sanitize::terminal(&text));
+                match outcome.is_data() {
+                    true => self.out(&text),
+                    false => self.out(&super::sanitize::terminal(&text)),
+                }
             }
         }
         outcome.github(self);
@@ -106,5 +115,47 @@ impl Outcome for DryRun {
 
     fn summary(&self) -> String {
         "dry run: nothing changed".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Mode;
+
+    #[derive(Serialize)]
+    struct Text {
+        text: String,
+        data: bool,
+    }
+
+    impl Outcome for Text {
+        fn human(&self, _look: &Look) -> String {
+            self.text.clone()
+        }
+
+        fn summary(&self) -> String {
+            String::new()
+        }
+
+        fn is_data(&self) -> bool {
+            self.data
+        }
+    }
+
+    fn shown(text: &str, data: bool) -> String {
+        let (io, captured) = Io::captured(Mode::Human);
+        io.show(&Text {
+            text: text.into(),
+            data,
+        });
+        captured.out.contents()
+    }
+
+    #[test]
+    fn text_for_a_person_is_cleaned_but_data_is_kept_byte_for_byte() {
+        let hostile = "name = \"a\u{202E}b\"\n\u{1b}[2Jcleared";
+        assert_eq!(shown(hostile, false), "name = \"ab\"\ncleared\n");
+        assert_eq!(shown(hostile, true), format!("{hostile}\n"));
     }
 }

@@ -204,6 +204,10 @@ impl Outcome for Workflow {
             _ => "workflow shown".into(),
         }
     }
+
+    fn is_data(&self) -> bool {
+        matches!(self, Workflow::Text { .. })
+    }
 }
 
 /// What the workflow is made from, validated.

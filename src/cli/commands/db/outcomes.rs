@@ -215,6 +215,10 @@ impl Outcome for Snapshot {
     fn summary(&self) -> String {
         format!("{} tables", self.tables)
     }
+
+    fn is_data(&self) -> bool {
+        self.toml.is_some()
+    }
 }
 
 /// `db check`: the connection, the server and each table's rows.
