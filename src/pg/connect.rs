@@ -148,6 +148,13 @@ fn is_loopback(host: &Host) -> bool {
     }
 }
 
+fn invalid_url(display: &str, reason: String) -> PgError {
+    PgError::InvalidUrl {
+        url: display.to_string(),
+        reason,
+    }
+}
+
 /// The TLS parameters of a URL's query, which herokuops handles itself.
 struct TlsParams {
     sslmode: Option<SslMode>,
@@ -155,12 +162,12 @@ struct TlsParams {
 }
 
 /// Takes the TLS parameters out of `url`'s query, leaving the others; refuses client
-/// certificates. The error is the reason the URL is invalid.
+/// certificates. `display` is the URL as errors show it.
 ///
 /// The query is read as libpq reads it: `&`-separated `key=value`, each percent-decoded, `+` a
 /// literal plus (not a space, as in HTML forms). The parameters kept are passed on exactly as
 /// written, and tokio-postgres decodes them the same way.
-fn take_tls_params(url: &mut url::Url) -> Result<TlsParams, String> {
+fn take_tls_params(url: &mut url::Url, display: &str) -> Result<TlsParams, PgError> {
     let mut tls = TlsParams {
         sslmode: None,
         rootcert: None,
@@ -176,14 +183,17 @@ fn take_tls_params(url: &mut url::Url) -> Result<TlsParams, String> {
         match key.as_ref() {
             "sslmode" => {
                 tls.sslmode = Some(SslMode::parse(&value).ok_or_else(|| {
-                    format!(
+                    invalid_url(display, format!(
                         "unknown sslmode `{value}` (use disable, prefer, require, verify-ca or verify-full)"
-                    )
+                    ))
                 })?)
             }
             "sslrootcert" => tls.rootcert = Some(value.into_owned()),
             "sslcert" | "sslkey" | "sslpassword" | "sslcrl" => {
-                return Err(format!("`{key}` (client certificates) is not supported"));
+                return Err(invalid_url(
+                    display,
+                    format!("`{key}` (client certificates) is not supported"),
+                ));
             }
             _ => kept.push(piece.to_string()),
         }
@@ -197,20 +207,24 @@ fn take_tls_params(url: &mut url::Url) -> Result<TlsParams, String> {
 }
 
 /// The client's configuration from the URL (its TLS parameters taken out), and the first
-/// host's name or socket directory; a URL without a host or a user name is refused. The error
-/// is the reason the URL is invalid.
-fn client_config(url: &url::Url) -> Result<(tokio_postgres::Config, String), String> {
+/// host's name or socket directory; a URL without a host or a user name is refused.
+/// `display` is the URL as errors show it.
+fn client_config(
+    url: &url::Url,
+    display: &str,
+) -> Result<(tokio_postgres::Config, String), PgError> {
     let config: tokio_postgres::Config =
         url.as_str().parse().map_err(|e: tokio_postgres::Error| {
-            std::error::Error::source(&e)
+            let detail = std::error::Error::source(&e)
                 .map(|s| s.to_string())
-                .unwrap_or_else(|| e.to_string())
+                .unwrap_or_else(|| e.to_string());
+            invalid_url(display, detail)
         })?;
     let Some(first) = config.get_hosts().first().cloned() else {
-        return Err("no host".into());
+        return Err(invalid_url(display, "no host".into()));
     };
     if config.get_user().is_none_or(str::is_empty) {
-        return Err("no user name".into());
+        return Err(invalid_url(display, "no user name".into()));
     }
     let host = match &first {
         Host::Tcp(name) => name.clone(),
@@ -240,10 +254,7 @@ impl Target {
     /// other host `require`, because Heroku's DATABASE_URL carries no sslmode yet needs TLS.
     pub fn parse(raw: &str) -> Result<Target, PgError> {
         let display = redact_url(raw);
-        let invalid = |reason: String| PgError::InvalidUrl {
-            url: display.clone(),
-            reason,
-        };
+        let invalid = |reason: String| invalid_url(&display, reason);
         let mut url = url::Url::parse(raw.trim()).map_err(|e| invalid(e.to_string()))?;
         if !matches!(url.scheme(), "postgres" | "postgresql") {
             return Err(invalid(format!(
@@ -251,8 +262,8 @@ impl Target {
                 url.scheme()
             )));
         }
-        let tls = take_tls_params(&mut url).map_err(invalid)?;
-        let (mut config, host) = client_config(&url).map_err(invalid)?;
+        let tls = take_tls_params(&mut url, &display)?;
+        let (mut config, host) = client_config(&url, &display)?;
 
         let loopback = config.get_hosts().iter().all(is_loopback);
         let roots = match tls.rootcert.as_deref() {
