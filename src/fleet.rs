@@ -201,63 +201,33 @@ pub async fn run<F, Fut>(
     options: &FleetOptions,
     mut interrupt: watch::Receiver<bool>,
     operation: F,
-    mut finished: impl FnMut(&AppRow, usize, usize),
+    finished: impl FnMut(&AppRow, usize, usize),
 ) -> FleetReport
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = AppOutcome> + Send + 'static,
 {
     let started = Instant::now();
-    let total = apps.len();
     let limit = Arc::new(Semaphore::new(options.jobs.max(1)));
-    let mut rows: Vec<Option<AppRow>> = vec![None; total];
-    let mut tasks: JoinSet<(usize, AppOutcome, Duration)> = JoinSet::new();
-    let mut running: Vec<Option<(tokio::task::Id, Instant)>> = vec![None; total];
-    let mut done = 0;
+    let mut tally = Tally::new(&apps, finished);
+    let mut tasks: JoinSet<Ended> = JoinSet::new();
     let mut interrupted = *interrupt.borrow();
     let mut next = 0;
 
-    let mut record =
-        |rows: &mut Vec<Option<AppRow>>, index: usize, row: AppRow, done: &mut usize| {
-            *done += 1;
-            finished(&row, *done, total);
-            rows[index] = Some(row);
-        };
-
-    while !interrupted && (next < total || !tasks.is_empty()) {
+    while !interrupted && (next < apps.len() || !tasks.is_empty()) {
         // Start the next app when a slot is free; otherwise wait for one to end.
-        let can_start = next < total && limit.available_permits() > 0;
+        let can_start = next < apps.len() && limit.available_permits() > 0;
         if can_start {
-            let permit = limit
-                .clone()
-                .try_acquire_owned()
-                .expect("a permit was available");
-            let index = next;
-            let app = apps[index].clone();
-            let work = operation(app);
-            let handle = tasks.spawn(async move {
-                let _permit = permit;
-                let began = Instant::now();
-                let outcome = work.await;
-                (index, outcome, began.elapsed())
-            });
-            running[index] = Some((handle.id(), Instant::now()));
+            let id = spawn_app(&mut tasks, &limit, &operation, &apps, next);
+            tally.started(next, id);
             next += 1;
             continue;
         }
         tokio::select! {
             joined = tasks.join_next_with_id() => {
-                let Some(joined) = joined else { continue };
-                let (index, outcome, elapsed) = match joined {
-                    Ok((_, (index, outcome, elapsed))) => (index, outcome, elapsed),
-                    Err(e) => {
-                        let index = index_of(&running, e.id()).unwrap_or(0);
-                        let elapsed = running[index].map(|(_, t)| t.elapsed()).unwrap_or_default();
-                        (index, AppOutcome::failed(exit::FAILED, format!("internal error: {e}")), elapsed)
-                    }
-                };
-                running[index] = None;
-                record(&mut rows, index, row(&apps[index], outcome, elapsed), &mut done);
+                if let Some(joined) = joined {
+                    tally.joined(joined);
+                }
             }
             changed = interrupt.changed() => match changed {
                 Ok(()) if *interrupt.borrow() => interrupted = true,
@@ -269,56 +239,160 @@ where
     }
 
     if interrupted {
-        if options.let_running_finish {
-            while let Some(joined) = tasks.join_next_with_id().await {
-                if let Ok((_, (index, outcome, elapsed))) = joined {
-                    running[index] = None;
-                    record(
-                        &mut rows,
-                        index,
-                        row(&apps[index], outcome, elapsed),
-                        &mut done,
-                    );
-                }
-            }
-        } else {
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
-        }
-        for (index, slot) in running.iter().enumerate() {
-            if let Some((_, began)) = slot
-                && rows[index].is_none()
-            {
-                let r = AppRow {
-                    app: apps[index].clone(),
-                    status: AppStatus::Interrupted,
-                    exit_code: exit::INTERRUPTED,
-                    detail: "interrupted while running".into(),
-                    duration_ms: began.elapsed().as_millis() as u64,
-                    result: None,
-                };
-                record(&mut rows, index, r, &mut done);
-            }
-        }
+        stop_running(&mut tasks, options.let_running_finish, &mut tally).await;
     }
-    let rows = rows
-        .into_iter()
-        .enumerate()
-        .map(|(index, r)| {
-            r.unwrap_or_else(|| AppRow {
-                app: apps[index].clone(),
-                status: AppStatus::NotRun,
-                exit_code: exit::INTERRUPTED,
-                detail: "not started: interrupted".into(),
-                duration_ms: 0,
-                result: None,
-            })
-        })
-        .collect();
     FleetReport {
-        rows,
+        rows: tally.into_rows(),
         interrupted,
         elapsed: started.elapsed(),
+    }
+}
+
+/// What an app's task ends with: the app's index, its outcome, and how long it ran.
+type Ended = (usize, AppOutcome, Duration);
+
+/// Starts the app at `index` in a task that holds one of `limit`'s permits (one is free) for
+/// as long as it runs.
+fn spawn_app<F, Fut>(
+    tasks: &mut JoinSet<Ended>,
+    limit: &Arc<Semaphore>,
+    operation: &F,
+    apps: &[String],
+    index: usize,
+) -> tokio::task::Id
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = AppOutcome> + Send + 'static,
+{
+    let permit = limit
+        .clone()
+        .try_acquire_owned()
+        .expect("a permit was available");
+    let work = operation(apps[index].clone());
+    let handle = tasks.spawn(async move {
+        let _permit = permit;
+        let began = Instant::now();
+        let outcome = work.await;
+        (index, outcome, began.elapsed())
+    });
+    handle.id()
+}
+
+/// After an interrupt: waits for the running apps or aborts them, then reports every app that
+/// was still running as interrupted.
+async fn stop_running<P>(
+    tasks: &mut JoinSet<Ended>,
+    let_running_finish: bool,
+    tally: &mut Tally<'_, P>,
+) where
+    P: FnMut(&AppRow, usize, usize),
+{
+    if let_running_finish {
+        while let Some(joined) = tasks.join_next_with_id().await {
+            if let Ok((_, (index, outcome, elapsed))) = joined {
+                tally.ended(index, outcome, elapsed);
+            }
+        }
+    } else {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    tally.interrupt_running();
+}
+
+/// The fleet's bookkeeping as it runs: each app's row once it has one, the task and start time
+/// of each running app (to name a task that panicked, and time an interrupted one), and the
+/// progress callback told of each row.
+struct Tally<'a, P> {
+    apps: &'a [String],
+    rows: Vec<Option<AppRow>>,
+    running: Vec<Option<(tokio::task::Id, Instant)>>,
+    done: usize,
+    finished: P,
+}
+
+impl<'a, P: FnMut(&AppRow, usize, usize)> Tally<'a, P> {
+    fn new(apps: &'a [String], finished: P) -> Self {
+        Tally {
+            apps,
+            rows: vec![None; apps.len()],
+            running: vec![None; apps.len()],
+            done: 0,
+            finished,
+        }
+    }
+
+    fn started(&mut self, index: usize, task: tokio::task::Id) {
+        self.running[index] = Some((task, Instant::now()));
+    }
+
+    /// A task ended: its outcome, or a failure row when it panicked.
+    fn joined(&mut self, joined: Result<(tokio::task::Id, Ended), tokio::task::JoinError>) {
+        let (index, outcome, elapsed) = match joined {
+            Ok((_, ended)) => ended,
+            Err(e) => {
+                let index = index_of(&self.running, e.id()).unwrap_or(0);
+                let elapsed = self.running[index]
+                    .map(|(_, t)| t.elapsed())
+                    .unwrap_or_default();
+                let outcome = AppOutcome::failed(exit::FAILED, format!("internal error: {e}"));
+                (index, outcome, elapsed)
+            }
+        };
+        self.ended(index, outcome, elapsed);
+    }
+
+    fn ended(&mut self, index: usize, outcome: AppOutcome, elapsed: Duration) {
+        self.running[index] = None;
+        let r = row(&self.apps[index], outcome, elapsed);
+        self.record(index, r);
+    }
+
+    /// Every app still running without a row gets one saying it was interrupted.
+    fn interrupt_running(&mut self) {
+        let stopped: Vec<(usize, Instant)> = self
+            .running
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| slot.map(|(_, began)| (index, began)))
+            .filter(|(index, _)| self.rows[*index].is_none())
+            .collect();
+        for (index, began) in stopped {
+            let r = AppRow {
+                app: self.apps[index].clone(),
+                status: AppStatus::Interrupted,
+                exit_code: exit::INTERRUPTED,
+                detail: "interrupted while running".into(),
+                duration_ms: began.elapsed().as_millis() as u64,
+                result: None,
+            };
+            self.record(index, r);
+        }
+    }
+
+    fn record(&mut self, index: usize, row: AppRow) {
+        self.done += 1;
+        (self.finished)(&row, self.done, self.apps.len());
+        self.rows[index] = Some(row);
+    }
+
+    /// Every app's row, in order; an app that never started is reported as not run.
+    fn into_rows(self) -> Vec<AppRow> {
+        let apps = self.apps;
+        self.rows
+            .into_iter()
+            .enumerate()
+            .map(|(index, r)| {
+                r.unwrap_or_else(|| AppRow {
+                    app: apps[index].clone(),
+                    status: AppStatus::NotRun,
+                    exit_code: exit::INTERRUPTED,
+                    detail: "not started: interrupted".into(),
+                    duration_ms: 0,
+                    result: None,
+                })
+            })
+            .collect()
     }
 }
 

@@ -83,37 +83,54 @@ pub fn playbook_report(io: &Io, report: &Report, failure: Option<&str>) {
     if io.gha.is_none() {
         return;
     }
-    let status = run_status(report.status);
     let failed_step = report
         .steps
         .iter()
         .find(|s| s.status == StepStatus::Failed)
         .map(|s| s.step.to_string());
     if let Some(error_text) = failure {
-        let title = match &failed_step {
-            Some(step) if report.status == RunStatus::Interrupted => {
-                format!(
-                    "{} on {} interrupted at {step}",
-                    report.playbook, report.app
-                )
-            }
-            Some(step) => format!("{} on {} failed at {step}", report.playbook, report.app),
-            None => format!("{} on {} {status}", report.playbook, report.app),
-        };
-        let mut message = error_text.to_string();
-        if let Some(state) = &report.app_state {
-            message.push_str(&format!("\nstate of {}: {state}", report.app));
-        }
-        if let Some(resume) = &report.resume_command {
-            message.push_str(&format!("\nto continue: {resume}"));
-        }
-        io.annotate_error(Some(&title), &message);
+        annotate_failure(io, report, failed_step.as_deref(), error_text);
     }
+    io.gha_summary(&playbook_summary(report, failure));
+    io.gha_outputs(&playbook_outputs(report, failed_step));
+}
 
+/// The error annotation of a failed run, titled with the step it stopped at, with the app's
+/// state and how to continue after the cause.
+fn annotate_failure(io: &Io, report: &Report, failed_step: Option<&str>, error_text: &str) {
+    let title = match failed_step {
+        Some(step) if report.status == RunStatus::Interrupted => {
+            format!(
+                "{} on {} interrupted at {step}",
+                report.playbook, report.app
+            )
+        }
+        Some(step) => format!("{} on {} failed at {step}", report.playbook, report.app),
+        None => format!(
+            "{} on {} {}",
+            report.playbook,
+            report.app,
+            run_status(report.status)
+        ),
+    };
+    let mut message = error_text.to_string();
+    if let Some(state) = &report.app_state {
+        message.push_str(&format!("\nstate of {}: {state}", report.app));
+    }
+    if let Some(resume) = &report.resume_command {
+        message.push_str(&format!("\nto continue: {resume}"));
+    }
+    io.annotate_error(Some(&title), &message);
+}
+
+/// The run's Markdown summary: a heading with its status, a table of its steps, and on
+/// failure the cause, the app's state and how to continue.
+fn playbook_summary(report: &Report, failure: Option<&str>) -> String {
     let mut md = format!(
-        "### herokuops {} on `{}`: {status}\n\nRun `{}`",
+        "### herokuops {} on `{}`: {}\n\nRun `{}`",
         md_cell(&report.playbook),
         md_cell(&report.app),
+        run_status(report.status),
         md_cell(&report.run_id)
     );
     if let Some(backup) = &report.state.safety_backup {
@@ -150,11 +167,15 @@ pub fn playbook_report(io: &Io, report: &Report, failure: Option<&str>) {
         ));
     }
     md.push('\n');
-    io.gha_summary(&md);
+    md
+}
 
+/// The run's step outputs, for later steps of the job: its id and status, and the backups it
+/// made and the step it failed at when there are any.
+fn playbook_outputs(report: &Report, failed_step: Option<String>) -> Vec<(&'static str, String)> {
     let mut outputs = vec![
         ("run_id", report.run_id.clone()),
-        ("status", status.to_string()),
+        ("status", run_status(report.status).to_string()),
         ("playbook", report.playbook.clone()),
         ("app", report.app.clone()),
     ];
@@ -167,7 +188,7 @@ pub fn playbook_report(io: &Io, report: &Report, failure: Option<&str>) {
     if let Some(step) = failed_step {
         outputs.push(("failed_step", step));
     }
-    io.gha_outputs(&outputs);
+    outputs
 }
 
 /// `verify`: the drift count and list as outputs, the drift table in the summary, and an

@@ -148,15 +148,113 @@ fn is_loopback(host: &Host) -> bool {
     }
 }
 
+fn invalid_url(display: &str, reason: String) -> PgError {
+    PgError::InvalidUrl {
+        url: display.to_string(),
+        reason,
+    }
+}
+
+/// The TLS parameters of a URL's query, which herokuops handles itself.
+struct TlsParams {
+    sslmode: Option<SslMode>,
+    rootcert: Option<String>,
+}
+
+/// Takes the TLS parameters out of `url`'s query, leaving the others; refuses client
+/// certificates. `display` is the URL as errors show it.
+///
+/// The query is read as libpq reads it: `&`-separated `key=value`, each percent-decoded, `+` a
+/// literal plus (not a space, as in HTML forms). The parameters kept are passed on exactly as
+/// written, and tokio-postgres decodes them the same way.
+fn take_tls_params(url: &mut url::Url, display: &str) -> Result<TlsParams, PgError> {
+    let mut tls = TlsParams {
+        sslmode: None,
+        rootcert: None,
+    };
+    let mut kept: Vec<String> = Vec::new();
+    for piece in url.query().unwrap_or_default().split('&') {
+        if piece.is_empty() {
+            continue;
+        }
+        let (raw_key, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
+        let key = libpq_decode(raw_key);
+        let value = libpq_decode(raw_value);
+        match key.as_ref() {
+            "sslmode" => {
+                tls.sslmode = Some(SslMode::parse(&value).ok_or_else(|| {
+                    invalid_url(display, format!(
+                        "unknown sslmode `{value}` (use disable, prefer, require, verify-ca or verify-full)"
+                    ))
+                })?)
+            }
+            "sslrootcert" => tls.rootcert = Some(value.into_owned()),
+            "sslcert" | "sslkey" | "sslpassword" | "sslcrl" => {
+                return Err(invalid_url(
+                    display,
+                    format!("`{key}` (client certificates) is not supported"),
+                ));
+            }
+            _ => kept.push(piece.to_string()),
+        }
+    }
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.set_query(Some(&kept.join("&")));
+    }
+    Ok(tls)
+}
+
+/// The client's configuration from the URL (its TLS parameters taken out), and the first
+/// host's name or socket directory; a URL without a host or a user name is refused.
+/// `display` is the URL as errors show it.
+fn client_config(
+    url: &url::Url,
+    display: &str,
+) -> Result<(tokio_postgres::Config, String), PgError> {
+    let config: tokio_postgres::Config =
+        url.as_str().parse().map_err(|e: tokio_postgres::Error| {
+            let detail = std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| e.to_string());
+            invalid_url(display, detail)
+        })?;
+    let Some(first) = config.get_hosts().first().cloned() else {
+        return Err(invalid_url(display, "no host".into()));
+    };
+    if config.get_user().is_none_or(str::is_empty) {
+        return Err(invalid_url(display, "no user name".into()));
+    }
+    let host = match &first {
+        Host::Tcp(name) => name.clone(),
+        Host::Unix(path) => path.display().to_string(),
+    };
+    Ok((config, host))
+}
+
+/// The sslmode the connection uses: the URL's, else `prefer` on loopback and `require`
+/// elsewhere.
+fn effective_ssl_mode(sslmode: Option<SslMode>, loopback: bool, roots: &Roots) -> SslMode {
+    let ssl = match sslmode {
+        Some(mode) => mode,
+        None if loopback => SslMode::Prefer,
+        None => SslMode::Require,
+    };
+    // libpq: with a root certificate given, `require` checks the chain like verify-ca.
+    if ssl == SslMode::Require && matches!(roots, Roots::File(_)) {
+        SslMode::VerifyCa
+    } else {
+        ssl
+    }
+}
+
 impl Target {
     /// Parses a `postgres://` URL. Without `sslmode`, a loopback host gets `prefer` and any
     /// other host `require`, because Heroku's DATABASE_URL carries no sslmode yet needs TLS.
     pub fn parse(raw: &str) -> Result<Target, PgError> {
         let display = redact_url(raw);
-        let invalid = |reason: String| PgError::InvalidUrl {
-            url: display.clone(),
-            reason,
-        };
+        let invalid = |reason: String| invalid_url(&display, reason);
         let mut url = url::Url::parse(raw.trim()).map_err(|e| invalid(e.to_string()))?;
         if !matches!(url.scheme(), "postgres" | "postgresql") {
             return Err(invalid(format!(
@@ -164,75 +262,15 @@ impl Target {
                 url.scheme()
             )));
         }
-
-        // The query is read as libpq reads it: `&`-separated `key=value`, each percent-decoded,
-        // `+` a literal plus (not a space, as in HTML forms). The parameters kept are passed on
-        // exactly as written, and tokio-postgres decodes them the same way.
-        let mut sslmode = None;
-        let mut rootcert = None;
-        let mut kept: Vec<String> = Vec::new();
-        for piece in url.query().unwrap_or_default().split('&') {
-            if piece.is_empty() {
-                continue;
-            }
-            let (raw_key, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
-            let key = libpq_decode(raw_key);
-            let value = libpq_decode(raw_value);
-            match key.as_ref() {
-                "sslmode" => {
-                    sslmode = Some(SslMode::parse(&value).ok_or_else(|| {
-                        invalid(format!(
-                            "unknown sslmode `{value}` (use disable, prefer, require, verify-ca or verify-full)"
-                        ))
-                    })?)
-                }
-                "sslrootcert" => rootcert = Some(value.into_owned()),
-                "sslcert" | "sslkey" | "sslpassword" | "sslcrl" => {
-                    return Err(invalid(format!("`{key}` (client certificates) is not supported")));
-                }
-                _ => kept.push(piece.to_string()),
-            }
-        }
-        if kept.is_empty() {
-            url.set_query(None);
-        } else {
-            url.set_query(Some(&kept.join("&")));
-        }
-
-        let mut config: tokio_postgres::Config =
-            url.as_str().parse().map_err(|e: tokio_postgres::Error| {
-                let detail = std::error::Error::source(&e)
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| e.to_string());
-                invalid(detail)
-            })?;
-        let Some(first) = config.get_hosts().first().cloned() else {
-            return Err(invalid("no host".into()));
-        };
-        if config.get_user().is_none_or(str::is_empty) {
-            return Err(invalid("no user name".into()));
-        }
-        let host = match &first {
-            Host::Tcp(name) => name.clone(),
-            Host::Unix(path) => path.display().to_string(),
-        };
+        let tls = take_tls_params(&mut url, &display)?;
+        let (mut config, host) = client_config(&url, &display)?;
 
         let loopback = config.get_hosts().iter().all(is_loopback);
-        let roots = match rootcert.as_deref() {
+        let roots = match tls.rootcert.as_deref() {
             None | Some("system") => Roots::System,
             Some(path) => Roots::File(PathBuf::from(path)),
         };
-        let ssl = match sslmode {
-            Some(mode) => mode,
-            None if loopback => SslMode::Prefer,
-            None => SslMode::Require,
-        };
-        // libpq: with a root certificate given, `require` checks the chain like verify-ca.
-        let ssl = if ssl == SslMode::Require && matches!(roots, Roots::File(_)) {
-            SslMode::VerifyCa
-        } else {
-            ssl
-        };
+        let ssl = effective_ssl_mode(tls.sslmode, loopback, &roots);
         config.ssl_mode(match ssl {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,

@@ -633,19 +633,7 @@ async fn slow_statements_finding(
             "pg_stat_statements is not installed (CREATE EXTENSION pg_stat_statements)".into();
         return Ok(finding);
     };
-    // Renamed in PostgreSQL 13.
-    let (mean, total) = if version_num >= 130000 {
-        ("mean_exec_time", "total_exec_time")
-    } else {
-        ("mean_time", "total_time")
-    };
-    let sql = format!(
-        "SELECT query, calls, {mean}, {total} FROM \"{}\".pg_stat_statements
-          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-            AND query NOT LIKE '%pg_stat_statements%'
-          ORDER BY {mean} DESC LIMIT {DETAIL_ROWS}",
-        schema.replace('"', "\"\"")
-    );
+    let sql = slowest_statements_sql(schema, version_num);
     let rows = match db.query("read pg_stat_statements", &sql, &[]).await {
         Ok(rows) => rows,
         // 55000: installed, but the library is not in shared_preload_libraries.
@@ -673,7 +661,32 @@ async fn slow_statements_finding(
     } else {
         format!("slowest mean {slowest:.1} ms")
     };
-    finding.details = Details {
+    finding.details = slow_statement_details(&rows);
+    Ok(finding)
+}
+
+/// The slowest statements of this database by mean time, from the pg_stat_statements
+/// installed in `schema`, under the column names of `version_num`'s server.
+fn slowest_statements_sql(schema: &str, version_num: i32) -> String {
+    // Renamed in PostgreSQL 13.
+    let (mean, total) = if version_num >= 130000 {
+        ("mean_exec_time", "total_exec_time")
+    } else {
+        ("mean_time", "total_time")
+    };
+    format!(
+        "SELECT query, calls, {mean}, {total} FROM \"{}\".pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND query NOT LIKE '%pg_stat_statements%'
+          ORDER BY {mean} DESC LIMIT {DETAIL_ROWS}",
+        schema.replace('"', "\"\"")
+    )
+}
+
+/// One row per statement: its mean time, calls, total time, and its text on one line with
+/// password literals hidden.
+fn slow_statement_details(rows: &[tokio_postgres::Row]) -> Details {
+    Details {
         columns: vec![
             "mean".into(),
             "calls".into(),
@@ -691,8 +704,7 @@ async fn slow_statements_finding(
                 ]
             })
             .collect(),
-    };
-    Ok(finding)
+    }
 }
 
 #[cfg(test)]

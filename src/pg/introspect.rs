@@ -362,30 +362,7 @@ async fn read(
     schema: &str,
     probe: &MigrationProbe,
 ) -> Result<Schema, PgError> {
-    let by_schema: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&schema];
-    let queries = catalog_queries();
-    let results = futures_util::future::join_all(queries.iter().map(|(sql, per_schema, side)| {
-        let conn = match (side, helper) {
-            (Side::Helper, Some(helper)) => helper,
-            _ => db,
-        };
-        conn.query(context, sql, if *per_schema { by_schema } else { &[] })
-    }))
-    .await;
-    // The queries share a transaction: after the first failure the others only report
-    // "transaction is aborted" (25P02), so the first real cause is the one to return.
-    let mut errors = Vec::new();
-    let mut rows: Vec<Vec<tokio_postgres::Row>> = results
-        .into_iter()
-        .map(|r| r.map_err(|e| errors.push(e)).unwrap_or_default())
-        .collect();
-    if let Some(first) = errors
-        .iter()
-        .position(|e| !matches!(e, PgError::Query { code: Some(c), .. } if c == "25P02"))
-        .or(if errors.is_empty() { None } else { Some(0) })
-    {
-        return Err(errors.swap_remove(first));
-    }
+    let mut rows = run_catalog_queries(db, helper, context, schema).await?;
     if rows[0].first().is_none_or(|r| r.get::<_, i64>(0) == 0) {
         return Err(PgError::NoSuchSchema {
             target: db.target().to_string(),
@@ -424,7 +401,49 @@ async fn read(
         .map(|r| ((r.get(0), r.get(8)), r.get(1)))
         .collect();
     add_constraints(&mut out, &constraints, &names);
-    for row in &indexes {
+    add_indexes(&mut out, &indexes);
+    out.migration = read_migration(db, context, schema, probe, &out).await?;
+    Ok(out)
+}
+
+/// Runs every query of [`catalog_queries`] at once, each on its side's connection (all on
+/// `db` without a helper), and returns their rows in that order.
+async fn run_catalog_queries(
+    db: &Db,
+    helper: Option<&Db>,
+    context: &str,
+    schema: &str,
+) -> Result<Vec<Vec<tokio_postgres::Row>>, PgError> {
+    let by_schema: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&schema];
+    let queries = catalog_queries();
+    let results = futures_util::future::join_all(queries.iter().map(|(sql, per_schema, side)| {
+        let conn = match (side, helper) {
+            (Side::Helper, Some(helper)) => helper,
+            _ => db,
+        };
+        conn.query(context, sql, if *per_schema { by_schema } else { &[] })
+    }))
+    .await;
+    // The queries share a transaction: after the first failure the others only report
+    // "transaction is aborted" (25P02), so the first real cause is the one to return.
+    let mut errors = Vec::new();
+    let rows: Vec<Vec<tokio_postgres::Row>> = results
+        .into_iter()
+        .map(|r| r.map_err(|e| errors.push(e)).unwrap_or_default())
+        .collect();
+    if let Some(first) = errors
+        .iter()
+        .position(|e| !matches!(e, PgError::Query { code: Some(c), .. } if c == "25P02"))
+        .or(if errors.is_empty() { None } else { Some(0) })
+    {
+        return Err(errors.swap_remove(first));
+    }
+    Ok(rows)
+}
+
+/// Adds the rows of [`INDEXES`] to their tables.
+fn add_indexes(out: &mut Schema, indexes: &[tokio_postgres::Row]) {
+    for row in indexes {
         let table: String = row.get(0);
         if let Some(t) = out.tables.get_mut(&table) {
             t.indexes.insert(
@@ -437,8 +456,6 @@ async fn read(
             );
         }
     }
-    out.migration = read_migration(db, context, schema, probe, &out).await?;
-    Ok(out)
 }
 
 /// A row of [`TABLES`]: the table with its own properties; columns and the rest come later.

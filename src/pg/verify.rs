@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::expected::{ColumnSpec, Expected, Items, ObjectSpec, TableSpec, normalize_type};
-use super::introspect::{Schema, Table};
+use super::introspect::{Column, Schema, Table};
 use super::objects::{Attributes, ObjectKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -507,24 +507,38 @@ fn verify_table(out: &mut Vec<Drift>, name: &str, spec: &TableSpec, table: &Tabl
         verify_columns(out, name, columns, table, strict);
     }
     if let Some(want) = &spec.primary_key {
-        let found = table
-            .primary_key
-            .as_ref()
-            .map(|k| k.columns.clone())
-            .unwrap_or_default();
-        if &found != want {
-            let show = |cols: &[String]| {
-                if cols.is_empty() {
-                    "no primary key".to_string()
-                } else {
-                    format!("({})", cols.join(", "))
-                }
-            };
-            out.push(drift(DriftKind::PrimaryKey, name, show(want), show(&found)));
+        verify_primary_key(out, name, want, table);
+    }
+    for (expected, actual, kinds, render) in table_collections(name, spec, table) {
+        if let Some(expected) = expected {
+            definitions_check(out, name, expected, &actual, strict, kinds, render);
         }
     }
+}
+
+fn verify_primary_key(out: &mut Vec<Drift>, name: &str, want: &[String], table: &Table) {
+    let found = table
+        .primary_key
+        .as_ref()
+        .map(|k| k.columns.clone())
+        .unwrap_or_default();
+    if found != want {
+        let show = |cols: &[String]| {
+            if cols.is_empty() {
+                "no primary key".to_string()
+            } else {
+                format!("({})", cols.join(", "))
+            }
+        };
+        out.push(drift(DriftKind::PrimaryKey, name, show(want), show(&found)));
+    }
+}
+
+/// The table's indexes, unique constraints, checks and foreign keys, each beside the file's.
+/// An index that backs a constraint is the constraint's: it never counts as an extra index.
+fn table_collections<'a>(name: &str, spec: &'a TableSpec, table: &'a Table) -> [Collection<'a>; 4] {
     let on_table = |render: fn(String) -> Render| Some(render(name.to_string()));
-    let collections: [Collection; 4] = [
+    [
         (
             &spec.indexes,
             table
@@ -581,12 +595,7 @@ fn verify_table(out: &mut Vec<Drift>, name: &str, spec: &TableSpec, table: &Tabl
             ],
             None,
         ),
-    ];
-    for (expected, actual, kinds, render) in collections {
-        if let Some(expected) = expected {
-            definitions_check(out, name, expected, &actual, strict, kinds, render);
-        }
-    }
+    ]
 }
 
 /// A per-table collection: the file's items, the table's (name, definition, whether an
@@ -668,72 +677,92 @@ fn verify_columns(
             out.push(drift(DriftKind::MissingColumn, object, expected, MISSING));
             continue;
         };
-        let Some(want) = columns.spec(column) else {
-            continue;
-        };
-        let found_type = normalize_type(&actual.data_type);
-        if want.data_type != found_type {
-            out.push(drift(
-                DriftKind::ColumnType,
-                object.clone(),
-                &want.data_type,
-                &actual.data_type,
-            ));
-        }
-        let unquoted = |c: Option<&str>| c.map(|c| c.trim_matches('"').to_string());
-        if unquoted(want.collation.as_deref()) != unquoted(actual.collation.as_deref()) {
-            out.push(drift(
-                DriftKind::ColumnCollation,
-                object.clone(),
-                want.collation.as_deref().unwrap_or("the type's default"),
-                actual.collation.as_deref().unwrap_or("the type's default"),
-            ));
-        }
-        if want.not_null != actual.not_null {
-            let word = |not_null: bool| if not_null { "not null" } else { "nullable" };
-            out.push(drift(
-                DriftKind::ColumnNullability,
-                object.clone(),
-                word(want.not_null),
-                word(actual.not_null),
-            ));
-        }
-        if let Some(default) = &want.default {
-            let found = actual.default.as_deref();
-            if !found.is_some_and(|f| same_sql(f, default)) {
-                let render = found.map(|_| Render::ColumnDefault {
-                    table: name.to_string(),
-                    column: column.to_string(),
-                    data_type: actual.data_type.clone(),
-                });
-                out.push(
-                    drift(
-                        DriftKind::ColumnDefault,
-                        object,
-                        default,
-                        found.unwrap_or("no default"),
-                    )
-                    .rendered(render),
-                );
-            }
+        if let Some(want) = columns.spec(column) {
+            verify_column(out, name, object, want, actual);
         }
     }
     if strict {
-        let listed = columns.names();
-        for column in &table.columns {
-            if !listed.contains(&column.name.as_str()) {
-                out.push(drift(
-                    DriftKind::ExtraColumn,
-                    format!("{name}.{}", column.name),
-                    UNLISTED,
-                    ColumnSpec::render_collated(
-                        &column.data_type,
-                        column.collation.as_deref(),
-                        column.not_null,
-                        column.default.as_deref(),
-                    ),
-                ));
-            }
+        report_extra_columns(out, name, columns, table);
+    }
+}
+
+/// A listed column's type, collation, nullability and default, as far as the file gives them.
+fn verify_column(
+    out: &mut Vec<Drift>,
+    table: &str,
+    object: String,
+    want: &ColumnSpec,
+    actual: &Column,
+) {
+    let found_type = normalize_type(&actual.data_type);
+    if want.data_type != found_type {
+        out.push(drift(
+            DriftKind::ColumnType,
+            object.clone(),
+            &want.data_type,
+            &actual.data_type,
+        ));
+    }
+    let unquoted = |c: Option<&str>| c.map(|c| c.trim_matches('"').to_string());
+    if unquoted(want.collation.as_deref()) != unquoted(actual.collation.as_deref()) {
+        out.push(drift(
+            DriftKind::ColumnCollation,
+            object.clone(),
+            want.collation.as_deref().unwrap_or("the type's default"),
+            actual.collation.as_deref().unwrap_or("the type's default"),
+        ));
+    }
+    if want.not_null != actual.not_null {
+        let word = |not_null: bool| if not_null { "not null" } else { "nullable" };
+        out.push(drift(
+            DriftKind::ColumnNullability,
+            object.clone(),
+            word(want.not_null),
+            word(actual.not_null),
+        ));
+    }
+    if let Some(default) = &want.default {
+        let found = actual.default.as_deref();
+        if !found.is_some_and(|f| same_sql(f, default)) {
+            let render = found.map(|_| Render::ColumnDefault {
+                table: table.to_string(),
+                column: actual.name.clone(),
+                data_type: actual.data_type.clone(),
+            });
+            out.push(
+                drift(
+                    DriftKind::ColumnDefault,
+                    object,
+                    default,
+                    found.unwrap_or("no default"),
+                )
+                .rendered(render),
+            );
+        }
+    }
+}
+
+/// Under `strict`: every column of the table that the file does not list.
+fn report_extra_columns(
+    out: &mut Vec<Drift>,
+    name: &str,
+    columns: &Items<ColumnSpec>,
+    table: &Table,
+) {
+    let listed = columns.names();
+    for column in &table.columns {
+        if !listed.contains(&column.name.as_str()) {
+            out.push(drift(
+                DriftKind::ExtraColumn,
+                format!("{name}.{}", column.name),
+                UNLISTED,
+                ColumnSpec::render_collated(
+                    &column.data_type,
+                    column.collation.as_deref(),
+                    column.not_null,
+                    column.default.as_deref(),
+                ),
+            ));
         }
     }
 }

@@ -142,6 +142,9 @@ mod seconds {
     }
 }
 
+/// How a dry run's plan names the add-on a playbook creates: it has no name until it exists.
+const NEW_ADDON: &str = "{new add-on}";
+
 pub struct HerokuExecutor {
     api: ApiClient,
     options: PlaybookOptions,
@@ -553,7 +556,6 @@ impl HerokuExecutor {
     fn plan_of(&self, step: StepKind) -> (String, Vec<Request>, Vec<String>) {
         let app = self.options.app.as_str();
         let db = self.database_label();
-        let new_db = "{new add-on}";
         match step {
             StepKind::BackupCapture => (
                 format!("capture a backup of {db}"),
@@ -563,77 +565,18 @@ impl HerokuExecutor {
                 ],
                 vec![],
             ),
-            StepKind::BackupRestore => {
-                let source = self.restore_source();
-                let url = self
-                    .options
-                    .restore_from
-                    .as_deref()
-                    .unwrap_or("{backup URL}");
-                (
-                    format!("restore {db} from {source}"),
-                    vec![Request::restore(
-                        &"{id}".into(),
-                        url,
-                        &self.options.restore_extensions,
-                    )],
-                    vec![],
-                )
-            }
-            StepKind::PgDropSchema => (
-                format!(
-                    "drop schema public of {db} ({} tables) and recreate it with its owner, grants and default privileges, in one transaction{}",
-                    self.preflight.tables.len(),
-                    self.lost_outside()
-                ),
-                vec![Request::config_vars(app)],
-                self.drop_sql(),
-            ),
-            StepKind::PgVerify => (
-                match (&self.options.expect, self.verify_waits) {
-                    (Some(p), true) => format!("poll until the schema matches {}", p.display()),
-                    (Some(p), false) => format!("check that the schema matches {}", p.display()),
-                    (None, true) => "poll until schema public has tables, and list them".into(),
-                    (None, false) => "check that schema public has tables, and list them".into(),
-                },
-                vec![Request::config_vars(app)],
-                vec!["catalog queries (a fixed number)".into()],
-            ),
+            StepKind::BackupRestore => self.restore_plan(),
+            StepKind::PgDropSchema => self.drop_plan(),
+            StepKind::PgVerify => self.verify_plan(),
             StepKind::PgWait => (
                 "wait until the new database is available".into(),
-                vec![Request::wait_status(&new_db.into())],
+                vec![Request::wait_status(&NEW_ADDON.into())],
                 vec![],
             ),
-            StepKind::PgPromote => (
-                "promote the new database to DATABASE_URL, keeping an alias for the old one".into(),
-                vec![Request::create_attachment(&AttachmentCreate {
-                    addon: new_db.into(),
-                    app: app.into(),
-                    name: Some("DATABASE".into()),
-                    namespace: None,
-                    confirm: Some(app.into()),
-                })],
-                vec![],
-            ),
+            StepKind::PgPromote => self.promote_plan(),
             StepKind::PgCopy => self.copy_plan(),
             StepKind::PgPush => self.push_plan(),
-            StepKind::AddonsCreate => {
-                let plan = self
-                    .options
-                    .plan
-                    .clone()
-                    .or(self.preflight.database_plan.clone())
-                    .unwrap_or_else(|| "heroku-postgresql".into());
-                let spec = AddonCreate {
-                    plan: plan.clone(),
-                    ..Default::default()
-                };
-                (
-                    format!("create a {plan} add-on"),
-                    vec![Request::create_addon(app, &spec)],
-                    vec![],
-                )
-            }
+            StepKind::AddonsCreate => self.addon_create_plan(),
             StepKind::MaintenanceOn => (
                 "turn maintenance mode on".into(),
                 vec![Request::set_maintenance(app, true)],
@@ -655,22 +598,107 @@ impl HerokuExecutor {
                 vec![],
             ),
             StepKind::Migrate => self.migrate_plan(),
-            StepKind::Run => {
-                let command = self.options.run_command.as_deref().unwrap_or("?");
-                (
-                    format!("run `{command}` on a one-off dyno"),
-                    vec![Request::create_dyno(app, &one_off_spec(command))],
-                    vec![],
-                )
-            }
+            StepKind::Run => self.run_plan(),
         }
+    }
+
+    fn restore_plan(&self) -> (String, Vec<Request>, Vec<String>) {
+        let url = self
+            .options
+            .restore_from
+            .as_deref()
+            .unwrap_or("{backup URL}");
+        (
+            format!(
+                "restore {} from {}",
+                self.database_label(),
+                self.restore_source()
+            ),
+            vec![Request::restore(
+                &"{id}".into(),
+                url,
+                &self.options.restore_extensions,
+            )],
+            vec![],
+        )
+    }
+
+    fn drop_plan(&self) -> (String, Vec<Request>, Vec<String>) {
+        (
+            format!(
+                "drop schema public of {} ({} tables) and recreate it with its owner, grants and default privileges, in one transaction{}",
+                self.database_label(),
+                self.preflight.tables.len(),
+                self.lost_outside()
+            ),
+            vec![Request::config_vars(&self.options.app)],
+            self.drop_sql(),
+        )
+    }
+
+    fn verify_plan(&self) -> (String, Vec<Request>, Vec<String>) {
+        let description = match (&self.options.expect, self.verify_waits) {
+            (Some(p), true) => format!("poll until the schema matches {}", p.display()),
+            (Some(p), false) => format!("check that the schema matches {}", p.display()),
+            (None, true) => "poll until schema public has tables, and list them".into(),
+            (None, false) => "check that schema public has tables, and list them".into(),
+        };
+        (
+            description,
+            vec![Request::config_vars(&self.options.app)],
+            vec!["catalog queries (a fixed number)".into()],
+        )
+    }
+
+    fn promote_plan(&self) -> (String, Vec<Request>, Vec<String>) {
+        let app = self.options.app.as_str();
+        (
+            "promote the new database to DATABASE_URL, keeping an alias for the old one".into(),
+            vec![Request::create_attachment(&AttachmentCreate {
+                addon: NEW_ADDON.into(),
+                app: app.into(),
+                name: Some("DATABASE".into()),
+                namespace: None,
+                confirm: Some(app.into()),
+            })],
+            vec![],
+        )
+    }
+
+    /// The add-on is created on the plan asked for, else the current database's plan.
+    fn addon_create_plan(&self) -> (String, Vec<Request>, Vec<String>) {
+        let plan = self
+            .options
+            .plan
+            .clone()
+            .or(self.preflight.database_plan.clone())
+            .unwrap_or_else(|| "heroku-postgresql".into());
+        let spec = AddonCreate {
+            plan: plan.clone(),
+            ..Default::default()
+        };
+        (
+            format!("create a {plan} add-on"),
+            vec![Request::create_addon(&self.options.app, &spec)],
+            vec![],
+        )
+    }
+
+    fn run_plan(&self) -> (String, Vec<Request>, Vec<String>) {
+        let app = self.options.app.as_str();
+        let command = self.options.run_command.as_deref().unwrap_or("?");
+        (
+            format!("run `{command}` on a one-off dyno"),
+            vec![Request::create_dyno(app, &one_off_spec(command))],
+            vec![],
+        )
     }
 
     fn copy_plan(&self) -> (String, Vec<Request>, Vec<String>) {
         let spec = CopySpec {
             from_name: "DATABASE".into(),
             from_url: "{DATABASE_URL}".into(),
-            to_name: "{new add-on}".into(),
+            to_name: NEW_ADDON.into(),
             to_url: "{its URL}".into(),
         };
         (
@@ -679,7 +707,7 @@ impl HerokuExecutor {
                 self.database_label()
             ),
             vec![
-                Request::copy(&"{new add-on}".into(), &spec),
+                Request::copy(&NEW_ADDON.into(), &spec),
                 Request::transfer(&self.options.app, "{uuid}", false),
             ],
             vec!["SELECT count(*) of every table, on both databases".into()],

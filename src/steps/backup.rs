@@ -344,38 +344,7 @@ async fn download_to_file(
         // Everything is there already, and it is of this backup.
         return finish_file(path, r.have, r.have, identity).await;
     }
-    let mut response = None;
-    if let Some(r) = &resume {
-        let mut request = api
-            .plain_http()
-            .get(url)
-            .header("Range", format!("bytes={}-", r.have));
-        if let Some(v) = &r.validator {
-            request = request.header("If-Range", v);
-        }
-        let answer = get(api, request).await?;
-        let start = content_range(answer.headers());
-        let total = identity.size.or(start.and_then(|(_, t)| t));
-        match answer.status().as_u16() {
-            206 if start.is_some_and(|(s, t)| s == r.have && t == total) => response = Some(answer),
-            // Not the rest of this object (it changed, or the server ignores ranges): the
-            // partial file is of no use.
-            200 => {
-                start_over(path).await?;
-                resume = None;
-                response = Some(answer);
-            }
-            206 | 416 => {
-                start_over(path).await?;
-                resume = None;
-            }
-            other => return Err(StepError::DownloadRefused { status: other }),
-        }
-    }
-    let response = match response {
-        Some(r) => r,
-        None => get(api, api.plain_http().get(url)).await?,
-    };
+    let response = request_download(api, url, path, identity, &mut resume).await?;
     let status = response.status().as_u16();
     if !matches!(status, 200 | 206) {
         return Err(StepError::DownloadRefused { status });
@@ -385,18 +354,7 @@ async fn download_to_file(
         .size
         .or_else(|| content_range(response.headers()).and_then(|(_, t)| t))
         .or_else(|| (status == 200).then(|| response.content_length()).flatten());
-    let file = match resume {
-        Some(_) => files::open_append_no_follow(&partial).map_err(|e| io_err("open", e))?,
-        None => {
-            let record = PartialIdentity {
-                validator: validator(response.headers()),
-                ..identity.clone()
-            };
-            let file = files::create_new_private(&partial).map_err(|e| io_err("create", e))?;
-            write_record(path, &record)?;
-            file
-        }
-    };
+    let file = open_partial(path, &partial, resume.is_some(), identity, &response)?;
     let done = stream_into(
         response,
         tokio::fs::File::from_std(file),
@@ -415,6 +373,69 @@ async fn download_to_file(
         return Err(StepError::DownloadIncomplete { done, total });
     }
     finish_file(path, done, resumed_from, identity).await
+}
+
+/// The GET to stream from: the rest of the partial file's object when `resume` has one and
+/// the server sends exactly that rest; otherwise the whole object, with the partial file
+/// discarded and `resume` cleared.
+async fn request_download(
+    api: &ApiClient,
+    url: &str,
+    path: &Path,
+    identity: &PartialIdentity,
+    resume: &mut Option<Resumable>,
+) -> Result<reqwest::Response, StepError> {
+    if let Some(r) = resume.as_ref() {
+        let mut request = api
+            .plain_http()
+            .get(url)
+            .header("Range", format!("bytes={}-", r.have));
+        if let Some(v) = &r.validator {
+            request = request.header("If-Range", v);
+        }
+        let answer = get(api, request).await?;
+        let start = content_range(answer.headers());
+        let total = identity.size.or(start.and_then(|(_, t)| t));
+        match answer.status().as_u16() {
+            206 if start.is_some_and(|(s, t)| s == r.have && t == total) => return Ok(answer),
+            // Not the rest of this object (it changed, or the server ignores ranges): the
+            // partial file is of no use.
+            200 => {
+                start_over(path).await?;
+                *resume = None;
+                return Ok(answer);
+            }
+            206 | 416 => {
+                start_over(path).await?;
+                *resume = None;
+            }
+            other => return Err(StepError::DownloadRefused { status: other }),
+        }
+    }
+    Ok(get(api, api.plain_http().get(url)).await?)
+}
+
+/// `PATH.partial`, opened to append to when resuming; otherwise created, with the record of
+/// which backup it holds (the object's validator, so a later run can resume it) beside it.
+fn open_partial(
+    path: &Path,
+    partial: &Path,
+    resuming: bool,
+    identity: &PartialIdentity,
+    response: &reqwest::Response,
+) -> Result<std::fs::File, StepError> {
+    if resuming {
+        return files::open_append_no_follow(partial)
+            .map_err(|e| StepError::file("open", partial, e));
+    }
+    let record = PartialIdentity {
+        validator: validator(response.headers()),
+        ..identity.clone()
+    };
+    let file =
+        files::create_new_private(partial).map_err(|e| StepError::file("create", partial, e))?;
+    write_record(path, &record)?;
+    Ok(file)
 }
 
 /// Writes the record of which backup `PATH.partial` holds.

@@ -56,16 +56,8 @@ pub async fn promote(
         }
         previous_alias = Some(ensure_alias(api, app, current, &attachments, observer).await?);
     }
-
     if !options.force {
-        let status = api.wait_status(&target.addon.id).await?;
-        if status.waiting {
-            return Err(StepError::NotAvailable {
-                app: app.to_string(),
-                addon: target.addon.name,
-                status: one_line(&status.message).into_owned(),
-            });
-        }
+        check_available(api, app, &target).await?;
     }
 
     observer.event(Event::Status(format!(
@@ -80,34 +72,10 @@ pub async fn promote(
         confirm: Some(app.to_string()),
     })
     .await?;
-
     if let Some(current) = &current {
-        let pooler = attachments.iter().find(|a| {
-            a.namespace.as_deref() == Some(POOLER_NAMESPACE)
-                && a.name == POOLER_NAME
-                && a.addon.id == current.addon.id
-        });
-        if pooler.is_some() {
-            observer.event(Event::Status("Reattaching the connection pooler".into()));
-            api.create_attachment(&AttachmentCreate {
-                addon: target.addon.name.clone(),
-                app: app.to_string(),
-                name: Some(POOLER_NAME.into()),
-                namespace: Some(POOLER_NAMESPACE.into()),
-                confirm: Some(app.to_string()),
-            })
-            .await?;
-        }
+        move_pooler(api, app, current, &target, &attachments, observer).await?;
     }
-
-    let info = api.database_info(&target.addon.id).await?;
-    if let Some(leader) = info.following.as_deref().filter(|f| !f.is_empty()) {
-        observer.event(Event::Warning(format!(
-            "{} is a follower of {leader}: it stays read-only until unfollowed (`heroku pg:unfollow`)",
-            target.addon.name
-        )));
-    }
-
+    warn_if_follower(api, &target, observer).await?;
     let formation = api.formation(app).await?;
     if formation.iter().any(|f| f.process_type == "release") {
         let wait = options.release_wait.unwrap_or(Wait::new(
@@ -122,6 +90,65 @@ pub async fn promote(
         previous_alias,
         previous_addon: current.map(|c| c.addon.name),
     })
+}
+
+/// Refuses a target that is still being provisioned (or is otherwise not available): the
+/// app would point at a database that cannot take connections yet.
+async fn check_available(api: &ApiClient, app: &str, target: &Attachment) -> Result<(), StepError> {
+    let status = api.wait_status(&target.addon.id).await?;
+    if status.waiting {
+        return Err(StepError::NotAvailable {
+            app: app.to_string(),
+            addon: target.addon.name.clone(),
+            status: one_line(&status.message).into_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Attaches the connection pooler to the target when it was attached to the previous
+/// DATABASE: the pooler would otherwise keep serving the old database.
+async fn move_pooler(
+    api: &ApiClient,
+    app: &str,
+    current: &Attachment,
+    target: &Attachment,
+    attachments: &[Attachment],
+    observer: &mut dyn Observer,
+) -> Result<(), StepError> {
+    let pooler = attachments.iter().find(|a| {
+        a.namespace.as_deref() == Some(POOLER_NAMESPACE)
+            && a.name == POOLER_NAME
+            && a.addon.id == current.addon.id
+    });
+    if pooler.is_some() {
+        observer.event(Event::Status("Reattaching the connection pooler".into()));
+        api.create_attachment(&AttachmentCreate {
+            addon: target.addon.name.clone(),
+            app: app.to_string(),
+            name: Some(POOLER_NAME.into()),
+            namespace: Some(POOLER_NAMESPACE.into()),
+            confirm: Some(app.to_string()),
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// A follower promoted is still read-only: the app's writes would fail until it is unfollowed.
+async fn warn_if_follower(
+    api: &ApiClient,
+    target: &Attachment,
+    observer: &mut dyn Observer,
+) -> Result<(), StepError> {
+    let info = api.database_info(&target.addon.id).await?;
+    if let Some(leader) = info.following.as_deref().filter(|f| !f.is_empty()) {
+        observer.event(Event::Warning(format!(
+            "{} is a follower of {leader}: it stays read-only until unfollowed (`heroku pg:unfollow`)",
+            target.addon.name
+        )));
+    }
+    Ok(())
 }
 
 /// Makes sure the current DATABASE keeps a second name, creating one if it has none.

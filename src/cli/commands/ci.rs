@@ -236,25 +236,8 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<Done> {
     validate_cron(&args.cron)?;
     validate_playbook_name(&args.playbook)?;
     let archive = args.playbook == ARCHIVE_RECIPE;
-    if args.retention_days.is_some() && !archive {
-        return Err(Error::usage(format!(
-            "--retention-days is for the {ARCHIVE_RECIPE} workflow, which keeps dumps as artifacts"
-        )));
-    }
-    if archive && args.config.is_some() {
-        return Err(Error::usage(format!(
-            "{ARCHIVE_RECIPE} runs no playbook, so --config would do nothing"
-        )));
-    }
-    let config = Config::load(args.config.as_deref())?;
-    let playbook = match archive {
-        true => Playbook {
-            name: ARCHIVE_RECIPE.into(),
-            description: "Capture a backup and keep its dump as an artifact".into(),
-            steps: vec![StepKind::BackupCapture],
-        },
-        false => config.playbook(&args.playbook)?,
-    };
+    check_archive_flags(&args, archive)?;
+    let playbook = scheduled_playbook(&args, archive)?;
     check_destructive(&playbook, &apps, args.confirm_destructive)?;
     if args.confirm_destructive && !playbook.is_destructive() {
         ctx.io.warn(&format!(
@@ -262,34 +245,8 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<Done> {
             playbook.name
         ));
     }
-    let command = match (&args.command, playbook.steps.contains(&StepKind::Run)) {
-        (Some(cmd), true) => Some(workflow_safe("--command", cmd)?),
-        (None, true) => {
-            return Err(Error::usage(format!(
-                "playbook {} has a `run` step: pass --command CMD",
-                playbook.name
-            )));
-        }
-        (Some(_), false) => {
-            return Err(Error::usage(format!(
-                "playbook {} has no `run` step, so --command would do nothing",
-                playbook.name
-            )));
-        }
-        (None, false) => None,
-    };
-    let config_path = match &args.config {
-        Some(path) => {
-            let text = path.to_string_lossy().into_owned();
-            if path.is_absolute() {
-                return Err(Error::usage(format!(
-                    "--config {text}: give the path relative to the repository root, where the workflow finds it"
-                )));
-            }
-            Some(workflow_safe("--config", &text)?)
-        }
-        None => None,
-    };
+    let command = run_step_command(args.command.as_deref(), &playbook)?;
+    let config_path = workflow_config_path(args.config.as_deref())?;
     let install = install_source(args.install, args.git.as_deref(), Path::new("."))?;
     let spec = WorkflowSpec {
         playbook: playbook.name.clone(),
@@ -303,10 +260,74 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<Done> {
         max_parallel: ctx.global.jobs,
         archive_days: archive.then(|| args.retention_days.unwrap_or(ARCHIVE_DAYS)),
     };
-    let yaml = workflow(&spec);
     let target = args.output.clone().unwrap_or_else(|| {
         PathBuf::from(format!(".github/workflows/herokuops-{}.yml", playbook.name))
     });
+    deliver_workflow(ctx, spec, target, args.force)
+}
+
+/// Refuses the flags the backup-archive recipe has no use for, and the one only it uses.
+fn check_archive_flags(args: &InitArgs, archive: bool) -> Result<()> {
+    if args.retention_days.is_some() && !archive {
+        return Err(Error::usage(format!(
+            "--retention-days is for the {ARCHIVE_RECIPE} workflow, which keeps dumps as artifacts"
+        )));
+    }
+    if archive && args.config.is_some() {
+        return Err(Error::usage(format!(
+            "{ARCHIVE_RECIPE} runs no playbook, so --config would do nothing"
+        )));
+    }
+    Ok(())
+}
+
+/// The playbook the workflow runs: one from the configuration, or the backup-archive recipe
+/// described as a playbook so the destructive check and the summary treat it like one.
+fn scheduled_playbook(args: &InitArgs, archive: bool) -> Result<Playbook> {
+    let config = Config::load(args.config.as_deref())?;
+    Ok(match archive {
+        true => Playbook {
+            name: ARCHIVE_RECIPE.into(),
+            description: "Capture a backup and keep its dump as an artifact".into(),
+            steps: vec![StepKind::BackupCapture],
+        },
+        false => config.playbook(&args.playbook)?,
+    })
+}
+
+/// `--command`, checked against the playbook: required by a `run` step, refused without one.
+fn run_step_command(command: Option<&str>, playbook: &Playbook) -> Result<Option<String>> {
+    match (command, playbook.steps.contains(&StepKind::Run)) {
+        (Some(cmd), true) => Ok(Some(workflow_safe("--command", cmd)?)),
+        (None, true) => Err(Error::usage(format!(
+            "playbook {} has a `run` step: pass --command CMD",
+            playbook.name
+        ))),
+        (Some(_), false) => Err(Error::usage(format!(
+            "playbook {} has no `run` step, so --command would do nothing",
+            playbook.name
+        ))),
+        (None, false) => Ok(None),
+    }
+}
+
+/// `--config` as the workflow passes it: relative, since the job reads it from its checkout.
+fn workflow_config_path(config: Option<&Path>) -> Result<Option<String>> {
+    let Some(path) = config else {
+        return Ok(None);
+    };
+    let text = path.to_string_lossy().into_owned();
+    if path.is_absolute() {
+        return Err(Error::usage(format!(
+            "--config {text}: give the path relative to the repository root, where the workflow finds it"
+        )));
+    }
+    Ok(Some(workflow_safe("--config", &text)?))
+}
+
+/// The workflow shown (`-o -`), described (`--dry-run`), or written to `target`.
+fn deliver_workflow(ctx: &Ctx, spec: WorkflowSpec, target: PathBuf, force: bool) -> Result<Done> {
+    let yaml = workflow(&spec);
     if target == Path::new("-") {
         return Done::ok(Workflow::Text { workflow: yaml });
     }
@@ -317,7 +338,7 @@ fn init(ctx: &Ctx, args: InitArgs) -> Result<Done> {
             workflow: yaml,
         });
     }
-    write_new(&target, &yaml, args.force)?;
+    write_new(&target, &yaml, force)?;
     Done::ok(Workflow::Written(Written {
         path: target,
         playbook: spec.playbook,
@@ -680,10 +701,31 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
         spec.apps[0].clone()
     };
     let mut y = String::new();
-    let line = |y: &mut String, text: &str| {
-        y.push_str(text);
-        y.push('\n');
-    };
+    header_comments(&mut y, spec);
+    triggers(&mut y, spec);
+    job_settings(&mut y, spec, &app_expr);
+    if matrix {
+        matrix_strategy(&mut y, spec);
+    }
+    concurrency_and_checkout(&mut y, &app_expr);
+    install_steps(&mut y, &spec.install);
+    if let Some(days) = spec.archive_days {
+        archive_steps(&mut y, &app_expr, days);
+        return y;
+    }
+    playbook_step(&mut y, spec, &app_expr);
+    journal_upload_step(&mut y, &app_expr);
+    y
+}
+
+/// Appends one line of YAML.
+fn push_line(y: &mut String, text: &str) {
+    y.push_str(text);
+    y.push('\n');
+}
+
+/// The comments at the top: what the workflow does, when, and what it needs.
+fn header_comments(y: &mut String, spec: &WorkflowSpec) {
     let what = match spec.archive_days {
         Some(days) => format!(
             "Backs up {} and keeps the dump for {days} days,",
@@ -695,118 +737,124 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
             spec.apps.join(", ")
         ),
     };
-    line(
-        &mut y,
+    push_line(
+        y,
         &format!("# {what} at \"{}\" (UTC), and on demand.", spec.cron),
     );
-    line(
-        &mut y,
+    push_line(
+        y,
         "# Written by `herokuops ci init`. Needs the repository secret HEROKU_API_KEY.",
     );
     if spec.confirm {
-        line(
-            &mut y,
+        push_line(
+            y,
             "# The playbook destroys data; each run confirms it with --confirm APP, as asked with --confirm-destructive.",
         );
     }
-    line(&mut y, &format!("# It {}.", install_text(&spec.install)));
-    line(
-        &mut y,
+    push_line(y, &format!("# It {}.", install_text(&spec.install)));
+}
+
+/// The workflow's name, its triggers (the schedule and by hand), and its token's permissions.
+fn triggers(y: &mut String, spec: &WorkflowSpec) {
+    push_line(
+        y,
         &format!("name: {}", quoted(&format!("herokuops {}", spec.playbook))),
     );
-    line(&mut y, "");
-    line(&mut y, "on:");
-    line(&mut y, "  schedule:");
-    line(&mut y, &format!("    - cron: {}", quoted(&spec.cron)));
-    line(&mut y, "  workflow_dispatch:");
-    line(&mut y, "");
-    line(&mut y, "permissions:");
-    line(&mut y, "  contents: read");
-    line(&mut y, "");
-    line(&mut y, "jobs:");
-    line(&mut y, "  herokuops:");
-    line(
-        &mut y,
+    push_line(y, "");
+    push_line(y, "on:");
+    push_line(y, "  schedule:");
+    push_line(y, &format!("    - cron: {}", quoted(&spec.cron)));
+    push_line(y, "  workflow_dispatch:");
+    push_line(y, "");
+    push_line(y, "permissions:");
+    push_line(y, "  contents: read");
+    push_line(y, "");
+}
+
+/// The job's name, runner and time limit.
+fn job_settings(y: &mut String, spec: &WorkflowSpec, app_expr: &str) {
+    push_line(y, "jobs:");
+    push_line(y, "  herokuops:");
+    push_line(
+        y,
         &format!(
             "    name: {}",
             quoted(&format!("{} on {app_expr}", spec.playbook))
         ),
     );
-    line(&mut y, "    runs-on: ubuntu-latest");
-    line(
-        &mut y,
-        &format!("    timeout-minutes: {}", spec.timeout_minutes),
+    push_line(y, "    runs-on: ubuntu-latest");
+    push_line(y, &format!("    timeout-minutes: {}", spec.timeout_minutes));
+}
+
+/// With several apps: one job per app, `-j` of them at once.
+fn matrix_strategy(y: &mut String, spec: &WorkflowSpec) {
+    push_line(y, "    strategy:");
+    push_line(y, "      # One app's failure does not cancel the others.");
+    push_line(y, "      fail-fast: false");
+    push_line(
+        y,
+        "      # The apps share one token and its rate limit: at most this many at once (-j).",
     );
-    if matrix {
-        line(&mut y, "    strategy:");
-        line(
-            &mut y,
-            "      # One app's failure does not cancel the others.",
-        );
-        line(&mut y, "      fail-fast: false");
-        line(
-            &mut y,
-            "      # The apps share one token and its rate limit: at most this many at once (-j).",
-        );
-        line(
-            &mut y,
-            &format!(
-                "      max-parallel: {}",
-                spec.max_parallel.min(spec.apps.len())
-            ),
-        );
-        line(&mut y, "      matrix:");
-        line(&mut y, "        app:");
-        for app in &spec.apps {
-            line(&mut y, &format!("          - {}", quoted(app)));
-        }
+    push_line(
+        y,
+        &format!(
+            "      max-parallel: {}",
+            spec.max_parallel.min(spec.apps.len())
+        ),
+    );
+    push_line(y, "      matrix:");
+    push_line(y, "        app:");
+    for app in &spec.apps {
+        push_line(y, &format!("          - {}", quoted(app)));
     }
-    line(
-        &mut y,
+}
+
+/// The job's concurrency group (one run per app) and its first step, the checkout.
+fn concurrency_and_checkout(y: &mut String, app_expr: &str) {
+    push_line(
+        y,
         "    # One run per app at a time, across every herokuops workflow: a run waits for the last.",
     );
-    line(&mut y, "    concurrency:");
-    line(
-        &mut y,
+    push_line(y, "    concurrency:");
+    push_line(
+        y,
         &format!("      group: {}", quoted(&format!("herokuops-{app_expr}"))),
     );
-    line(&mut y, "      cancel-in-progress: false");
-    line(&mut y, "    steps:");
-    line(&mut y, "      - uses: actions/checkout@v5");
-    line(&mut y, "        with:");
-    line(&mut y, "          persist-credentials: false");
-    install_steps(&mut y, &spec.install);
-    if let Some(days) = spec.archive_days {
-        archive_steps(&mut y, &app_expr, days);
-        return y;
-    }
-    line(
-        &mut y,
+    push_line(y, "      cancel-in-progress: false");
+    push_line(y, "    steps:");
+    push_line(y, "      - uses: actions/checkout@v5");
+    push_line(y, "        with:");
+    push_line(y, "          persist-credentials: false");
+}
+
+/// The step that runs the playbook, with the token in its environment only.
+fn playbook_step(y: &mut String, spec: &WorkflowSpec, app_expr: &str) {
+    push_line(
+        y,
         &format!(
             "      - name: {}",
             quoted(&format!("herokuops {}", spec.playbook))
         ),
     );
-    line(&mut y, "        env:");
-    line(
-        &mut y,
+    push_line(y, "        env:");
+    push_line(
+        y,
         "          # Only this step sees the token; GitHub masks it in the log.",
     );
-    line(
-        &mut y,
-        "          HEROKU_API_KEY: ${{ secrets.HEROKU_API_KEY }}",
-    );
-    line(&mut y, &format!("          APP: {}", quoted(&app_expr)));
-    line(
-        &mut y,
+    push_line(y, "          HEROKU_API_KEY: ${{ secrets.HEROKU_API_KEY }}");
+    push_line(y, &format!("          APP: {}", quoted(app_expr)));
+    push_line(
+        y,
         "          XDG_STATE_HOME: ${{ runner.temp }}/herokuops-state",
     );
     if let Some(command) = &spec.command {
-        line(
-            &mut y,
-            &format!("          RUN_COMMAND: {}", quoted(command)),
-        );
+        push_line(y, &format!("          RUN_COMMAND: {}", quoted(command)));
     }
+    push_line(y, &format!("        run: {}", playbook_command(spec)));
+}
+
+/// The `herokuops playbook run` command line; values come in through the step's environment.
+fn playbook_command(spec: &WorkflowSpec) -> String {
     let mut run = format!(
         "herokuops playbook run {} \"$APP\"",
         shell_word(&spec.playbook)
@@ -820,16 +868,20 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
     if spec.command.is_some() {
         run.push_str(" --command \"$RUN_COMMAND\"");
     }
-    line(&mut y, &format!("        run: {run}"));
-    line(
-        &mut y,
+    run
+}
+
+/// The step that keeps the run's journal as an artifact, whatever the outcome, for `resume`.
+fn journal_upload_step(y: &mut String, app_expr: &str) {
+    push_line(
+        y,
         "      - name: Upload the run journal (what was done, for `herokuops resume`)",
     );
-    line(&mut y, "        if: always()");
-    line(&mut y, "        uses: actions/upload-artifact@v6");
-    line(&mut y, "        with:");
-    line(
-        &mut y,
+    push_line(y, "        if: always()");
+    push_line(y, "        uses: actions/upload-artifact@v6");
+    push_line(y, "        with:");
+    push_line(
+        y,
         &format!(
             "          name: {}",
             quoted(&format!(
@@ -837,13 +889,12 @@ pub fn workflow(spec: &WorkflowSpec) -> String {
             ))
         ),
     );
-    line(
-        &mut y,
+    push_line(
+        y,
         "          path: ${{ runner.temp }}/herokuops-state/herokuops/runs/",
     );
-    line(&mut y, "          if-no-files-found: ignore");
-    line(&mut y, "          retention-days: 30");
-    y
+    push_line(y, "          if-no-files-found: ignore");
+    push_line(y, "          retention-days: 30");
 }
 
 /// The steps of the backup-archive recipe: a backup captured, its dump downloaded under the

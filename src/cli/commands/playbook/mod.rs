@@ -284,22 +284,12 @@ pub(crate) async fn execute(
     let progress = RunProgress::new(&ctx.io);
     let api = ctx.api()?.clone();
     let observer = Box::new(progress.clone());
-    let mut executor = HerokuExecutor::new(api, options.clone(), &playbook.steps, observer)?;
+    let executor = HerokuExecutor::new(api, options.clone(), &playbook.steps, observer)?;
     let journal = resumed.unwrap_or_else(|| {
         let options = serde_json::to_value(&options).unwrap_or_default();
         Journal::new(&playbook.name, &app, &playbook.steps, options)
     });
-    // One run per app: held here on this machine, and by the preflight on the app's database,
-    // until the run ends. A dry run changes nothing and takes neither.
-    let _app_lock = match ctx.global.dry_run {
-        true => None,
-        false => {
-            let holder = Holder::this_process(&journal.id, &playbook.name);
-            let held = AppLock::acquire(&lock::default_dir(), &app, &holder)?;
-            executor = executor.lock_database_as(holder);
-            Some(held)
-        }
-    };
+    let (mut executor, _app_lock) = lock_app(ctx, executor, &app, &journal.id, &playbook.name)?;
     let plan = Plan {
         dry_run: ctx.global.dry_run,
         playbook: playbook.name.clone(),
@@ -328,12 +318,40 @@ pub(crate) async fn execute(
         step_retries: 2,
         retry_delay: options.interval.min(Duration::from_secs(5)),
     };
+    run_to_report(executor, journal, &run_options, progress).await
+}
+
+/// One run per app: held here on this machine, and by the preflight on the app's database,
+/// until the run ends (the lock returned is kept as long as that). A dry run changes nothing
+/// and takes neither.
+fn lock_app(
+    ctx: &Ctx,
+    executor: HerokuExecutor,
+    app: &str,
+    run_id: &str,
+    playbook: &str,
+) -> Result<(HerokuExecutor, Option<AppLock>)> {
+    if ctx.global.dry_run {
+        return Ok((executor, None));
+    }
+    let holder = Holder::this_process(run_id, playbook);
+    let held = AppLock::acquire(&lock::default_dir(), app, &holder)?;
+    Ok((executor.lock_database_as(holder), Some(held)))
+}
+
+/// Runs the playbook until it ends or is interrupted; a failed run is reported with its
+/// cause, as the annotation text GitHub shows.
+async fn run_to_report(
+    mut executor: HerokuExecutor,
+    journal: Journal,
+    run_options: &RunOptions,
+    mut observer: RunProgress,
+) -> Result<Done> {
     let interrupt = Interrupt::listen();
-    let mut observer = progress;
     let outcome = runner::run(
         &mut executor,
         journal,
-        &run_options,
+        run_options,
         &mut observer,
         interrupt.receiver(),
     )
