@@ -232,174 +232,201 @@ impl ApiClient {
         // Whether a deadline has passed once already: a second time is the answer.
         let mut timed_out = false;
         loop {
-            let waiting = Instant::now();
-            let sending = self.budget.acquire().await;
-            if waiting.elapsed() >= Duration::from_millis(5) {
-                tracing::debug!(
-                    "rate limit low ({:?} left): waited {:?}",
-                    self.budget.remaining(),
-                    waiting.elapsed()
-                );
-            }
-            let started = Instant::now();
-            let request_id = uuid::Uuid::new_v4().to_string();
-            let mut builder = self
-                .http
-                .request(req.method.clone(), url.clone())
-                .header("Accept", ACCEPT_V3)
-                .header("User-Agent", &self.user_agent)
-                .header("Request-Id", &request_id);
-            if let Some(token) = &self.token {
-                builder = builder.bearer_auth(token.expose());
-            }
-            for (name, value) in &req.headers {
-                builder = builder.header(*name, value);
-            }
-            if let Some(range) = range.or(req.range.as_deref()) {
-                builder = builder.header("Range", range);
-            }
-            if let Body::Json(body) = &req.body {
-                builder = builder
-                    .header("Content-Type", "application/json")
-                    .body(serde_json::to_vec(body).unwrap_or_default());
-            }
-            tracing::debug!("→ {} {} [{}]", req.method, req.path, request_id);
-            let timeout = |phase, after| ApiError::Timeout {
-                method: req.method.to_string(),
-                host: self.host_label(req),
-                path: req.path.clone(),
-                phase,
-                after,
+            let failure = match self.attempt(req, &url, range).await {
+                Ok(answer) => return Ok(answer),
+                Err(failure) => failure,
             };
-            // The client's idle deadline (`read_timeout`) may be what ends the wait.
-            let outcome = match tokio::time::timeout(self.timeouts.headers, builder.send()).await {
-                Ok(Err(err)) if err.is_timeout() => None,
-                Ok(outcome) => Some(outcome),
-                Err(_) => None,
+            let Some(pause) = self.pause_before_retry(req, &failure, &mut delays, &mut timed_out)
+            else {
+                return Err(failure.into_error());
             };
-            let Some(outcome) = outcome else {
-                // A read is tried once more (a server that hangs once may answer the next);
-                // a write may have been acted on, and its step decides.
-                let after = self.timeouts.headers.min(self.timeouts.idle);
-                let e = timeout("waiting for the answer's headers", after);
-                if req.retry == Retry::Idempotent
-                    && !timed_out
-                    && let Some(delay) = delays.next()
-                {
-                    timed_out = true;
-                    tracing::debug!("  {e}; retrying in {delay:?}");
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
-                return Err(e);
-            };
-            let response = match outcome {
-                Ok(r) => r,
-                Err(err) => {
-                    let retryable = req.retry == Retry::Idempotent
-                        || err.is_connect() && req.retry == Retry::RateLimitOnly;
-                    if retryable && let Some(delay) = delays.next() {
-                        tracing::debug!("  connection error, retrying in {delay:?}");
-                        tokio::time::sleep(delay).await;
-                        continue;
-                    }
-                    return Err(ApiError::Transport {
-                        method: req.method.to_string(),
-                        host: self.host_label(req),
-                        path: req.path.clone(),
-                        source: err.without_url(),
-                    });
-                }
-            };
-            let status = response.status();
-            let headers = response.headers().clone();
-            if let Some(remaining) = header_str(&headers, "ratelimit-remaining")
-                .and_then(|v| v.trim().parse::<i64>().ok())
-            {
-                self.budget.observe(remaining);
+            tracing::debug!("  {}, retrying in {pause:?}", failure.reason());
+            match failure {
+                // The next reservation waits out the hold, with every other user of the budget.
+                Failure::Status { status: 429, .. } => self.budget.hold(pause),
+                _ => tokio::time::sleep(pause).await,
             }
-            drop(sending);
+        }
+    }
+
+    /// How long to wait before the request is tried again, or `None` when the failure is the
+    /// answer: a read may be repeated; a write may have been acted on, so only a refused
+    /// connection or a rate limit sends it again, and otherwise its step decides.
+    fn pause_before_retry(
+        &self,
+        req: &Request,
+        failure: &Failure,
+        delays: &mut impl Iterator<Item = Duration>,
+        timed_out: &mut bool,
+    ) -> Option<Duration> {
+        let idempotent = req.retry == Retry::Idempotent;
+        let retryable = match failure {
+            // A server that hangs once may answer the next time; not twice.
+            Failure::TimedOut(_) => idempotent && !*timed_out,
+            Failure::Unsent { connect, .. } => {
+                idempotent || *connect && req.retry == Retry::RateLimitOnly
+            }
+            Failure::BodyBroke(_) => idempotent,
+            Failure::Status { status, .. } => {
+                *status == 429 || (500..=599).contains(status) && idempotent
+            }
+            Failure::Final(_) => false,
+        };
+        let backoff = delays.next().filter(|_| retryable)?;
+        if let Failure::TimedOut(_) = failure {
+            *timed_out = true;
+        }
+        Some(match failure {
+            Failure::Status { headers, .. } => retry_after(headers)
+                .map(|d| d.min(self.retry.max_retry_after))
+                .unwrap_or(backoff),
+            _ => backoff,
+        })
+    }
+
+    /// One try: the rate budget, the request, its headers within their deadline, its body.
+    async fn attempt(
+        &self,
+        req: &Request,
+        url: &url::Url,
+        range: Option<&str>,
+    ) -> Result<Answer, Failure> {
+        let waiting = Instant::now();
+        let sending = self.budget.acquire().await;
+        if waiting.elapsed() >= Duration::from_millis(5) {
             tracing::debug!(
-                "← {} {} in {:?} [{}]",
-                status.as_u16(),
-                req.path,
-                started.elapsed(),
-                header_str(&headers, "request-id").unwrap_or("-")
+                "rate limit low ({:?} left): waited {:?}",
+                self.budget.remaining(),
+                waiting.elapsed()
             );
-            let read = tokio::time::timeout(self.timeouts.body, read_body(response, MAX_BODY));
-            let read = match read.await {
-                Ok(Err(BodyRead::Broken(err))) if err.is_timeout() => None,
-                Ok(read) => Some(read),
-                Err(_) => None,
-            };
-            let Some(read) = read else {
-                let e = timeout("reading the answer", self.timeouts.body);
-                if req.retry == Retry::Idempotent
-                    && !timed_out
-                    && let Some(delay) = delays.next()
-                {
-                    timed_out = true;
-                    tracing::debug!("  {e}; retrying in {delay:?}");
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
-                return Err(e);
-            };
-            let body = match read {
-                Ok(body) => body,
-                Err(BodyRead::TooLarge) => {
-                    return Err(ApiError::Decode {
-                        method: req.method.to_string(),
-                        path: req.path.clone(),
-                        detail: format!(
-                            "the answer is larger than {}; stopped reading it",
-                            crate::output::progress::human_bytes(MAX_BODY as u64)
-                        ),
-                    });
-                }
-                Err(BodyRead::Broken(err)) => {
-                    // A read may be repeated; a write may have been acted on, and the step
-                    // that sent it decides whether to run again.
-                    if req.retry == Retry::Idempotent
-                        && let Some(delay) = delays.next()
-                    {
-                        tracing::debug!("  the body broke off, retrying in {delay:?}");
-                        tokio::time::sleep(delay).await;
-                        continue;
-                    }
-                    return Err(ApiError::Body {
-                        method: req.method.to_string(),
-                        path: req.path.clone(),
-                        status: status.as_u16(),
-                        source: err.without_url(),
-                    });
-                }
-            };
-            if status.is_success() {
-                return Ok(Answer { headers, body });
+        }
+        let started = Instant::now();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let builder = self.request_builder(req, url, range, &request_id);
+        tracing::debug!("→ {} {} [{}]", req.method, req.path, request_id);
+        let response = self.headers_of(req, builder).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if let Some(remaining) =
+            header_str(&headers, "ratelimit-remaining").and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            self.budget.observe(remaining);
+        }
+        drop(sending);
+        tracing::debug!(
+            "← {} {} in {:?} [{}]",
+            status.as_u16(),
+            req.path,
+            started.elapsed(),
+            header_str(&headers, "request-id").unwrap_or("-")
+        );
+        let body = self.body_of(req, response, status).await?;
+        if status.is_success() {
+            return Ok(Answer { headers, body });
+        }
+        let error = ApiError::Http(Box::new(decode_failure(req, status, &headers, &body)));
+        Err(Failure::Status {
+            status: status.as_u16(),
+            headers,
+            error,
+        })
+    }
+
+    fn request_builder(
+        &self,
+        req: &Request,
+        url: &url::Url,
+        range: Option<&str>,
+        request_id: &str,
+    ) -> reqwest::RequestBuilder {
+        let mut builder = self
+            .http
+            .request(req.method.clone(), url.clone())
+            .header("Accept", ACCEPT_V3)
+            .header("User-Agent", &self.user_agent)
+            .header("Request-Id", request_id);
+        if let Some(token) = &self.token {
+            builder = builder.bearer_auth(token.expose());
+        }
+        for (name, value) in &req.headers {
+            builder = builder.header(*name, value);
+        }
+        if let Some(range) = range.or(req.range.as_deref()) {
+            builder = builder.header("Range", range);
+        }
+        if let Body::Json(body) = &req.body {
+            builder = builder
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_vec(body).unwrap_or_default());
+        }
+        builder
+    }
+
+    fn timed_out(&self, req: &Request, phase: &'static str, after: Duration) -> Failure {
+        Failure::TimedOut(ApiError::Timeout {
+            method: req.method.to_string(),
+            host: self.host_label(req),
+            path: req.path.clone(),
+            phase,
+            after,
+        })
+    }
+
+    /// Sends the request and waits for the answer's headers within their deadline; the
+    /// client's idle deadline (`read_timeout`) may be what ends the wait.
+    async fn headers_of(
+        &self,
+        req: &Request,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Failure> {
+        let waited = tokio::time::timeout(self.timeouts.headers, builder.send()).await;
+        match waited {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(err)) if !err.is_timeout() => Err(Failure::Unsent {
+                connect: err.is_connect(),
+                error: ApiError::Transport {
+                    method: req.method.to_string(),
+                    host: self.host_label(req),
+                    path: req.path.clone(),
+                    source: err.without_url(),
+                },
+            }),
+            Ok(Err(_)) | Err(_) => {
+                let after = self.timeouts.headers.min(self.timeouts.idle);
+                Err(self.timed_out(req, "waiting for the answer's headers", after))
             }
-            let retryable = match status.as_u16() {
-                429 => true,
-                500..=599 => req.retry == Retry::Idempotent,
-                _ => false,
-            };
-            if retryable && let Some(backoff) = delays.next() {
-                let delay = retry_after(&headers)
-                    .map(|d| d.min(self.retry.max_retry_after))
-                    .unwrap_or(backoff);
-                tracing::debug!("  HTTP {}, retrying in {delay:?}", status.as_u16());
-                if status.as_u16() == 429 {
-                    // The next reservation waits out the hold, with every other user of the
-                    // budget.
-                    self.budget.hold(delay);
-                } else {
-                    tokio::time::sleep(delay).await;
-                }
-                continue;
+        }
+    }
+
+    /// The whole body within its deadline and size limit.
+    async fn body_of(
+        &self,
+        req: &Request,
+        response: reqwest::Response,
+        status: StatusCode,
+    ) -> Result<bytes::Bytes, Failure> {
+        let read = tokio::time::timeout(self.timeouts.body, read_body(response, MAX_BODY)).await;
+        match read {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err(BodyRead::Broken(err))) if !err.is_timeout() => {
+                Err(Failure::BodyBroke(ApiError::Body {
+                    method: req.method.to_string(),
+                    path: req.path.clone(),
+                    status: status.as_u16(),
+                    source: err.without_url(),
+                }))
             }
-            return Err(ApiError::Http(Box::new(decode_failure(
-                req, status, &headers, &body,
-            ))));
+            Ok(Err(BodyRead::TooLarge)) => Err(Failure::Final(ApiError::Decode {
+                method: req.method.to_string(),
+                path: req.path.clone(),
+                detail: format!(
+                    "the answer is larger than {}; stopped reading it",
+                    crate::output::progress::human_bytes(MAX_BODY as u64)
+                ),
+            })),
+            Ok(Err(BodyRead::Broken(_))) | Err(_) => {
+                Err(self.timed_out(req, "reading the answer", self.timeouts.body))
+            }
         }
     }
 
@@ -450,6 +477,46 @@ impl ApiClient {
 }
 
 /// How reading an answer's body ended short.
+/// Why one try of a request did not bring a 2xx answer.
+enum Failure {
+    /// A deadline passed, waiting for the headers or reading the body.
+    TimedOut(ApiError),
+    /// The request did not go out or got no answer (`connect`: no connection was made).
+    Unsent { connect: bool, error: ApiError },
+    /// The body broke off after the status arrived.
+    BodyBroke(ApiError),
+    /// An answer other than 2xx, with its headers (for `Retry-After`).
+    Status {
+        status: u16,
+        headers: HeaderMap,
+        error: ApiError,
+    },
+    /// Nothing a retry could change.
+    Final(ApiError),
+}
+
+impl Failure {
+    fn reason(&self) -> String {
+        match self {
+            Failure::TimedOut(e) => e.to_string(),
+            Failure::Unsent { .. } => "connection error".into(),
+            Failure::BodyBroke(_) => "the body broke off".into(),
+            Failure::Status { status, .. } => format!("HTTP {status}"),
+            Failure::Final(e) => e.to_string(),
+        }
+    }
+
+    fn into_error(self) -> ApiError {
+        match self {
+            Failure::TimedOut(e)
+            | Failure::Unsent { error: e, .. }
+            | Failure::BodyBroke(e)
+            | Failure::Status { error: e, .. }
+            | Failure::Final(e) => e,
+        }
+    }
+}
+
 enum BodyRead {
     Broken(reqwest::Error),
     TooLarge,
