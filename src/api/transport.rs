@@ -245,6 +245,7 @@ impl ApiClient {
             let request_id = uuid::Uuid::new_v4().to_string();
             let mut builder = self
                 .http
+                .for_url(&url)?
                 .request(req.method.clone(), url.clone())
                 .header("Accept", ACCEPT_V3)
                 .header("User-Agent", &self.user_agent)

@@ -347,7 +347,7 @@ async fn download_to_file(
     let mut response = None;
     if let Some(r) = &resume {
         let mut request = api
-            .plain_http()
+            .plain_http(url)?
             .get(url)
             .header("Range", format!("bytes={}-", r.have));
         if let Some(v) = &r.validator {
@@ -374,7 +374,7 @@ async fn download_to_file(
     }
     let response = match response {
         Some(r) => r,
-        None => get(api, api.plain_http().get(url)).await?,
+        None => get(api, api.plain_http(url)?.get(url)).await?,
     };
     let status = response.status().as_u16();
     if !matches!(status, 200 | 206) {
@@ -470,7 +470,7 @@ async fn download_in_place(
     identity: &PartialIdentity,
     observer: &mut dyn Observer,
 ) -> Result<Download, StepError> {
-    let response = get(api, api.plain_http().get(url)).await?;
+    let response = get(api, api.plain_http(url)?.get(url)).await?;
     let status = response.status().as_u16();
     if status != 200 {
         return Err(StepError::DownloadRefused { status });
