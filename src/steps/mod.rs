@@ -71,10 +71,10 @@ pub struct Wait {
 /// platform, and a look that comes a whole interval late is time the operator waits for nothing.
 pub const FIRST_PAUSE: Duration = Duration::from_millis(100);
 
-/// How much longer each pause is than the one before, up to the interval. A wait that ends
-/// between two looks is seen at most a quarter of its length late (at 1.5 the sandbox's
-/// half-second restart was seen a third of a second late); reaching a 5 s interval takes 18
-/// looks over 22 s instead of 10 over 11 s, a handful of requests more per wait.
+/// How much longer each pause is than the one before, up to the interval. What ends between
+/// two looks is seen at most a quarter of the time waited (plus the first pause) late; at 1.5
+/// the sandbox's half-second restart was seen a third of a second late. Reaching a 5 s interval
+/// takes 18 looks over 22 s instead of 10 over 11 s: a handful of requests more per wait.
 const BACKOFF: f64 = 1.25;
 
 impl Wait {
