@@ -107,7 +107,13 @@ impl RootSource {
                     .and_then(|certs| non_empty(certs, &file.display().to_string()));
             }
             RootSource::Environment | RootSource::Platform => {
-                rustls_native_certs::load_native_certs().certs
+                let found = rustls_native_certs::load_native_certs();
+                if found.certs.is_empty()
+                    && let Some(error) = found.errors.first()
+                {
+                    return Err(format!("{self}: {error}"));
+                }
+                found.certs
             }
         };
         let certs = ders
