@@ -54,6 +54,10 @@ pub enum ApiError {
         detail: String,
     },
 
+    /// An https request with no trusted root certificates to check the server with.
+    #[error("no trusted certificates to check {host} with: {reason}")]
+    TrustRoots { host: String, reason: String },
+
     /// The answer's status line came but its body could not be read to the end.
     #[error("the answer to {method} {path} (HTTP {status}) broke off")]
     Body {
@@ -152,6 +156,9 @@ impl ApiError {
             ),
             ApiError::Transport { .. } | ApiError::Body { .. } => Some(
                 "check the network and HEROKU_HOST / HEROKU_DATA_HOST if you set them".to_string(),
+            ),
+            ApiError::TrustRoots { .. } => Some(
+                "install the system's CA certificates (`ca-certificates` on Debian), or point SSL_CERT_FILE at a PEM bundle".to_string(),
             ),
             ApiError::Decode { .. } => None,
         }

@@ -11,9 +11,11 @@ mod data;
 mod dynos;
 mod error;
 pub mod models;
+mod tls;
 mod transport;
 
 pub use error::{ApiError, HttpFailure};
+pub use tls::RootSource;
 pub use transport::{Body, Host, MAX_BODY, MAX_LIST_BYTES, Request, RetryPolicy};
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -343,10 +345,10 @@ impl Default for Timeouts {
     }
 }
 
-/// The Heroku API client. Cheap to clone; clones share the connection pool and rate budget.
+/// The Heroku API client. Cheap to clone; clones share the connections and the rate budget.
 #[derive(Clone)]
 pub struct ApiClient {
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: Arc<tls::Clients>,
     pub(crate) timeouts: Timeouts,
     pub(crate) endpoints: Endpoints,
     pub(crate) token: Option<Token>,
@@ -362,20 +364,6 @@ impl std::fmt::Debug for ApiClient {
             .field("token", &self.token)
             .finish_non_exhaustive()
     }
-}
-
-fn http_client(timeouts: &Timeouts) -> Result<reqwest::Client, ApiError> {
-    reqwest::Client::builder()
-        .connect_timeout(timeouts.connect)
-        .read_timeout(timeouts.idle)
-        .user_agent(user_agent())
-        .build()
-        .map_err(|source| ApiError::Transport {
-            method: "-".into(),
-            host: "-".into(),
-            path: "-".into(),
-            source,
-        })
 }
 
 /// Sends a request of the plain client (a signed URL) with the time-to-headers deadline.
@@ -411,7 +399,7 @@ impl ApiClient {
     pub fn new(endpoints: Endpoints, token: Option<Token>) -> Result<Self, ApiError> {
         let timeouts = Timeouts::default();
         Ok(ApiClient {
-            http: http_client(&timeouts)?,
+            http: tls::Clients::new(timeouts),
             timeouts,
             endpoints,
             token,
@@ -421,9 +409,9 @@ impl ApiClient {
         })
     }
 
-    /// The same client with other deadlines (a new connection pool).
+    /// The same client with other deadlines (new connections).
     pub fn with_timeouts(mut self, timeouts: Timeouts) -> Result<Self, ApiError> {
-        self.http = http_client(&timeouts)?;
+        self.http = tls::Clients::new(timeouts);
         self.timeouts = timeouts;
         Ok(self)
     }
@@ -450,10 +438,15 @@ impl ApiClient {
         &self.budget
     }
 
-    /// The underlying HTTP client without Heroku credentials, for URLs Heroku hands out
-    /// (backup downloads, log streams), which carry their own authorization.
-    pub fn plain_http(&self) -> &reqwest::Client {
-        &self.http
+    /// An HTTP client without Heroku credentials for `url`, one Heroku handed out (a backup
+    /// download, a log stream), which carries its own authorization.
+    pub fn plain_http(&self, url: &str) -> Result<&reqwest::Client, ApiError> {
+        let parsed = url::Url::parse(url).map_err(|e| ApiError::Decode {
+            method: "GET".into(),
+            path: "(signed URL)".into(),
+            detail: format!("not a URL: {e}"),
+        })?;
+        self.http.for_url(&parsed)
     }
 }
 

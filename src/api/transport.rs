@@ -302,7 +302,9 @@ impl ApiClient {
         }
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().to_string();
-        let builder = self.request_builder(req, url, range, &request_id);
+        let builder = self
+            .request_builder(req, url, range, &request_id)
+            .map_err(Failure::Final)?;
         tracing::debug!("→ {} {} [{}]", req.method, req.path, request_id);
         let response = self.headers_of(req, builder).await?;
         let status = response.status();
@@ -338,9 +340,10 @@ impl ApiClient {
         url: &url::Url,
         range: Option<&str>,
         request_id: &str,
-    ) -> reqwest::RequestBuilder {
+    ) -> Result<reqwest::RequestBuilder, ApiError> {
         let mut builder = self
             .http
+            .for_url(url)?
             .request(req.method.clone(), url.clone())
             .header("Accept", ACCEPT_V3)
             .header("User-Agent", &self.user_agent)
@@ -359,7 +362,7 @@ impl ApiClient {
                 .header("Content-Type", "application/json")
                 .body(serde_json::to_vec(body).unwrap_or_default());
         }
-        builder
+        Ok(builder)
     }
 
     fn timed_out(&self, req: &Request, phase: &'static str, after: Duration) -> Failure {

@@ -449,7 +449,7 @@ fn is_transient_write_failure(e: &Error) -> bool {
         ApiError::Transport { method, .. }
         | ApiError::Body { method, .. }
         | ApiError::Timeout { method, .. } => method == "POST",
-        ApiError::Decode { .. } => false,
+        ApiError::Decode { .. } | ApiError::TrustRoots { .. } => false,
     }
 }
 

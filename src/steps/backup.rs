@@ -387,7 +387,7 @@ async fn request_download(
 ) -> Result<reqwest::Response, StepError> {
     if let Some(r) = resume.as_ref() {
         let mut request = api
-            .plain_http()
+            .plain_http(url)?
             .get(url)
             .header("Range", format!("bytes={}-", r.have));
         if let Some(v) = &r.validator {
@@ -412,7 +412,7 @@ async fn request_download(
             other => return Err(StepError::DownloadRefused { status: other }),
         }
     }
-    Ok(get(api, api.plain_http().get(url)).await?)
+    Ok(get(api, api.plain_http(url)?.get(url)).await?)
 }
 
 /// `PATH.partial`, opened to append to when resuming; otherwise created, with the record of
@@ -491,7 +491,7 @@ async fn download_in_place(
     identity: &PartialIdentity,
     observer: &mut dyn Observer,
 ) -> Result<Download, StepError> {
-    let response = get(api, api.plain_http().get(url)).await?;
+    let response = get(api, api.plain_http(url)?.get(url)).await?;
     let status = response.status().as_u16();
     if status != 200 {
         return Err(StepError::DownloadRefused { status });

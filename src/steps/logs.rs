@@ -23,7 +23,7 @@ pub async fn read_log_stream(
         source: source.without_url(),
     };
     let request = api
-        .plain_http()
+        .plain_http(logplex_url)?
         .get(logplex_url)
         .header("Accept", "text/event-stream");
     let response = send_plain(request, api.timeouts(), "log stream", "(log session)").await?;
