@@ -12,7 +12,7 @@ use herokuops::steps::copy::{Copied, Copying, Side, copy_once};
 use herokuops::steps::{StepError, Wait};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::contract::{APP, SECONDARY, call, call_json, with};
 use crate::support::{client, fixture, json, server};
@@ -84,6 +84,28 @@ fn recorder() -> (Saved, impl FnMut(&Copying) -> Result<(), StepError> + Send) {
     })
 }
 
+/// Heroku answers the official copy request with transfer `id` (number `num`), which is then
+/// seen finished and succeeded.
+async fn copy_made_and_finished(server: &MockServer, id: &str, num: u64) {
+    call_json(
+        "POST",
+        &format!("/client/v11/databases/{SECONDARY}/transfers"),
+        official_copy_body(),
+    )
+    .respond_with(json(201, copy_transfer(id, num, false, false)))
+    .expect(1)
+    .mount(server)
+    .await;
+    call(
+        "GET",
+        &format!("/client/v11/apps/tmi-server/transfers/{id}"),
+    )
+    .respond_with(json(200, copy_transfer(id, num, true, true)))
+    .expect(1..)
+    .mount(server)
+    .await;
+}
+
 #[tokio::test]
 async fn a_copy_sends_the_official_clis_request_after_saving_what_came_before() {
     let server = server().await;
@@ -92,23 +114,7 @@ async fn a_copy_sends_the_official_clis_request_after_saving_what_came_before() 
         .expect(1)
         .mount(&server)
         .await;
-    call_json(
-        "POST",
-        &format!("/client/v11/databases/{SECONDARY}/transfers"),
-        official_copy_body(),
-    )
-    .respond_with(json(201, copy_transfer(COPY, 4, false, false)))
-    .expect(1)
-    .mount(&server)
-    .await;
-    call(
-        "GET",
-        &format!("/client/v11/apps/tmi-server/transfers/{COPY}"),
-    )
-    .respond_with(json(200, copy_transfer(COPY, 4, true, true)))
-    .expect(1..)
-    .mount(&server)
-    .await;
+    copy_made_and_finished(&server, COPY, 4).await;
     let (from, to) = sides();
     let mut memory = Copying::default();
     let (saved, mut save) = recorder();
@@ -279,23 +285,7 @@ async fn server_with_a_failed_copy() -> wiremock::MockServer {
         .expect(1)
         .mount(&server)
         .await;
-    call_json(
-        "POST",
-        &format!("/client/v11/databases/{SECONDARY}/transfers"),
-        official_copy_body(),
-    )
-    .respond_with(json(201, copy_transfer(again, 5, false, false)))
-    .expect(1)
-    .mount(&server)
-    .await;
-    call(
-        "GET",
-        &format!("/client/v11/apps/tmi-server/transfers/{again}"),
-    )
-    .respond_with(json(200, copy_transfer(again, 5, true, true)))
-    .expect(1..)
-    .mount(&server)
-    .await;
+    copy_made_and_finished(&server, again, 5).await;
     server
 }
 

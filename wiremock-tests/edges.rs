@@ -115,17 +115,22 @@ fn of_b002(size: usize) -> PartialIdentity {
     }
 }
 
+/// Storage that serves `dump` whole, to exactly one request without a `Range`.
+async fn serves_once_whole(server: &MockServer, dump: &[u8]) {
+    storage()
+        .and(HeaderAbsent("range"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(dump.to_vec()))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
 async fn item_05_a_stale_partial_from_another_backup_is_not_resumed() {
     let server = server().await;
     let dump = dump_bytes(300_000, 0);
     backup_of_size(&server, dump.len()).await;
-    storage()
-        .and(HeaderAbsent("range"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(dump.clone()))
-        .expect(1)
-        .mount(&server)
-        .await;
+    serves_once_whole(&server, &dump).await;
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("latest.dump");
     // The start of another backup, as an older interrupted download left it.
@@ -146,12 +151,7 @@ async fn item_05_a_stale_partial_from_another_backup_is_not_resumed() {
     // Without any record of what it holds, a partial file is not resumed either.
     let server = self::server().await;
     backup_of_size(&server, dump.len()).await;
-    storage()
-        .and(HeaderAbsent("range"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(dump.clone()))
-        .expect(1)
-        .mount(&server)
-        .await;
+    serves_once_whole(&server, &dump).await;
     let target = dir.path().join("second.dump");
     std::fs::write(backup::partial_path(&target), dump_bytes(100_000, 7)).unwrap();
     backup::download(&client(&server), APP, Some("b002"), &target, &mut ())
@@ -165,12 +165,7 @@ async fn item_05_a_partial_larger_than_the_backup_is_never_renamed_into_place() 
     let server = server().await;
     let dump = dump_bytes(50_000, 0);
     backup_of_size(&server, dump.len()).await;
-    storage()
-        .and(HeaderAbsent("range"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(dump.clone()))
-        .expect(1)
-        .mount(&server)
-        .await;
+    serves_once_whole(&server, &dump).await;
     // A server that would call any range unsatisfiable, as storage does past the end.
     storage()
         .respond_with(ResponseTemplate::new(416).insert_header("Content-Range", "bytes */50000"))
@@ -193,12 +188,7 @@ async fn item_05_a_partial_that_is_a_symlink_is_not_followed() {
     let server = server().await;
     let dump = dump_bytes(40_000, 0);
     backup_of_size(&server, dump.len()).await;
-    storage()
-        .and(HeaderAbsent("range"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(dump.clone()))
-        .expect(1)
-        .mount(&server)
-        .await;
+    serves_once_whole(&server, &dump).await;
     let dir = tempfile::tempdir().unwrap();
     let elsewhere = dir.path().join("precious");
     std::fs::write(&elsewhere, b"not a backup").unwrap();
@@ -331,12 +321,7 @@ async fn item_06_a_download_to_a_device_writes_to_it_in_place() {
     let server = server().await;
     let dump = dump_bytes(10_000, 0);
     backup_of_size(&server, dump.len()).await;
-    storage()
-        .and(HeaderAbsent("range"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(dump.clone()))
-        .expect(1)
-        .mount(&server)
-        .await;
+    serves_once_whole(&server, &dump).await;
     let devices = tempfile::tempdir().unwrap();
     let null = private_null(devices.path());
     let done = backup::download(&client(&server), APP, Some("b002"), &null, &mut ())
