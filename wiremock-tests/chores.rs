@@ -84,6 +84,18 @@ fn recorder() -> (Saved, impl FnMut(&Copying) -> Result<(), StepError> + Send) {
     })
 }
 
+/// `copy_once` from the primary to the secondary of the app, saving through `save`.
+async fn copy_with(
+    api: &herokuops::api::ApiClient,
+    memory: &mut Copying,
+    save: &mut (impl FnMut(&Copying) -> Result<(), StepError> + Send),
+) -> (herokuops::api::models::Transfer, Copied) {
+    let (from, to) = sides();
+    copy_once(api, APP, (&from, &to), memory, save, wait(), &mut ())
+        .await
+        .unwrap()
+}
+
 /// Heroku answers the official copy request with transfer `id` (number `num`), which is then
 /// seen finished and succeeded.
 async fn copy_made_and_finished(server: &MockServer, id: &str, num: u64) {
@@ -115,20 +127,9 @@ async fn a_copy_sends_the_official_clis_request_after_saving_what_came_before() 
         .mount(&server)
         .await;
     copy_made_and_finished(&server, COPY, 4).await;
-    let (from, to) = sides();
     let mut memory = Copying::default();
     let (saved, mut save) = recorder();
-    let (done, how) = copy_once(
-        &client(&server),
-        APP,
-        (&from, &to),
-        &mut memory,
-        &mut save,
-        wait(),
-        &mut (),
-    )
-    .await
-    .unwrap();
+    let (done, how) = copy_with(&client(&server), &mut memory, &mut save).await;
     assert_eq!(how, Copied::Made("c004".into()));
     assert!(done.succeeded);
     let saved = saved.lock().unwrap();
@@ -160,7 +161,6 @@ async fn a_copy_a_lost_request_started_is_adopted_not_made_again() {
     .expect(1..)
     .mount(&server)
     .await;
-    let (from, to) = sides();
     let before: Vec<String> = fixture("transfers.json")
         .as_array()
         .unwrap()
@@ -172,17 +172,7 @@ async fn a_copy_a_lost_request_started_is_adopted_not_made_again() {
         before: Some(before),
     };
     let (saved, mut save) = recorder();
-    let (_, how) = copy_once(
-        &client(&server),
-        APP,
-        (&from, &to),
-        &mut memory,
-        &mut save,
-        wait(),
-        &mut (),
-    )
-    .await
-    .unwrap();
+    let (_, how) = copy_with(&client(&server), &mut memory, &mut save).await;
     assert_eq!(how, Copied::Followed("c004".into()));
     assert_eq!(
         saved.lock().unwrap().last().unwrap().transfer.as_deref(),
@@ -212,37 +202,16 @@ async fn a_resumed_copy_follows_its_transfer_and_a_failed_one_is_made_again() {
     .expect(1..)
     .mount(&server)
     .await;
-    let (from, to) = sides();
     let mut memory = Copying {
         transfer: Some(COPY.into()),
         before: None,
     };
     let (_, mut save) = recorder();
     let api = client(&server);
-    let (_, how) = copy_once(
-        &api,
-        APP,
-        (&from, &to),
-        &mut memory,
-        &mut save,
-        wait(),
-        &mut (),
-    )
-    .await
-    .unwrap();
+    let (_, how) = copy_with(&api, &mut memory, &mut save).await;
     assert_eq!(how, Copied::Followed("c004".into()));
     // Finished: taken as it is, with no request but the one look.
-    let (_, how) = copy_once(
-        &api,
-        APP,
-        (&from, &to),
-        &mut memory,
-        &mut save,
-        wait(),
-        &mut (),
-    )
-    .await
-    .unwrap();
+    let (_, how) = copy_with(&api, &mut memory, &mut save).await;
     assert_eq!(how, Copied::Reused("c004".into()));
 
     let failed = server_with_a_failed_copy().await;
@@ -250,17 +219,7 @@ async fn a_resumed_copy_follows_its_transfer_and_a_failed_one_is_made_again() {
         transfer: Some(COPY.into()),
         before: None,
     };
-    let (_, how) = copy_once(
-        &client(&failed),
-        APP,
-        (&from, &to),
-        &mut memory,
-        &mut save,
-        wait(),
-        &mut (),
-    )
-    .await
-    .unwrap();
+    let (_, how) = copy_with(&client(&failed), &mut memory, &mut save).await;
     assert_eq!(how, Copied::Made("c005".into()));
     assert_eq!(
         memory.transfer.as_deref(),

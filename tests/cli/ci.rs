@@ -166,14 +166,7 @@ fn workflows_written_by_ci_init_pass_actionlint() {
         let mut args = args.to_vec();
         let target = path.to_str().unwrap();
         args.extend(["-o", target]);
-        let out = herokuops(dir.path(), &[], &args);
-        assert!(out.status.success(), "{name}: {}", show(&out));
-        let (clean, findings) = lint(&path);
-        let yaml = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            clean,
-            "actionlint finds fault with {name}:\n{findings}\n{yaml}"
-        );
+        let yaml = written_and_linted(dir.path(), &path, &args, name);
 
         assert!(yaml.contains("permissions:\n  contents: read\n"), "{yaml}");
         assert!(yaml.contains("  workflow_dispatch:\n"), "{yaml}");
@@ -259,13 +252,19 @@ fn linted_workflow(dir: &Path, file: &Path, args: &[&str]) -> String {
         file.to_str().unwrap(),
     ];
     all.extend(args);
-    let out = herokuops(dir, &[], &all);
-    assert!(out.status.success(), "{args:?}: {}", show(&out));
+    written_and_linted(dir, file, &all, &format!("{args:?}"))
+}
+
+/// Runs `args` (a `ci init` that writes `file`) in `dir`: the workflow, after checking that
+/// it was written and that actionlint finds nothing in it.
+fn written_and_linted(dir: &Path, file: &Path, args: &[&str], name: &str) -> String {
+    let out = herokuops(dir, &[], args);
+    assert!(out.status.success(), "{name}: {}", show(&out));
     let yaml = std::fs::read_to_string(file).unwrap();
     let (clean, findings) = lint(file);
     assert!(
         clean,
-        "actionlint finds fault with the workflow of {args:?}:\n{findings}\n{yaml}"
+        "actionlint finds fault with {name}:\n{findings}\n{yaml}"
     );
     yaml
 }
@@ -388,14 +387,7 @@ fn the_backup_archive_workflow_passes_actionlint_and_keeps_the_dump() {
             args.extend(["--retention-days", days]);
         }
         args.extend(["-o", path.to_str().unwrap()]);
-        let out = herokuops(dir.path(), &[], &args);
-        assert!(out.status.success(), "{name}: {}", show(&out));
-        let (clean, findings) = lint(&path);
-        let yaml = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            clean,
-            "actionlint finds fault with {name}:\n{findings}\n{yaml}"
-        );
+        let yaml = written_and_linted(dir.path(), &path, &args, name);
         assert!(yaml.contains("herokuops backup capture \"$APP\""), "{yaml}");
         assert!(
             yaml.contains("herokuops backup download \"$APP\" --dir \"$RUNNER_TEMP/herokuops-backups\" --keep 1"),

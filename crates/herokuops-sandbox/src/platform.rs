@@ -629,18 +629,10 @@ fn service_matches(world: &World, addon_id: &str, service: Option<&str>) -> bool
 /// `POST /actions/addon-attachments/resolve`: attachments whose name, config var, id, or
 /// add-on name or id is the one asked for.
 pub(crate) fn resolve_attachment(inner: &Arc<Inner>, req: &Req) -> Outcome {
-    let body = req.json()?;
-    let ident = body
-        .get("addon_attachment")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Failure::invalid("addon_attachment is required"))?;
-    let (app, ident) = split_app_ref(body.get("app").and_then(Value::as_str), ident);
-    let service = body.get("addon_service").and_then(identity_str);
+    let asked = Resolve::read(req, "addon_attachment")?;
+    let (ident, service) = (asked.ident.as_str(), asked.service.as_deref());
     let world = inner.world();
-    let app_id = match &app {
-        Some(a) => Some(world.app(a).ok_or_else(|| no_app(a))?.id.clone()),
-        None => None,
-    };
+    let app_id = asked.app_id(&world)?;
     let matches: Vec<Value> = world
         .attachments
         .iter()
@@ -652,13 +644,46 @@ pub(crate) fn resolve_attachment(inner: &Arc<Inner>, req: &Req) -> Outcome {
                 || a.config_var() == ident
                 || addon.is_some_and(|x| x.name == ident || x.id == ident)
         })
-        .filter(|a| service_matches(&world, &a.addon_id, service.as_deref()))
+        .filter(|a| service_matches(&world, &a.addon_id, service))
         .map(|a| world.attachment_view(a, req.includes("addon:plan"), req.includes("config_vars")))
         .collect();
     if matches.is_empty() {
         return Err(Failure::not_found("Couldn't find that add on attachment."));
     }
     ok(&Value::Array(matches))
+}
+
+/// What a resolve action asks for: an identifier (perhaps `app::name`), the app it is relative
+/// to, and the add-on service it must be of.
+struct Resolve {
+    app: Option<String>,
+    ident: String,
+    service: Option<String>,
+}
+
+impl Resolve {
+    fn read(req: &Req, key: &str) -> Result<Resolve, Failure> {
+        let body = req.json()?;
+        let ident = body
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| Failure::invalid(format!("{key} is required")))?;
+        let (app, ident) = split_app_ref(body.get("app").and_then(Value::as_str), ident);
+        let service = body.get("addon_service").and_then(identity_str);
+        Ok(Resolve {
+            app,
+            ident,
+            service,
+        })
+    }
+
+    /// The id of the app it is relative to; an app that does not exist is a 404.
+    fn app_id(&self, world: &World) -> Result<Option<String>, Failure> {
+        match &self.app {
+            Some(a) => Ok(Some(world.app(a).ok_or_else(|| no_app(a))?.id.clone())),
+            None => Ok(None),
+        }
+    }
 }
 
 fn identity_str(value: &Value) -> Option<String> {
@@ -668,18 +693,10 @@ fn identity_str(value: &Value) -> Option<String> {
 /// `POST /actions/addons/resolve`: the add-on with that name or id, or the one attached to the
 /// app under that attachment name or config var.
 pub(crate) fn resolve_addon(inner: &Arc<Inner>, req: &Req) -> Outcome {
-    let body = req.json()?;
-    let ident = body
-        .get("addon")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Failure::invalid("addon is required"))?;
-    let (app, ident) = split_app_ref(body.get("app").and_then(Value::as_str), ident);
-    let service = body.get("addon_service").and_then(identity_str);
+    let asked = Resolve::read(req, "addon")?;
+    let (ident, service) = (asked.ident.as_str(), asked.service.as_deref());
     let world = inner.world();
-    let app_id = match &app {
-        Some(a) => Some(world.app(a).ok_or_else(|| no_app(a))?.id.clone()),
-        None => None,
-    };
+    let app_id = asked.app_id(&world)?;
     let attached_to_app = |addon_id: &str| {
         app_id.as_ref().is_none_or(|id| {
             world
@@ -708,7 +725,7 @@ pub(crate) fn resolve_addon(inner: &Arc<Inner>, req: &Req) -> Outcome {
             .filter_map(|id| world.addon_by_id(id))
             .collect();
     }
-    found.retain(|a| service_matches(&world, &a.id, service.as_deref()));
+    found.retain(|a| service_matches(&world, &a.id, service));
     if found.is_empty() {
         return Err(Failure::not_found("Couldn't find that add on."));
     }
