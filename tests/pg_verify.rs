@@ -447,3 +447,46 @@ fn every_drift_fixture_has_a_test() {
     known.sort();
     assert_eq!(on_disk, known);
 }
+
+/// Between two looks at an app that migrates, the database alone is watched for the last
+/// expected table: the watch goes on while one is missing and ends once it is there.
+#[tokio::test]
+async fn the_watch_on_the_tables_ends_when_the_last_expected_table_appears() {
+    use herokuops::steps::schema_wait::until_tables_are_there;
+    use std::time::Duration;
+
+    let db = fresh_db().await;
+    let conn = db.connect().await;
+    conn.batch(
+        "set up",
+        "CREATE TABLE users (id bigint); CREATE TABLE other (id bigint)",
+    )
+    .await
+    .unwrap();
+    let text = "[tables.users]\n[tables.notes]\n";
+    let expected = Expected::parse(text, Path::new("t.toml")).unwrap();
+    let watching = tokio::time::timeout(
+        Duration::from_millis(400),
+        until_tables_are_there(&conn, &expected),
+    )
+    .await;
+    assert!(watching.is_err(), "ended while notes was missing");
+
+    let migrator = db.connect().await;
+    let migration = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        migrator
+            .batch("migrate", "CREATE TABLE notes (id bigint)")
+            .await
+            .unwrap();
+    };
+    let watched = async {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            until_tables_are_there(&conn, &expected),
+        )
+        .await
+    };
+    let ((), watched) = tokio::join!(migration, watched);
+    assert!(watched.is_ok(), "the watch never saw notes appear");
+}

@@ -22,7 +22,7 @@ pub use expected::Expected;
 pub use introspect::Schema;
 pub use normalize::{Verified, verify_live};
 pub use objects::ObjectKind;
-pub use verify::{Drift, DriftKind, VerifyOptions, verify, verify_with};
+pub use verify::{Drift, DriftKind, VerifyOptions, missing_tables, verify, verify_with};
 
 /// Why a connection attempt failed; decides the hint shown under the error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -216,6 +216,24 @@ const NONE: &str = "none";
 /// Extensions every database has; never worth reporting as extras.
 const BUILT_IN_EXTENSIONS: &[&str] = &["plpgsql"];
 
+/// The tables `expected` lists that are not among `present`, as drift: what a whole
+/// comparison would say of them, from the table names alone.
+pub fn missing_tables<'a>(
+    expected: &Expected,
+    present: impl IntoIterator<Item = &'a str>,
+) -> Vec<Drift> {
+    let present: std::collections::BTreeSet<&str> = present.into_iter().collect();
+    let missing = expected
+        .tables
+        .keys()
+        .filter(|name| !present.contains(name.as_str()));
+    missing.map(|name| missing_table(name)).collect()
+}
+
+fn missing_table(name: &str) -> Drift {
+    drift(DriftKind::MissingTable, name, "table", MISSING)
+}
+
 fn drift(
     kind: DriftKind,
     object: impl Into<String>,
@@ -276,7 +294,7 @@ pub fn verify_with(expected: &Expected, actual: &Schema, options: &VerifyOptions
 
     for (name, spec) in &expected.tables {
         let Some(table) = actual.tables.get(name) else {
-            out.push(drift(DriftKind::MissingTable, name, "table", MISSING));
+            out.push(missing_table(name));
             continue;
         };
         verify_table(&mut out, name, spec, table, expected.strict);
@@ -936,6 +954,31 @@ equals = "556b79de2825"
 "#,
         );
         assert_eq!(verify(&e, &schema()), vec![]);
+    }
+
+    #[test]
+    fn missing_tables_say_what_the_whole_comparison_says_of_them() {
+        let e = expected("[tables.threat_models]\n[tables.users]\n[tables.audit_log]\n");
+        let actual = schema();
+        let present = actual.tables.keys().map(String::as_str);
+        let from_names = missing_tables(&e, present);
+        assert_eq!(
+            kinds(&from_names),
+            vec![
+                (DriftKind::MissingTable, "audit_log"),
+                (DriftKind::MissingTable, "users"),
+            ]
+        );
+        let whole = verify(&e, &actual);
+        let whole_missing: Vec<&Drift> = whole
+            .iter()
+            .filter(|d| d.kind == DriftKind::MissingTable)
+            .collect();
+        assert_eq!(whole_missing.len(), 2, "{whole:?}");
+        for (quick, full) in from_names.iter().zip(whole_missing) {
+            assert_eq!(quick.to_string(), full.to_string());
+        }
+        assert!(missing_tables(&e, ["users", "audit_log", "threat_models"]).is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::journal::RunState;
 use super::lock::Holder;
 use super::plan::{Preflight, StepPlan};
 use super::runner::{Executor, StateCheckpoint};
+use crate::api::models::{Account, App, Attachment};
 use crate::api::{
     AddonCreate, ApiClient, AttachmentCreate, CopySpec, DynoCreate, Request, RestartTarget,
 };
@@ -22,7 +23,8 @@ use crate::steps::local_tools::Password;
 use crate::steps::maintenance::Switch;
 use crate::steps::migrate::Migrate;
 use crate::steps::promote::PromoteOutcome;
-use crate::steps::schema::SchemaCheck;
+use crate::steps::schema::{KeptConnection, SchemaCheck};
+use crate::steps::schema_wait::{self, WatchDynos};
 use crate::steps::{self, Observer, StepError, Wait, backup, database, pushpull, schema};
 
 /// Everything a run needs to know, kept in the journal so `resume` runs the same way.
@@ -152,6 +154,9 @@ pub struct HerokuExecutor {
     /// Whether `pg.verify` waits for the app to migrate: only after dynos were restarted
     /// (an app migrates at boot in its own time); otherwise one look decides.
     verify_waits: bool,
+    /// Whether `pg.verify` comes after `migrate`: the verify waits for the app then, so the
+    /// migrate step only restarts.
+    verify_follows: bool,
     /// Whether the playbook restores: its source is checked before anything is done.
     restores: bool,
     /// Whether the playbook drops schema `public`: what else that drops is checked first.
@@ -162,6 +167,8 @@ pub struct HerokuExecutor {
     holder: Option<Holder>,
     /// The app's lock on its database, held from the preflight to the end of the run.
     db_lock: Option<pg::lock::DbLock>,
+    /// The last step's connection to the database, for the next step on it.
+    kept: Option<KeptConnection>,
 }
 
 impl HerokuExecutor {
@@ -187,6 +194,10 @@ impl HerokuExecutor {
             _ => false,
         };
         let verify_waits = steps.iter().any(restarts);
+        let verify_follows = steps
+            .iter()
+            .skip_while(|s| **s != StepKind::Migrate)
+            .any(|s| *s == StepKind::PgVerify);
         Ok(HerokuExecutor {
             restores: steps.contains(&StepKind::BackupRestore),
             drops: steps.contains(&StepKind::PgDropSchema),
@@ -194,10 +205,12 @@ impl HerokuExecutor {
             options,
             expected,
             verify_waits,
+            verify_follows,
             observer,
             preflight: Preflight::default(),
             holder: None,
             db_lock: None,
+            kept: None,
         })
     }
 
@@ -249,25 +262,94 @@ impl HerokuExecutor {
         ))
     }
 
-    /// The database the run works on (`DATABASE_URL` unless `database`).
-    async fn database_target(&mut self) -> Result<pg::Target, StepError> {
-        let url = pushpull::database_url(
+    /// The URL of the database the run works on (`DATABASE_URL` unless `database`), as it
+    /// is now.
+    async fn database_url(&mut self) -> Result<String, StepError> {
+        pushpull::database_url(
             &self.api,
             &self.options.app,
             self.options.database.as_deref(),
             self.observer.as_mut(),
         )
-        .await?;
-        Ok(pg::Target::parse(&url)?)
+        .await
     }
 
-    async fn connect_database(&mut self) -> Result<pg::Db, StepError> {
-        Ok(self.database_target().await?.connect().await?)
+    /// A connection to the database the run works on, and its URL: the one the last step
+    /// kept when it still serves, else a new one. [`Self::keep`] hands it to the next step.
+    async fn database(&mut self) -> Result<(String, pg::Db), StepError> {
+        let url = self.database_url().await?;
+        let db = schema::connect_reusing(&mut self.kept, &url).await?;
+        Ok((url, db))
+    }
+
+    fn keep(&mut self, url: String, db: pg::Db) {
+        self.kept = Some(KeptConnection::new(url, db));
+    }
+
+    /// Takes the app's lock on its database for this run's holder, unless it has it or is a
+    /// dry run.
+    async fn lock_database(&mut self, target: &pg::Target) -> Result<()> {
+        let Some(holder) = &self.holder else {
+            return Ok(());
+        };
+        if self.db_lock.is_some() {
+            return Ok(());
+        }
+        let name = holder.application_name();
+        // The session of an earlier attempt of this very run (a resume after a kill) ends
+        // once the server notices its client is gone: it is given a few seconds to.
+        let patience = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match pg::lock::try_lock(target, &self.options.app, &name).await? {
+                Ok(lock) => {
+                    self.db_lock = Some(lock);
+                    return Ok(());
+                }
+                Err(other)
+                    if other.application_name.as_deref() == Some(name.as_str())
+                        && std::time::Instant::now() < patience =>
+                {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(other) => {
+                    return Err(Error::Locked {
+                        app: self.options.app.clone(),
+                        place: "locked on its database",
+                        holder: other.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The preflight's reads of the platform, which depend on none of each other, made
+    /// together: the account, the app, its database add-on and the database's URL.
+    async fn preflight_reads(
+        &mut self,
+    ) -> Result<(Account, App, Attachment, (String, pg::Target))> {
+        let (api, options) = (&self.api, &self.options);
+        let (app, which) = (options.app.as_str(), options.database.as_deref());
+        let observer = self.observer.as_mut();
+        let target = async {
+            let url = pushpull::database_url(api, app, which, observer).await?;
+            let target = pg::Target::parse(&url).map_err(StepError::from)?;
+            Ok::<_, Error>((url, target))
+        };
+        let (account, found, db, target) = tokio::join!(
+            api.account(),
+            api.app(app),
+            database::resolve(api, app, which),
+            target,
+        );
+        // In this order, whichever answered first: a bad token, then an app that is not
+        // there, are named as such rather than as the database they make unreachable.
+        Ok((account?, found?, db?, target?))
     }
 
     async fn drop_schema(&mut self, state: &mut RunState) -> Result<String, StepError> {
-        let db = self.connect_database().await?;
+        let (url, db) = self.database().await?;
         let report = schema::drop(&db, self.options.drop_dependents).await?;
+        self.keep(url, db);
         state.destroyed.push(format!(
             "schema public of {} was dropped with its {} tables and their data",
             self.database_label(),
@@ -307,8 +389,10 @@ impl HerokuExecutor {
     /// that migrates at boot is given until the deadline.
     async fn verify(&mut self) -> Result<String, StepError> {
         if !self.verify_waits {
-            let db = self.connect_database().await?;
-            return match schema::check(&db, self.expected.as_ref()).await? {
+            let (url, db) = self.database().await?;
+            let checked = schema::check(&db, self.expected.as_ref()).await?;
+            self.keep(url, db);
+            return match checked {
                 SchemaCheck::Ready(line) => Ok(line),
                 SchemaCheck::Pending { differences, first } => Err(StepError::Drift {
                     app: self.options.app.clone(),
@@ -317,9 +401,28 @@ impl HerokuExecutor {
                 }),
             };
         }
-        let (wait, expected) = (self.wait(), self.expected.as_ref());
+        let (api, app, wait) = (&self.api, self.options.app.as_str(), self.wait());
         let observer = self.observer.as_mut();
-        schema::verify_until_ready(&self.api, &self.options.app, expected, wait, observer).await
+        match self.expected.as_ref() {
+            // The schema matching is the sign the migration is over: the dynos are only
+            // watched for a crash, not waited for.
+            Some(expected) => {
+                let expected = Some(expected);
+                let (watch, kept) = (WatchDynos::Yes, self.kept.take());
+                schema_wait::verify_until_ready(api, app, expected, watch, wait, kept, observer)
+                    .await
+            }
+            // Without an expected schema, only the dynos being up say the migration is over:
+            // tables appear one by one while it runs.
+            None => {
+                let up = steps::dynos::wait_up(api, app, wait, observer).await?;
+                let (watch, kept) = (WatchDynos::No, self.kept.take());
+                let line =
+                    schema_wait::verify_until_ready(api, app, None, watch, wait, kept, observer)
+                        .await?;
+                Ok(format!("{up} dynos up; {line}"))
+            }
+        }
     }
 
     async fn wait_up(&mut self) -> Result<String, StepError> {
@@ -352,6 +455,9 @@ impl HerokuExecutor {
         match self.options.migrate.clone() {
             Migrate::Restart => {
                 steps::dynos::restart(&self.api, &self.options.app, &RestartTarget::All).await?;
+                if self.verify_follows {
+                    return Ok("restarted all dynos; pg.verify waits for the migration".into());
+                }
                 let up = self.wait_up().await?;
                 Ok(format!("restarted all dynos; {up}"))
             }
@@ -638,14 +744,25 @@ impl HerokuExecutor {
 
     fn verify_plan(&self) -> (String, Vec<Request>, Vec<String>) {
         let description = match (&self.options.expect, self.verify_waits) {
-            (Some(p), true) => format!("poll until the schema matches {}", p.display()),
+            (Some(p), true) => format!(
+                "poll until the schema matches {}; a crashed dyno fails it at once",
+                p.display()
+            ),
             (Some(p), false) => format!("check that the schema matches {}", p.display()),
-            (None, true) => "poll until schema public has tables, and list them".into(),
+            (None, true) => {
+                "wait until every dyno is up, then until schema public has tables, and list them"
+                    .into()
+            }
             (None, false) => "check that schema public has tables, and list them".into(),
         };
+        let app = self.options.app.as_str();
+        let mut requests = vec![Request::config_vars(app)];
+        if self.verify_waits {
+            requests.push(Request::dynos(app));
+        }
         (
             description,
-            vec![Request::config_vars(&self.options.app)],
+            requests,
             vec!["catalog queries (a fixed number)".into()],
         )
     }
@@ -734,6 +851,11 @@ impl HerokuExecutor {
     fn migrate_plan(&self) -> (String, Vec<Request>, Vec<String>) {
         let app = self.options.app.as_str();
         match &self.options.migrate {
+            Migrate::Restart if self.verify_follows => (
+                "restart the dynos so the app migrates at boot (pg.verify waits for it)".into(),
+                vec![Request::restart_dynos(app, &RestartTarget::All)],
+                vec![],
+            ),
             Migrate::Restart => (
                 "restart the dynos so the app migrates at boot, and wait until they are up".into(),
                 vec![
@@ -765,7 +887,6 @@ fn one_off_spec(command: &str) -> DynoCreate {
 
 impl Executor for HerokuExecutor {
     async fn preflight(&mut self) -> Result<Preflight> {
-        let account = self.api.account().await?;
         if self.restores {
             // A backup that is not there must stop the run before the safety backup is taken.
             let source = self.options.restore_from.as_deref();
@@ -774,43 +895,17 @@ impl Executor for HerokuExecutor {
             }
             backup::check_restore_source(&self.api, &self.options.app, source).await?;
         }
-        let app = self.api.app(&self.options.app).await?;
-        let which = self.options.database.clone();
-        let db = database::resolve(&self.api, &self.options.app, which.as_deref()).await?;
-        let target = self.database_target().await?;
-        if let Some(holder) = &self.holder
-            && self.db_lock.is_none()
-        {
-            let name = holder.application_name();
-            // The session of an earlier attempt of this very run (a resume after a kill) ends
-            // once the server notices its client is gone: it is given a few seconds to.
-            let patience = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                match pg::lock::try_lock(&target, &self.options.app, &name).await? {
-                    Ok(lock) => {
-                        self.db_lock = Some(lock);
-                        break;
-                    }
-                    Err(other)
-                        if other.application_name.as_deref() == Some(name.as_str())
-                            && std::time::Instant::now() < patience =>
-                    {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    Err(other) => {
-                        return Err(Error::Locked {
-                            app: self.options.app.clone(),
-                            place: "locked on its database",
-                            holder: other.to_string(),
-                        });
-                    }
-                }
-            }
-        }
-        let connection = target.connect().await?;
-        let tables = schema::table_names(&connection, "public").await?;
-        let rows = schema::estimated_rows(&connection, "public").await?;
-        let schema = pg::drop::inspect(&connection, "public").await?;
+        let (account, app, db, (url, target)) = self.preflight_reads().await?;
+        // The lock's session and the preflight's own, opened together.
+        let (locked, connection) = tokio::join!(self.lock_database(&target), target.connect());
+        locked?;
+        let connection = connection?;
+        // Read-only, on one connection: the three go out together.
+        let (tables, rows, schema) = tokio::try_join!(
+            schema::table_names(&connection, "public"),
+            schema::estimated_rows(&connection, "public"),
+            async { Ok(pg::drop::inspect(&connection, "public").await?) },
+        )?;
         if self.drops && !schema.dependents.is_empty() && !self.options.drop_dependents {
             // Refused while planning: nothing is backed up, confirmed or dropped.
             return Err(pg::PgError::OtherSchemasDepend {
@@ -820,6 +915,7 @@ impl Executor for HerokuExecutor {
             }
             .into());
         }
+        self.keep(url, connection);
         self.preflight = Preflight {
             account: account.email,
             app: self.options.app.clone(),

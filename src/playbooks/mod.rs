@@ -50,7 +50,6 @@ pub fn builtins() -> Vec<Playbook> {
                 PgPromote,
                 MaintenanceOff,
                 DynosRestart,
-                DynosWaitUp,
                 PgVerify,
             ],
         ),
@@ -62,7 +61,7 @@ pub fn builtins() -> Vec<Playbook> {
         Playbook::new(
             "restore",
             "Restore the database from a backup, restart the dynos, verify",
-            &[BackupRestore, DynosRestart, DynosWaitUp, PgVerify],
+            &[BackupRestore, DynosRestart, PgVerify],
         ),
     ]
 }

@@ -32,8 +32,54 @@ pub async fn restart(api: &ApiClient, app: &str, target: &RestartTarget) -> Resu
     })
 }
 
-/// Polls the app's long-running dynos (one-off `run` dynos aside) until every one is `up`; a
-/// crashed dyno fails the wait at once. Returns how many are up.
+/// The app's long-running dynos (one-off `run` dynos aside) at one look, none crashed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynoStates(Vec<(String, String)>);
+
+impl DynoStates {
+    pub fn all_up(&self) -> bool {
+        self.0.iter().all(|(_, state)| state == "up")
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `2 dynos up`, or each dyno that is not up with its state.
+    pub fn summary(&self) -> String {
+        if self.all_up() {
+            return format!("{} dynos up", self.0.len());
+        }
+        let states: Vec<String> = self
+            .0
+            .iter()
+            .map(|(name, state)| one_line(&format!("{name} {state}")).into_owned())
+            .collect();
+        states.join(", ")
+    }
+}
+
+/// Looks at the app's long-running dynos once; a crashed one is an error (an app that
+/// migrates at boot and crashed will not finish its migration).
+pub async fn look(api: &ApiClient, app: &str) -> Result<DynoStates, StepError> {
+    let dynos = api.dynos(app).await?;
+    let long_running = dynos.into_iter().filter(|d| d.process_type != "run");
+    let states: Vec<(String, String)> = long_running.map(|d| (d.name, d.state)).collect();
+    if let Some((crashed, _)) = states.iter().find(|(_, state)| state == "crashed") {
+        return Err(StepError::DynoCrashed {
+            app: app.to_string(),
+            dyno: crashed.clone(),
+        });
+    }
+    Ok(DynoStates(states))
+}
+
+/// Polls the app's long-running dynos until every one is `up`; a crashed dyno fails the wait
+/// at once. Returns how many are up.
 pub async fn wait_up(
     api: &ApiClient,
     app: &str,
@@ -43,22 +89,11 @@ pub async fn wait_up(
     wait.bound("the dynos to be up", async {
         let mut deadline = wait.deadline();
         loop {
-            let dynos = api.dynos(app).await?;
-            let long_running: Vec<_> = dynos.iter().filter(|d| d.process_type != "run").collect();
-            if let Some(crashed) = long_running.iter().find(|d| d.state == "crashed") {
-                return Err(StepError::DynoCrashed {
-                    app: app.to_string(),
-                    dyno: crashed.name.clone(),
-                });
+            let states = look(api, app).await?;
+            if states.all_up() {
+                return Ok(states.len());
             }
-            if long_running.iter().all(|d| d.state == "up") {
-                return Ok(long_running.len());
-            }
-            let states: Vec<String> = long_running
-                .iter()
-                .map(|d| one_line(&format!("{} {}", d.name, d.state)).into_owned())
-                .collect();
-            observer.event(Event::Status(states.join(", ")));
+            observer.event(Event::Status(states.summary()));
             deadline.tick("the dynos to be up").await?;
         }
     })

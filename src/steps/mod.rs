@@ -18,6 +18,7 @@ pub mod promote;
 pub mod pushpull;
 pub mod run;
 pub mod schema;
+pub mod schema_wait;
 
 use std::time::{Duration, Instant};
 
@@ -185,13 +186,27 @@ pub(crate) struct Deadline {
 impl Deadline {
     /// Sleeps the next pause, or fails when the deadline would pass.
     pub(crate) async fn tick(&mut self, what: &str) -> Result<(), StepError> {
+        self.tick_or(what, std::future::pending()).await
+    }
+
+    /// Sleeps the next pause, or less if `sooner` ends first (a sign, seen without asking the
+    /// platform, that the next look will find what the wait is for); fails when the deadline
+    /// would pass. The pauses grow as they would have.
+    pub(crate) async fn tick_or(
+        &mut self,
+        what: &str,
+        sooner: impl Future<Output = ()>,
+    ) -> Result<(), StepError> {
         if self.started.elapsed() + self.pause > self.wait.timeout {
             return Err(StepError::Timeout {
                 what: what.to_string(),
                 after: self.wait.announced(),
             });
         }
-        tokio::time::sleep(self.pause).await;
+        tokio::select! {
+            _ = tokio::time::sleep(self.pause) => {}
+            _ = sooner => {}
+        }
         self.pause = self.pause.mul_f64(BACKOFF).min(self.wait.interval);
         Ok(())
     }
@@ -222,6 +237,23 @@ mod tests {
         assert_eq!(wait.pauses().count(), 25);
         let short = Wait::new(Duration::from_millis(50), Duration::from_secs(1));
         assert!(short.pauses().all(|p| p <= Duration::from_millis(50)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sign_ends_a_pause_early_and_the_pauses_still_grow() {
+        let wait = Wait::new(Duration::from_secs(5), Duration::from_secs(60));
+        let mut deadline = wait.deadline();
+        let started = tokio::time::Instant::now();
+        let sign = tokio::time::sleep(Duration::from_millis(30));
+        deadline.tick_or("x", sign).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_millis(30));
+        let started = tokio::time::Instant::now();
+        deadline.tick_or("x", std::future::pending()).await.unwrap();
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_millis(125),
+            "the second pause"
+        );
     }
 
     /// The README promises a number of requests; it must be the code's.

@@ -1,11 +1,13 @@
 //! The app's database itself, reached through its `DATABASE_URL`: its tables, the schema drop,
 //! and the check that the app has migrated it again.
 
+use std::time::{Duration, Instant};
+
 use crate::api::ApiClient;
 use crate::pg::drop::{DropOptions, DropReport};
 use crate::pg::{self, Db, Expected, Target};
 
-use super::{Event, Observer, StepError, Wait};
+use super::{Event, Observer, StepError};
 
 /// The app's `DATABASE_URL` as it is now (it changes on promotion). The observer hears it as a
 /// secret first, so that it is masked before anything could print it.
@@ -33,6 +35,48 @@ pub async fn connect(
 ) -> Result<Db, StepError> {
     let url = database_url(api, app, observer).await?;
     Ok(Target::parse(&url)?.connect().await?)
+}
+
+/// A connection kept for the next step or look at the same database. It serves again while
+/// it is to the URL asked for, still open, and idle for less than a minute: one idle longer
+/// may have been dropped on the way without either end knowing.
+pub struct KeptConnection {
+    url: String,
+    db: Db,
+    since: Instant,
+}
+
+const KEPT_AT_MOST: Duration = Duration::from_secs(60);
+
+impl KeptConnection {
+    pub fn new(url: String, db: Db) -> KeptConnection {
+        KeptConnection {
+            url,
+            db,
+            since: Instant::now(),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The connection, when it can serve `url`.
+    fn serving(self, url: &str) -> Option<Db> {
+        let fresh = self.since.elapsed() < KEPT_AT_MOST && !self.db.is_closed();
+        (fresh && self.url == url).then_some(self.db)
+    }
+}
+
+/// A connection to `url`: the kept one when it can serve it, else a new one.
+pub async fn connect_reusing(
+    kept: &mut Option<KeptConnection>,
+    url: &str,
+) -> Result<Db, StepError> {
+    match kept.take().and_then(|k| k.serving(url)) {
+        Some(db) => Ok(db),
+        None => Ok(Target::parse(url)?.connect().await?),
+    }
 }
 
 /// The tables (plain and partitioned) of a schema, by name.
@@ -108,54 +152,4 @@ pub async fn check(db: &Db, expected: Option<&Expected>) -> Result<SchemaCheck, 
             first: first.to_string(),
         },
     })
-}
-
-/// Checks the app's schema until it is ready or the wait runs out. An app that migrates at
-/// boot gets there in its own time, so a pending check is polled, each time through the
-/// current `DATABASE_URL`.
-pub async fn verify_until_ready(
-    api: &ApiClient,
-    app: &str,
-    expected: Option<&Expected>,
-    wait: Wait,
-    observer: &mut dyn Observer,
-) -> Result<String, StepError> {
-    // The last look, for the error when time runs out (in a check, or between two).
-    let mut last: Option<(usize, String)> = None;
-    let polled = wait
-        .bound("the schema", async {
-            let mut deadline = wait.deadline();
-            loop {
-                let db = connect(api, app, observer).await?;
-                let (differences, first) = match check(&db, expected).await? {
-                    SchemaCheck::Ready(line) => return Ok(line),
-                    SchemaCheck::Pending { differences, first } => (differences, first),
-                };
-                observer.event(Event::Status(format!(
-                    "{differences} difference(s): {first}"
-                )));
-                last = Some((differences, first));
-                deadline.tick("the schema").await?;
-            }
-        })
-        .await;
-    match polled {
-        Err(StepError::Timeout { after, .. }) => Err(match expected {
-            Some(_) => {
-                let (differences, first) =
-                    last.unwrap_or_else(|| (1, "the schema could not be checked in time".into()));
-                StepError::SchemaNotReached {
-                    app: app.to_string(),
-                    after,
-                    differences,
-                    first,
-                }
-            }
-            None => StepError::NoTables {
-                schema: "public".into(),
-                after,
-            },
-        }),
-        other => other,
-    }
 }

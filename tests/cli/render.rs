@@ -90,14 +90,14 @@ fn reset() -> RunReport {
         step(
             StepKind::Migrate,
             StepStatus::Done,
-            1380,
-            "restarted all dynos; 2 dynos up",
+            140,
+            "restarted all dynos; pg.verify waits for the migration",
         ),
         step(
             StepKind::PgVerify,
             StepStatus::Done,
-            203,
-            "schema matches (25 tables)",
+            1443,
+            "schema matches (25 tables); web.1 starting, worker.1 starting",
         ),
     ];
     let state = RunState {
@@ -128,8 +128,11 @@ fn swap_db() -> RunReport {
         ),
         done(MaintenanceOff, 18, "maintenance off"),
         done(DynosRestart, 12, "restarted all dynos"),
-        done(DynosWaitUp, 1410, "2 dynos up"),
-        done(PgVerify, 204, "schema matches (25 tables)"),
+        done(
+            PgVerify,
+            1614,
+            "schema matches (25 tables); web.1 starting, worker.1 starting",
+        ),
     ];
     let state = RunState {
         addon: Creation {
@@ -214,11 +217,11 @@ fn plan() -> Plan {
             ),
             describe(
                 StepKind::Migrate,
-                "restart the dynos so the app migrates at boot, and wait until they are up",
+                "restart the dynos so the app migrates at boot (pg.verify waits for it)",
             ),
             describe(
                 StepKind::PgVerify,
-                "poll until the schema matches schema/tmi.toml",
+                "poll until the schema matches schema/tmi.toml; a crashed dyno fails it at once",
             ),
         ],
     }

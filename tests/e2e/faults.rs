@@ -163,7 +163,7 @@ fn cells() -> Vec<Cell> {
     add(Reset, "migrate", "DELETE", "/apps/*/dynos", 0, both);
     add(
         Reset,
-        "migrate",
+        "pg.verify",
         "GET",
         "/apps/*/dynos",
         0,
@@ -265,7 +265,7 @@ fn cells() -> Vec<Cell> {
     add(SwapDb, "dynos.restart", "DELETE", "/apps/*/dynos", 0, both);
     add(
         SwapDb,
-        "dynos.wait-up",
+        "pg.verify",
         "GET",
         "/apps/*/dynos",
         0,
@@ -645,8 +645,10 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
                 return Err(format!("{e}; {}", tail(&run)));
             }
             if cell.method != "LOCAL" {
+                // The faulted request itself, the ones let through before it aside.
+                let nth = cell.after as usize + 1;
                 let in_flight = e2e
-                    .until_request(cell.method, cell.path, Duration::from_secs(10))
+                    .until_nth_request(cell.method, cell.path, nth, Duration::from_secs(10))
                     .await;
                 check!(in_flight, "{} {} never came", cell.method, cell.path);
             }
@@ -915,7 +917,11 @@ async fn clear_and_resume(e2e: &E2e, run: &Run) -> Outcome {
 /// The app as a finished run leaves it.
 async fn final_state(e2e: &E2e, cell: &Cell, before: &Before) -> Outcome {
     check!(!e2e.maintenance().await, "maintenance on at the end");
-    check!(e2e.dynos_up().await, "dynos {:?}", e2e.dyno_states().await);
+    check!(
+        e2e.dynos_come_up().await,
+        "dynos {:?}",
+        e2e.dyno_states().await
+    );
     if let Err(e) = e2e.verify_passes().await {
         return Err(format!("verify: {e}"));
     }

@@ -56,6 +56,8 @@ impl Run {
 pub struct Options {
     pub provision_delay: Duration,
     pub token: String,
+    /// The sandbox's app fixtures, when not the project's own.
+    pub fixtures: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -63,6 +65,7 @@ impl Default for Options {
         Options {
             provision_delay: Duration::from_millis(300),
             token: format!("e2e-token-{:016x}", rand::random::<u64>()),
+            fixtures: None,
         }
     }
 }
@@ -86,6 +89,9 @@ impl E2e {
         let sb = sandbox_with(|o| {
             o.token = options.token;
             o.provision_delay = options.provision_delay;
+            if let Some(fixtures) = options.fixtures {
+                o.fixtures = fixtures;
+            }
         })
         .await;
         let client = Client::with_token(&sb, &token);
@@ -296,18 +302,25 @@ impl E2e {
             .unwrap_or_default()
     }
 
-    pub async fn dynos_up(&self) -> bool {
-        let states = self.dyno_states().await;
-        !states.is_empty() && states.iter().all(|s| s == "up")
+    /// Whether the dynos are up, or come up from the boot they are in (a run may end while
+    /// they start); a crashed one never will.
+    pub async fn dynos_come_up(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let states = self.dyno_states().await;
+            if !states.is_empty() && states.iter().all(|s| s == "up") {
+                return true;
+            }
+            if states.iter().any(|s| s == "crashed") || Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until the fixture's boot migration has made the schema (dynos up).
     pub async fn until_dynos_up(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.dynos_up().await {
-            assert!(Instant::now() < deadline, "the dynos never came up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        assert!(self.dynos_come_up().await, "the dynos never came up");
     }
 
     pub async fn seed(&self) {
@@ -353,14 +366,26 @@ impl E2e {
 
     /// Waits until a request matching `method` and `path` (a sandbox glob) is in flight or done.
     pub async fn until_request(&self, method: &str, path_glob: &str, within: Duration) -> bool {
+        self.until_nth_request(method, path_glob, 1, within).await
+    }
+
+    /// Waits until the sandbox has seen `n` matching requests (one in flight counts).
+    pub async fn until_nth_request(
+        &self,
+        method: &str,
+        path_glob: &str,
+        n: usize,
+        within: Duration,
+    ) -> bool {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            if self
+            let seen = self
                 .requests()
                 .await
                 .iter()
-                .any(|r| r["method"] == method && glob(path_glob, r["path"].as_str().unwrap()))
-            {
+                .filter(|r| r["method"] == method && glob(path_glob, r["path"].as_str().unwrap()))
+                .count();
+            if seen >= n {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -4,6 +4,7 @@
 
 mod activity;
 mod archive;
+mod boot;
 mod copy;
 mod edges;
 mod faults;

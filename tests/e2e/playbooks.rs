@@ -199,7 +199,6 @@ async fn swap_db_promotes_a_new_database_and_keeps_the_old_one_under_its_alias()
             "pg.promote",
             "maintenance.off",
             "dynos.restart",
-            "dynos.wait-up",
             "pg.verify"
         ]
     );
@@ -237,7 +236,7 @@ async fn swap_db_promotes_a_new_database_and_keeps_the_old_one_under_its_alias()
     assert!(fresh_and_empty(&tables_and_rows(&new_url).await.unwrap()));
 
     assert!(!e2e.maintenance().await);
-    assert!(e2e.dynos_up().await, "{:?}", e2e.dyno_states().await);
+    assert!(e2e.dynos_come_up().await, "{:?}", e2e.dyno_states().await);
     e2e.verify_passes().await.unwrap();
     assert_eq!(e2e.assert_journals_clean(), 1);
     e2e.shutdown().await;

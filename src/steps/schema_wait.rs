@@ -1,0 +1,181 @@
+//! Waiting for the schema of an app that migrates at boot: looks at the schema (and the
+//! dynos) on the wait's schedule, and between two looks a watch on the database alone, which
+//! asks the platform nothing, for the moment the last expected table appears.
+
+use std::time::Duration;
+
+use crate::api::ApiClient;
+use crate::pg::{self, Db, Expected};
+
+use super::dynos::{self, DynoStates};
+use super::schema::{
+    KeptConnection, SchemaCheck, check, connect_reusing, database_url, table_names,
+};
+use super::{Event, Observer, StepError, Wait};
+
+/// Whether a wait for the schema also looks at the app's dynos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchDynos {
+    Yes,
+    No,
+}
+
+impl WatchDynos {
+    async fn look(self, api: &ApiClient, app: &str) -> Result<Option<DynoStates>, StepError> {
+        match self {
+            WatchDynos::Yes => Ok(Some(dynos::look(api, app).await?)),
+            WatchDynos::No => Ok(None),
+        }
+    }
+}
+
+/// The first pause of the watch on the tables between two looks, and the longest: one
+/// catalog query on a connection already open, a few times a second at most once a migration
+/// takes long.
+const TABLE_WATCH_FIRST: Duration = Duration::from_millis(20);
+const TABLE_WATCH_LONGEST: Duration = Duration::from_millis(250);
+
+/// Checks the app's schema until it is ready or the wait runs out. An app that migrates at
+/// boot gets there in its own time, so a pending check is polled, each time through the
+/// current `DATABASE_URL`. With `dynos` set, each look also looks at the app's dynos: one that
+/// crashed ends the wait at once, and the ready line says which are still starting. While
+/// expected tables are missing, the pause before the next look ends as soon as they are all
+/// there.
+pub async fn verify_until_ready(
+    api: &ApiClient,
+    app: &str,
+    expected: Option<&Expected>,
+    dynos: WatchDynos,
+    wait: Wait,
+    mut kept: Option<KeptConnection>,
+    observer: &mut dyn Observer,
+) -> Result<String, StepError> {
+    // The last look, for the error when time runs out (in a check, or between two).
+    let mut last: Option<(usize, String)> = None;
+    let polled = wait
+        .bound("the schema", async {
+            let mut deadline = wait.deadline();
+            loop {
+                let (looked, states) = tokio::join!(
+                    look_at_schema(api, app, expected, &mut kept, observer),
+                    dynos.look(api, app)
+                );
+                let states = states?;
+                let (checked, tables_missing) = looked?;
+                let (differences, first) = match checked {
+                    SchemaCheck::Ready(line) => return Ok(with_dynos(line, states)),
+                    SchemaCheck::Pending { differences, first } => (differences, first),
+                };
+                observer.event(Event::Status(format!(
+                    "{differences} difference(s): {first}"
+                )));
+                last = Some((differences, first));
+                let watched = match (&kept, expected) {
+                    (Some(kept), Some(expected)) if tables_missing => Some((kept.db(), expected)),
+                    _ => None,
+                };
+                let sooner = async {
+                    match watched {
+                        Some((db, expected)) => until_tables_are_there(db, expected).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                deadline.tick_or("the schema", sooner).await?;
+            }
+        })
+        .await;
+    match polled {
+        Err(StepError::Timeout { after, .. }) => Err(match expected {
+            Some(_) => {
+                let (differences, first) =
+                    last.unwrap_or_else(|| (1, "the schema could not be checked in time".into()));
+                StepError::SchemaNotReached {
+                    app: app.to_string(),
+                    after,
+                    differences,
+                    first,
+                }
+            }
+            None => StepError::NoTables {
+                schema: "public".into(),
+                after,
+            },
+        }),
+        other => other,
+    }
+}
+
+/// One look at the schema through the current `DATABASE_URL`, and whether expected tables
+/// are missing. The last look's connection (or the step's before) is used again while the URL
+/// is the same: no new session to authenticate, and its server process has the catalogs in
+/// its caches.
+async fn look_at_schema(
+    api: &ApiClient,
+    app: &str,
+    expected: Option<&Expected>,
+    kept: &mut Option<KeptConnection>,
+    observer: &mut dyn Observer,
+) -> Result<(SchemaCheck, bool), StepError> {
+    let url = database_url(api, app, observer).await?;
+    let db = connect_reusing(kept, &url).await?;
+    let checked = check_while_migrating(&db, expected).await;
+    *kept = Some(KeptConnection::new(url, db));
+    checked
+}
+
+/// A look while an app migrates: a migration under way lacks tables, and one query says so
+/// before the whole comparison is made.
+async fn check_while_migrating(
+    db: &Db,
+    expected: Option<&Expected>,
+) -> Result<(SchemaCheck, bool), StepError> {
+    if let Some(expected) = expected {
+        let present = table_names(db, &expected.schema).await?;
+        let missing = pg::missing_tables(expected, present.iter().map(String::as_str));
+        if let Some(first) = missing.first() {
+            let pending = SchemaCheck::Pending {
+                differences: missing.len(),
+                first: first.to_string(),
+            };
+            return Ok((pending, true));
+        }
+    }
+    Ok((check(db, expected).await?, false))
+}
+
+/// Ends once every table `expected` lists is in the database: counted by one catalog query
+/// every few tens of milliseconds at first, less often as the wait goes on. A failing query
+/// ends nothing; the next look says what is wrong.
+pub async fn until_tables_are_there(db: &Db, expected: &Expected) {
+    let names: Vec<&str> = expected.tables.keys().map(String::as_str).collect();
+    let mut pause = TABLE_WATCH_FIRST;
+    loop {
+        tokio::time::sleep(pause).await;
+        match tables_present(db, &expected.schema, &names).await {
+            Ok(present) if present == names.len() => return,
+            Ok(_) => {}
+            Err(_) => return std::future::pending().await,
+        }
+        pause = pause.mul_f64(1.25).min(TABLE_WATCH_LONGEST);
+    }
+}
+
+/// How many of `names` are tables of `schema`.
+async fn tables_present(db: &Db, schema: &str, names: &[&str]) -> Result<usize, pg::PgError> {
+    let rows = db
+        .query(
+            "count the expected tables",
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname = ANY($2)",
+            &[&schema, &names],
+        )
+        .await?;
+    Ok(usize::try_from(rows[0].get::<_, i64>(0)).unwrap_or(0))
+}
+
+fn with_dynos(line: String, states: Option<DynoStates>) -> String {
+    match states {
+        Some(states) if !states.is_empty() => format!("{line}; {}", states.summary()),
+        _ => line,
+    }
+}
