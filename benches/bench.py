@@ -181,10 +181,6 @@ RUNBOOKS = """
 description = "The swap runbook's six official CLI commands"
 steps = ["addons.create", "pg.wait", "maintenance.on", "pg.promote", "maintenance.off",
          "dynos.restart"]
-
-[playbooks.runbook-reset]
-description = "The reset runbook: drop the schema, restart, look at the tables"
-steps = ["pg.drop-schema", "dynos.restart", "pg.verify"]
 """
 
 
@@ -244,8 +240,8 @@ def chores(bench, sandbox):
                  "--no-backup", "--no-progress", *extra),
              lambda _: official_reset(bench, sandbox), between=reset,
              their_label="`pg:psql` drop, `ps:restart`, `pg:psql` count", speedup=target)
-    # The runbooks' own steps and no more (no wait for the dynos, no check of the schema), as
-    # playbooks of a herokuops.toml: what herokuops costs per step against the CLI's start-ups.
+    # The swap runbook's own six steps and no more (no check of the schema), as a playbook of a
+    # herokuops.toml: what herokuops costs per step against the CLI's start-ups.
     runbooks = os.path.join(bench.args.work, "runbooks")
     os.makedirs(runbooks, exist_ok=True)
     with open(os.path.join(runbooks, "herokuops.toml"), "w") as f:
@@ -256,12 +252,6 @@ def chores(bench, sandbox):
                                 cwd=runbooks),
          lambda _: official_swap(bench, sandbox), between=reset,
          their_label="6 official commands")
-    pair(bench, "`herokuops playbook run` of drop-schema, restart, verify", rounds,
-         lambda rss: bench.ours(sandbox, rss, "playbook", "run", "runbook-reset", "tmi-server",
-                                "--confirm", "tmi-server", "--no-backup", "--no-progress",
-                                cwd=runbooks),
-         lambda _: official_reset(bench, sandbox), between=reset,
-         their_label="`pg:psql` drop, `ps:restart`, `pg:psql` count")
     pair(bench, "`herokuops backup capture tmi-server`", rounds,
          lambda rss: bench.ours(sandbox, rss, "backup", "capture", "tmi-server", "--no-progress"),
          lambda _: bench.official(sandbox, "pg:backups:capture", "-a", "tmi-server"),
