@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::harness::{E2e, Options, expected_file, tables_and_rows};
+use super::harness::{E2e, Options, expected_file, step_names, tables_and_rows};
 use crate::support::sandbox::{APP, fixtures};
 
 /// The project's app fixture with another boot: a boot time, and optionally SQL of its own in
@@ -38,6 +38,14 @@ async fn sandbox_booting(dir: &Path, boot_time: &str, sql: Option<&str>) -> E2e 
         ..Options::default()
     })
     .await
+}
+
+/// `reset` of the app, confirmed, with no safety backup, and `extra`.
+fn reset_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--json", "reset", APP, "--confirm", APP, "--no-backup"];
+    args.extend(["--timeout", "60s"]);
+    args.extend(extra);
+    args
 }
 
 fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -89,14 +97,13 @@ async fn with_an_expected_schema_reset_and_swap_db_end_when_the_schema_matches_w
     let run = e2e.run(&args).await;
     assert_eq!(run.code, Some(0), "{}", run.show());
     let report = run.json();
-    let steps: Vec<&str> = report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
-    assert_eq!(steps.last(), Some(&"pg.verify"), "{steps:?}");
-    assert!(!steps.contains(&"dynos.wait-up"), "{steps:?}");
+    let steps = step_names(&report);
+    assert_eq!(
+        steps.last().map(String::as_str),
+        Some("pg.verify"),
+        "{steps:?}"
+    );
+    assert!(!steps.iter().any(|s| s == "dynos.wait-up"), "{steps:?}");
     let verified = detail(&report, "pg.verify");
     assert!(verified.contains("starting"), "{verified}");
     let new_url = e2e.database_url().await;
@@ -122,17 +129,7 @@ async fn with_an_expected_schema_reset_and_swap_db_end_when_the_schema_matches_w
 async fn without_an_expected_schema_verify_waits_until_the_dynos_are_up() {
     let dir = tempfile::tempdir().unwrap();
     let e2e = sandbox_booting(dir.path(), "1500ms", None).await;
-    let args = [
-        "--json",
-        "reset",
-        APP,
-        "--confirm",
-        APP,
-        "--no-backup",
-        "--timeout",
-        "60s",
-    ];
-    let run = e2e.run(&args).await;
+    let run = e2e.run(&reset_args(&[])).await;
     assert_eq!(run.code, Some(0), "{}", run.show());
     let report = run.json();
     let verified = detail(&report, "pg.verify");
@@ -154,20 +151,12 @@ async fn a_dyno_that_crashes_at_boot_fails_verify_without_waiting_out_the_timeou
     let e2e = sandbox_booting(dir.path(), "300ms", Some(failing)).await;
     let expect = expected_file();
     for with_expected in [true, false] {
-        let mut args = vec![
-            "--json",
-            "reset",
-            APP,
-            "--confirm",
-            APP,
-            "--no-backup",
-            "--timeout",
-            "60s",
-        ];
-        if with_expected {
-            args.extend(["--expect", expect.as_str()]);
-        }
-        let run = e2e.run(&args).await;
+        let extra: &[&str] = if with_expected {
+            &["--expect", &expect]
+        } else {
+            &[]
+        };
+        let run = e2e.run(&reset_args(extra)).await;
         assert_eq!(run.code, Some(1), "{}", run.show());
         let report = run.json();
         let verify = step(&report, "pg.verify");

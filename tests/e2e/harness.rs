@@ -398,6 +398,16 @@ impl E2e {
     }
 }
 
+/// The steps of a run's JSON report, in order.
+pub fn step_names(report: &Value) -> Vec<String> {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// The seeded rows are all there.
 pub fn has_seed(tables: &BTreeMap<String, i64>) -> bool {
     tables.len() == 25

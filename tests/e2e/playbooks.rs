@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::harness::{E2e, expected_file, fresh_and_empty, has_seed, tables_and_rows};
+use super::harness::{E2e, expected_file, fresh_and_empty, has_seed, step_names, tables_and_rows};
 use crate::support::sandbox::APP;
 
 const TIMING: [&str; 4] = ["--timeout", "30s", "--interval", "200ms"];
@@ -18,15 +18,6 @@ fn pg_restore() -> PathBuf {
         .collect();
     dirs.sort();
     dirs.pop().unwrap_or_else(|| PathBuf::from("pg_restore"))
-}
-
-fn step_names(report: &Value) -> Vec<String> {
-    report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn all_done_and_timed(report: &Value) -> bool {

@@ -1,7 +1,7 @@
 //! `backup restore` into the app's own database is the `restore` playbook: confirmation, a
 //! safety backup, the restore, a restart and a verification.
 
-use super::harness::{E2e, expected_file, has_seed, tables_and_rows};
+use super::harness::{E2e, expected_file, has_seed, step_names, tables_and_rows};
 use crate::support::sandbox::APP;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -72,13 +72,10 @@ async fn restore_brings_back_the_named_backup_after_a_safety_backup() {
     assert_eq!(run.code, Some(0), "{}", run.show());
     let report = run.json();
     assert_eq!(report["playbook"], "restore", "{report:#}");
-    let steps: Vec<&str> = report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
-    assert_eq!(steps, ["backup.restore", "dynos.restart", "pg.verify"]);
+    assert_eq!(
+        step_names(&report),
+        ["backup.restore", "dynos.restart", "pg.verify"]
+    );
     assert!(
         report["steps"]
             .as_array()
