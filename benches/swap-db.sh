@@ -67,7 +67,7 @@ for round in $(seq "$rounds"); do
     start="$(now)"
     if [ "$who" = herokuops ]; then
       herokuops_swap || { tail -20 "$work/ops.err" >&2; exit 1; }
-      label="herokuops swap-db (backup, wait-up, verify)"
+      label="herokuops swap-db (backup, verify)"
     elif [ "$who" = no-backup ]; then
       herokuops_swap --no-backup || { tail -20 "$work/ops.err" >&2; exit 1; }
       label="herokuops swap-db --no-backup"
