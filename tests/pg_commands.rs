@@ -315,15 +315,21 @@ async fn db_diagnose_fail_on_exits_5_when_a_check_reaches_the_rating() {
     )
     .await;
     let url = db.url.clone();
-    let r = run(&[
-        "db",
-        "diagnose",
-        "--database-url",
-        &url,
-        "--fail-on",
-        "warn",
-    ])
-    .await;
+    let diagnose = |rating| {
+        let url = url.clone();
+        async move {
+            run(&[
+                "db",
+                "diagnose",
+                "--database-url",
+                &url,
+                "--fail-on",
+                rating,
+            ])
+            .await
+        }
+    };
+    let r = diagnose("warn").await;
     assert_eq!(r.code, 5, "{}\n{}", r.stdout, r.stderr);
     // The whole report first, then the one line saying why.
     assert!(r.stdout.contains("events_kind"), "{}", r.stdout);
@@ -333,17 +339,9 @@ async fn db_diagnose_fail_on_exits_5_when_a_check_reaches_the_rating() {
         "{}",
         r.stderr
     );
-    let r = run(&[
-        "db",
-        "diagnose",
-        "--database-url",
-        &url,
-        "--fail-on",
-        "fail",
-    ])
-    .await;
+    let r = diagnose("fail").await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let r = run(&["db", "diagnose", "--database-url", &url, "--fail-on", "ok"]).await;
+    let r = diagnose("ok").await;
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
