@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::contract::{APP, SECONDARY, call, call_json, with};
+use crate::contract::{APP, SECONDARY, call, call_json, transfers_listed_once, with};
 use crate::support::{client, fixture, json, server};
 
 const COPY: &str = "c0b1e5d2-7a3f-4c2b-9d1e-0f6a5b4c3d21";
@@ -121,11 +121,7 @@ async fn copy_made_and_finished(server: &MockServer, id: &str, num: u64) {
 #[tokio::test]
 async fn a_copy_sends_the_official_clis_request_after_saving_what_came_before() {
     let server = server().await;
-    call("GET", "/client/v11/apps/tmi-server/transfers")
-        .respond_with(json(200, fixture("transfers.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    transfers_listed_once(&server).await;
     copy_made_and_finished(&server, COPY, 4).await;
     let mut memory = Copying::default();
     let (saved, mut save) = recorder();
@@ -357,11 +353,7 @@ async fn a_tail_opens_a_new_session_when_its_stream_ends_and_shows_no_line_twice
 #[tokio::test]
 async fn the_archive_downloads_the_newest_backup_through_a_signed_url_under_its_name() {
     let server = server().await;
-    call("GET", "/client/v11/apps/tmi-server/transfers")
-        .respond_with(json(200, fixture("transfers.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    transfers_listed_once(&server).await;
     call(
         "POST",
         "/client/v11/apps/tmi-server/transfers/2/actions/public-url",

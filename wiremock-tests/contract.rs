@@ -28,6 +28,18 @@ pub fn call(verb: &str, at: &str) -> MockBuilder {
         .and(NoBody)
 }
 
+/// The app's transfers, as `fixtures/api/transfers.json` lists them, read exactly once.
+pub async fn transfers_listed_once(server: &wiremock::MockServer) {
+    call("GET", "/client/v11/apps/tmi-server/transfers")
+        .respond_with(crate::support::json(
+            200,
+            crate::support::fixture("transfers.json"),
+        ))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 /// A call without a body whose query string is exactly `query`.
 pub fn call_with_query(verb: &str, at: &str, query: &'static str) -> MockBuilder {
     Mock::given(method(verb))

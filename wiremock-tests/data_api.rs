@@ -5,7 +5,9 @@ use herokuops::api::BackupSchedule;
 use herokuops::api::models::AddonId;
 use serde_json::json;
 
-use crate::contract::{APP, APP_ID, PRIMARY, TRANSFER, call, call_json, call_with_query, with};
+use crate::contract::{
+    APP, APP_ID, PRIMARY, TRANSFER, call, call_json, call_with_query, transfers_listed_once, with,
+};
 use crate::support::{client, fixture, json, server};
 
 fn primary() -> AddonId {
@@ -72,11 +74,7 @@ async fn capture_backup_sends_no_body_and_no_content_type() {
 #[tokio::test]
 async fn transfers_list() {
     let server = server().await;
-    call("GET", "/client/v11/apps/tmi-server/transfers")
-        .respond_with(json(200, fixture("transfers.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    transfers_listed_once(&server).await;
     let transfers = client(&server).transfers(APP).await.unwrap();
     let names: Vec<String> = transfers.iter().map(|t| t.display_name()).collect();
     assert_eq!(names, ["b001", "b002", "r003"]);

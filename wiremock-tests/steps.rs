@@ -15,7 +15,7 @@ use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 use crate::contract::{
     APP, APP_ID, CREATED_ADDON, HeaderAbsent, PRIMARY, QueryIs, SECONDARY, TRANSFER, call,
-    call_json, call_with_query, header_is, received, with,
+    call_json, call_with_query, header_is, received, transfers_listed_once, with,
 };
 use crate::support::{client, fixture, json, server};
 
@@ -897,11 +897,7 @@ async fn a_complete_partial_file_of_the_same_backup_is_kept_without_a_request() 
 #[tokio::test]
 async fn restore_posts_the_latest_backup_url_and_follows_under_the_app_id() {
     let server = server().await;
-    call("GET", "/client/v11/apps/tmi-server/transfers")
-        .respond_with(json(200, fixture("transfers.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    transfers_listed_once(&server).await;
     let restore = fixture("transfers.json")[2].clone();
     let uuid = restore["uuid"].as_str().unwrap().to_string();
     call_json(
