@@ -52,28 +52,47 @@ const NO_APP: &[&str] = &[
 
 /// The parser's command tree, help tailored to each command.
 pub fn command_tree() -> clap::Command {
+    build(&|_: &str| true)
+}
+
+/// The command tree for parsing `args`: only the commands `args` names are tailored. A parse
+/// descends one path of the tree and `--help` shows one command, so tailoring the other hundred
+/// would only cost start-up time (the copies are most of what building the tree allocates).
+pub fn command_tree_for(args: &[std::ffi::OsString]) -> clap::Command {
+    let words: std::collections::HashSet<&str> =
+        args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    build(&|name: &str| words.contains(name))
+}
+
+fn build(named: &dyn Fn(&str) -> bool) -> clap::Command {
     let top = Cli::command();
     let globals: Vec<clap::Arg> = top
         .get_arguments()
         .filter(|a| a.is_global_set())
         .cloned()
         .collect();
-    tailor(top, "", &globals)
+    tailor(top, "", &globals, named)
 }
 
 /// Gives each subcommand, before the tree is built, a hidden copy of the global options that do
 /// not apply to it: the build then propagates a global only where the command has no copy of
 /// its own, and a hidden copy still parses into the same value.
-fn tailor(cmd: clap::Command, path: &str, globals: &[clap::Arg]) -> clap::Command {
+fn tailor(
+    cmd: clap::Command,
+    path: &str,
+    globals: &[clap::Arg],
+    named: &dyn Fn(&str) -> bool,
+) -> clap::Command {
     let names: Vec<String> = cmd
         .get_subcommands()
         .map(|s| s.get_name().to_string())
+        .filter(|name| named(name))
         .collect();
     names.into_iter().fold(cmd, |cmd, name| {
         let path = format!("{path} {name}").trim_start().to_string();
         cmd.mut_subcommand(name, |sub| {
             let sub = hide_inapplicable(sub, &path, globals);
-            tailor(sub, &path, globals)
+            tailor(sub, &path, globals, named)
         })
     })
 }
@@ -153,5 +172,36 @@ mod tests {
         let matches =
             command_tree().try_get_matches_from(["herokuops", "whoami", "--json", "--yes"]);
         assert!(matches.is_ok(), "{matches:?}");
+    }
+
+    #[test]
+    fn the_tree_for_a_command_line_tailors_the_commands_it_names() {
+        let args: Vec<std::ffi::OsString> = ["herokuops", "db", "check", "tmi-server", "--help"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        let mut cmd = command_tree_for(&args);
+        cmd.build();
+        let check = cmd
+            .find_subcommand("db")
+            .and_then(|db| db.find_subcommand("check"))
+            .unwrap()
+            .clone()
+            .render_long_help()
+            .to_string();
+        assert!(
+            check.contains("--apps-from") && !check.contains("--confirm"),
+            "{check}"
+        );
+        let whoami = command_tree_for(&args[..1]).try_get_matches_from([
+            "herokuops",
+            "whoami",
+            "--confirm",
+            "x",
+        ]);
+        assert!(
+            whoami.is_ok(),
+            "a global left untailored still parses: {whoami:?}"
+        );
     }
 }
