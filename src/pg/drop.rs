@@ -113,6 +113,30 @@ fn quote_literal(text: &str) -> String {
 /// Reads owner, privileges, comment and table count of `schema`. Read-only; used for the plan
 /// shown by `--dry-run` and, inside the drop's transaction, for what to restore.
 pub async fn inspect(db: &Db, schema: &str) -> Result<SchemaState, PgError> {
+    inspect_with(db, db, schema).await
+}
+
+/// [`inspect`], with what depends on the schema read on `walker`, another session on the same
+/// database when there is one: the walk through `pg_depend` is most of the work, and a second
+/// server process does it while the first reads the rest.
+pub async fn inspect_with(db: &Db, walker: &Db, schema: &str) -> Result<SchemaState, PgError> {
+    let (state, default_privileges, dependents) = tokio::try_join!(
+        owner_and_privileges(db, schema),
+        default_privileges(db, schema),
+        dependents(walker, schema),
+    )?;
+    Ok(match state {
+        Some(state) => SchemaState {
+            default_privileges,
+            dependents,
+            ..state
+        },
+        None => state_of_missing(db, schema).await?,
+    })
+}
+
+/// What `pg_namespace` says of `schema`, or `None` when there is no such schema.
+async fn owner_and_privileges(db: &Db, schema: &str) -> Result<Option<SchemaState>, PgError> {
     let rows = db
         .query(
             "read the schema's owner and privileges",
@@ -132,25 +156,7 @@ pub async fn inspect(db: &Db, schema: &str) -> Result<SchemaState, PgError> {
         )
         .await?;
     let Some(row) = rows.first() else {
-        let rows = db
-            .query(
-                "read the current user",
-                "SELECT quote_ident(current_user), current_setting('max_locks_per_transaction')",
-                &[],
-            )
-            .await?;
-        return Ok(SchemaState {
-            schema: schema.to_string(),
-            exists: false,
-            owner: rows[0].get(0),
-            acl: None,
-            grants: Vec::new(),
-            comment: None,
-            tables: 0,
-            default_privileges: Vec::new(),
-            dependents: Vec::new(),
-            max_locks: rows[0].get(1),
-        });
+        return Ok(None);
     };
     let exploded: Vec<String> = row.get(4);
     let grants = exploded
@@ -167,7 +173,7 @@ pub async fn inspect(db: &Db, schema: &str) -> Result<SchemaState, PgError> {
             })
         })
         .collect();
-    Ok(SchemaState {
+    Ok(Some(SchemaState {
         schema: schema.to_string(),
         exists: true,
         owner: row.get(0),
@@ -175,9 +181,32 @@ pub async fn inspect(db: &Db, schema: &str) -> Result<SchemaState, PgError> {
         grants,
         comment: row.get(2),
         tables: row.get(3),
-        default_privileges: default_privileges(db, schema).await?,
-        dependents: dependents(db, schema).await?,
+        default_privileges: Vec::new(),
+        dependents: Vec::new(),
         max_locks: row.get(5),
+    }))
+}
+
+/// The state of a schema that is not there: created by the current user.
+async fn state_of_missing(db: &Db, schema: &str) -> Result<SchemaState, PgError> {
+    let rows = db
+        .query(
+            "read the current user",
+            "SELECT quote_ident(current_user), current_setting('max_locks_per_transaction')",
+            &[],
+        )
+        .await?;
+    Ok(SchemaState {
+        schema: schema.to_string(),
+        exists: false,
+        owner: rows[0].get(0),
+        acl: None,
+        grants: Vec::new(),
+        comment: None,
+        tables: 0,
+        default_privileges: Vec::new(),
+        dependents: Vec::new(),
+        max_locks: rows[0].get(1),
     })
 }
 

@@ -23,7 +23,15 @@ pub fn key(app: &str) -> (i32, i32) {
 /// The lock, held as long as this lives.
 #[derive(Debug)]
 pub struct DbLock {
-    _session: Db,
+    session: Db,
+}
+
+impl DbLock {
+    /// The session holding the lock: idle once it is taken, so free for read-only work of the
+    /// same run.
+    pub fn session(&self) -> &Db {
+        &self.session
+    }
 }
 
 /// Who holds a lock that could not be taken, as the server shows its session.
@@ -68,7 +76,7 @@ pub async fn try_lock(
         )
         .await?;
     if rows[0].get::<_, bool>(0) {
-        return Ok(Ok(DbLock { _session: session }));
+        return Ok(Ok(DbLock { session }));
     }
     let rows = session
         .query(

@@ -896,15 +896,29 @@ impl Executor for HerokuExecutor {
             backup::check_restore_source(&self.api, &self.options.app, source).await?;
         }
         let (account, app, db, (url, target)) = self.preflight_reads().await?;
-        // The lock's session and the preflight's own, opened together.
-        let (locked, connection) = tokio::join!(self.lock_database(&target), target.connect());
+        // The lock's session and the preflight's own, opened together, on two threads: most of
+        // opening one is the client's share of the password exchange (SCRAM), work for a CPU.
+        let opening = tokio::spawn({
+            let target = target.clone();
+            async move { target.connect().await }
+        });
+        let locked = self.lock_database(&target).await;
+        let connection = opening
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         locked?;
         let connection = connection?;
-        // Read-only, on one connection: the three go out together.
+        // Read-only, all sent at once: the walk through what depends on the schema on the
+        // preflight's session, which the drop then uses (it walks again, with the catalogs
+        // in its caches), the rest beside it on the lock's session, idle once the lock is held.
+        let reader = self
+            .db_lock
+            .as_ref()
+            .map_or(&connection, |lock| lock.session());
         let (tables, rows, schema) = tokio::try_join!(
-            schema::table_names(&connection, "public"),
-            schema::estimated_rows(&connection, "public"),
-            async { Ok(pg::drop::inspect(&connection, "public").await?) },
+            schema::table_names(reader, "public"),
+            schema::estimated_rows(reader, "public"),
+            async { Ok(pg::drop::inspect_with(reader, &connection, "public").await?) },
         )?;
         if self.drops && !schema.dependents.is_empty() && !self.options.drop_dependents {
             // Refused while planning: nothing is backed up, confirmed or dropped.
