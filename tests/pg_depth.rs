@@ -209,7 +209,7 @@ async fn normalizing_takes_the_same_statements_for_one_difference_or_many() {
     }
     assert_eq!(
         counts,
-        [introspect::STATEMENTS + normalize::STATEMENTS; 2],
+        [introspect::STATEMENTS_ONE_CONNECTION + normalize::STATEMENTS; 2],
         "statements for 1 and for 40 differing definitions"
     );
 }

@@ -4,7 +4,8 @@
 //! whatever the number of tables: each kind of object is one catalog query over the whole
 //! schema. The queries are pipelined on two connections that share one snapshot: the
 //! deparsing functions (`pg_get_indexdef`, `pg_get_constraintdef`, ...) are most of the work,
-//! and two server processes do it in about half the time.
+//! and two server processes do it in about half the time. A small schema (under
+//! [`HELPER_FROM_RELATIONS`]) is read on one connection, in [`STATEMENTS_ONE_CONNECTION`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -16,9 +17,19 @@ use super::connect::Db;
 use super::objects::{self, Objects};
 
 /// Statements sent by [`introspect`] without a migration table, over its two connections:
-/// on each the transaction's start and end, the snapshot's export, and one catalog query for
-/// each entry of the query list in `read`.
+/// on each the transaction's start and end, the snapshot's export (with the schema's size),
+/// and one catalog query for each entry of the query list in `read`.
 pub const STATEMENTS: u64 = 19;
+
+/// Statements sent by [`introspect`] of a schema of fewer than [`HELPER_FROM_RELATIONS`]
+/// relations, which one connection reads: [`STATEMENTS`] less the second one's start and end.
+pub const STATEMENTS_ONE_CONNECTION: u64 = STATEMENTS - 2;
+
+/// From this many relations (tables, indexes, views, sequences) in the schema on, a second
+/// connection shares the reading. Below it, opening one (a password exchange, a new server
+/// process whose caches are cold) costs more than it saves: for the 25 tables of a typical
+/// app, one connection is the faster.
+pub const HELPER_FROM_RELATIONS: i64 = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
@@ -269,7 +280,7 @@ pub async fn introspect_with_lock_timeout(
     );
     let begin = format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {settings}");
     db.batch(&context, &begin).await?;
-    let helper = match helper_in_snapshot(db, &context, &settings).await {
+    let helper = match helper_in_snapshot(db, &context, schema, &settings).await {
         Ok(helper) => helper,
         Err(e) => {
             // A server that cannot export snapshots: one connection does all the reading.
@@ -310,12 +321,27 @@ pub async fn introspect_with_lock_timeout(
 }
 
 /// A second connection in the same snapshot as `db`'s open transaction, or `None` when the
-/// server has no connection to spare.
-async fn helper_in_snapshot(db: &Db, context: &str, settings: &str) -> Result<Option<Db>, PgError> {
+/// schema is small or the server has no connection to spare.
+async fn helper_in_snapshot(
+    db: &Db,
+    context: &str,
+    schema: &str,
+    settings: &str,
+) -> Result<Option<Db>, PgError> {
     let rows = db
-        .query(context, "SELECT pg_export_snapshot()", &[])
+        .query(
+            context,
+            "SELECT pg_export_snapshot(),
+                    (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                      WHERE n.nspname = $1)",
+            &[&schema],
+        )
         .await?;
     let snapshot: String = rows.first().map(|r| r.get(0)).unwrap_or_default();
+    let relations: i64 = rows.first().map(|r| r.get(1)).unwrap_or_default();
+    if relations < HELPER_FROM_RELATIONS {
+        return Ok(None);
+    }
     let Ok(helper) = db.sibling().await else {
         return Ok(None);
     };
