@@ -29,10 +29,12 @@ impl WatchDynos {
     }
 }
 
-/// The first pause of the watch on the tables between two looks, and the longest: one
-/// catalog query on a connection already open, a few times a second at most once a migration
-/// takes long.
-const TABLE_WATCH_FIRST: Duration = Duration::from_millis(20);
+/// The first pause of the watch on the tables between two looks, how much longer each next
+/// one is, and the longest: one catalog query on a connection already open, sent often while
+/// a migration is likely to end (the end is seen within a tenth of the time waited so far),
+/// a few times a second at most once it takes long (after about two seconds).
+const TABLE_WATCH_FIRST: Duration = Duration::from_millis(10);
+const TABLE_WATCH_GROWTH: f64 = 1.1;
 const TABLE_WATCH_LONGEST: Duration = Duration::from_millis(250);
 
 /// Checks the app's schema until it is ready or the wait runs out. An app that migrates at
@@ -156,7 +158,7 @@ pub async fn until_tables_are_there(db: &Db, expected: &Expected) {
             Ok(_) => {}
             Err(_) => return std::future::pending().await,
         }
-        pause = pause.mul_f64(1.25).min(TABLE_WATCH_LONGEST);
+        pause = pause.mul_f64(TABLE_WATCH_GROWTH).min(TABLE_WATCH_LONGEST);
     }
 }
 
