@@ -342,9 +342,9 @@ pub fn main() -> ExitCode {
 
 impl Command {
     /// The runtime the command runs on. A command of one or two requests on one app runs on the
-    /// calling thread: starting worker threads would cost it more than its requests (`maintenance
-    /// on` spends about a fifth of its time on them). Everything else (playbooks, several
-    /// connections, transfers, fleets) gets worker threads.
+    /// calling thread: a pool of workers (sized after reading the CPU quota, then started and
+    /// handed the work) would take about as long as the requests themselves. Everything else
+    /// (playbooks, several connections, transfers, fleets) gets worker threads.
     fn runtime(&self, fleet: bool) -> tokio::runtime::Builder {
         let brief = !fleet && matches!(self, Command::Whoami | Command::Maintenance(_));
         let mut builder = if brief {
