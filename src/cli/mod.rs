@@ -529,6 +529,29 @@ mod tests {
     }
 
     #[test]
+    fn short_commands_run_on_the_calling_thread_and_the_rest_on_workers() {
+        use tokio::runtime::RuntimeFlavor::{CurrentThread, MultiThread};
+        for (args, flavor) in [
+            (&["maintenance", "on", "tmi-server"][..], CurrentThread),
+            (&["whoami"][..], CurrentThread),
+            (
+                &["maintenance", "on", "--apps-from", "apps.txt"][..],
+                MultiThread,
+            ),
+            (&["reset", "tmi-server"][..], MultiThread),
+            (&["verify", "tmi-server"][..], MultiThread),
+        ] {
+            let cli = parse(args).unwrap();
+            let runtime = cli
+                .command
+                .runtime(fleet::is_fleet(&cli.global))
+                .build()
+                .unwrap();
+            assert_eq!(runtime.handle().runtime_flavor(), flavor, "{args:?}");
+        }
+    }
+
+    #[test]
     fn app_as_flag_or_first_positional() {
         let words = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let with_flag = Global {
