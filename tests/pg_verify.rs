@@ -506,3 +506,133 @@ async fn the_watch_on_the_tables_ends_when_the_last_expected_table_appears() {
     let ((), watched) = tokio::join!(migration, watched);
     assert!(watched.is_ok(), "the watch never saw notes appear");
 }
+
+/// The catalog statements a session keeps (not the query asking), with how often each ran
+/// on a generic plan and on a custom one.
+async fn kept_statements(conn: &herokuops::pg::Db) -> Vec<(String, i64, i64)> {
+    let rows = conn
+        .query(
+            "test",
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+             WHERE statement NOT LIKE '%pg_prepared_statements%' ORDER BY statement",
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+/// While an app migrates, the wait has the session plan the verify's reads on the still empty
+/// schema; the verify once the migration is over runs those same statements on the plans
+/// made then, and finds the migrated schema whole.
+#[tokio::test]
+async fn a_verify_prepared_before_the_migration_reuses_its_plans_and_sees_the_result() {
+    let db = fresh_db().await;
+    let expected = Expected::load(&fixture_path("tmi", "expected.toml")).unwrap();
+    let conn = db.connect().await;
+    herokuops::pg::prepare_verify(&conn, &expected).await;
+    let prepared = kept_statements(&conn).await;
+    assert!(prepared.len() >= 10, "{prepared:?}");
+    assert!(
+        prepared
+            .iter()
+            .all(|(_, generic, custom)| *generic == 1 && *custom == 0),
+        "each read planned once, generically: {prepared:?}"
+    );
+
+    db.load_fixture("tmi").await;
+    let verified = herokuops::pg::verify_live(&conn, &expected, &Default::default())
+        .await
+        .unwrap();
+    assert!(verified.drifts.is_empty(), "{:?}", verified.drifts);
+    assert_eq!(verified.schema.tables.len(), 25);
+
+    let after = kept_statements(&conn).await;
+    let texts = |list: &[(String, i64, i64)]| list.iter().map(|s| s.0.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        texts(&after),
+        texts(&prepared),
+        "no statement prepared anew"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|(_, generic, custom)| *generic == 2 && *custom == 0),
+        "each read ran again on its generic plan: {after:?}"
+    );
+}
+
+/// The preparing run waits for no lock a migration holds, and leaves no transaction open on
+/// the connection the verify uses next.
+#[tokio::test]
+async fn preparing_the_verify_does_not_wait_behind_a_migrations_lock() {
+    let db = loaded("tmi").await;
+    let migrator = db.connect().await;
+    migrator
+        .batch(
+            "test",
+            "BEGIN; LOCK TABLE threat_models IN ACCESS EXCLUSIVE MODE",
+        )
+        .await
+        .unwrap();
+    let expected = Expected::load(&fixture_path("tmi", "expected.toml")).unwrap();
+    let conn = db.connect().await;
+    // Introspection's own bound on a lock wait is 30 s; this one gives up at once.
+    let prepared = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        herokuops::pg::prepare_verify(&conn, &expected),
+    )
+    .await;
+    assert!(prepared.is_ok(), "waited behind the lock");
+    let rows = conn
+        .query("test", "SHOW transaction_isolation", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "read committed");
+
+    migrator.batch("test", "ROLLBACK").await.unwrap();
+    let verified = herokuops::pg::verify_live(&conn, &expected, &Default::default())
+        .await
+        .unwrap();
+    assert!(verified.drifts.is_empty(), "{:?}", verified.drifts);
+}
+
+/// The schema's name is written into the catalog statements as a literal: quotes and
+/// backslashes in it stay part of the name, whatever `standard_conforming_strings` says.
+#[tokio::test]
+async fn a_schema_name_with_quotes_and_backslashes_is_read_as_written() {
+    let db = fresh_db().await;
+    let name = r"it's\n'; DROP TABLE keep; --";
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    db.exec(&format!(
+        "CREATE TABLE keep (id int); CREATE SCHEMA {quoted}; CREATE TABLE {quoted}.notes (id int PRIMARY KEY)"
+    ))
+    .await;
+    for conforming in ["on", "off"] {
+        let conn = db.connect().await;
+        conn.batch(
+            "test",
+            &format!("SET standard_conforming_strings = {conforming}"),
+        )
+        .await
+        .unwrap();
+        let schema = introspect::introspect(&conn, name, &MigrationProbe::None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            schema.tables.keys().collect::<Vec<_>>(),
+            ["notes"],
+            "standard_conforming_strings = {conforming}"
+        );
+        let state = herokuops::pg::drop::inspect(&conn, name).await.unwrap();
+        assert!(state.exists && state.tables == 1, "{state:?}");
+    }
+    let conn = db.connect().await;
+    let kept = conn
+        .query("test", "SELECT count(*) FROM keep", &[])
+        .await
+        .unwrap();
+    assert_eq!(kept[0].get::<_, i64>(0), 0);
+}

@@ -4,11 +4,12 @@
 //! checking to the TLS connector, so we take `sslmode` and `sslrootcert` out of the URL, decide
 //! the mode ourselves and build the matching rustls verifier.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::client::WebPkiServerVerifier;
@@ -20,7 +21,7 @@ use rustls::{
 };
 use tokio_postgres::config::Host;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Row};
+use tokio_postgres::{Client, Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{ConnectFailure, PgError};
@@ -344,6 +345,7 @@ impl Target {
             queries: Arc::new(AtomicU64::new(0)),
             conn,
             origin: Box::new(self.clone()),
+            kept: Mutex::default(),
         })
     }
 
@@ -641,6 +643,8 @@ pub struct Db {
     queries: Arc<AtomicU64>,
     conn: tokio::task::JoinHandle<()>,
     origin: Box<Target>,
+    /// The catalog statements this session has prepared, by their text.
+    kept: Mutex<HashMap<String, Statement>>,
 }
 
 impl fmt::Debug for Db {
@@ -697,6 +701,55 @@ impl Db {
             .map_err(|e| self.error(context, &e))
     }
 
+    /// Runs a catalog statement whose only parameter, `$1`, is a schema name. The name is
+    /// written into the text as a literal, and the statement is prepared once per session and
+    /// kept: a statement without parameters is planned once too (the server keeps its generic
+    /// plan), so running it again on this connection costs only its execution. That is what
+    /// lets a wait plan the verify's queries while an app still migrates.
+    pub async fn query_catalog(
+        &self,
+        context: &str,
+        sql: &str,
+        schema: &str,
+    ) -> Result<Vec<Row>, PgError> {
+        self.query_kept(context, with_schema_literal(sql, schema))
+            .await
+    }
+
+    /// Runs a statement without parameters that this session prepares once and keeps, with
+    /// its plan: for reads repeated on one connection (see [`Db::query_catalog`]).
+    pub async fn query_kept(&self, context: &str, text: String) -> Result<Vec<Row>, PgError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let known = self.kept_statement(&text);
+        let statement = match known {
+            Some(statement) => statement,
+            None => {
+                let statement = self
+                    .client
+                    .prepare(&text)
+                    .await
+                    .map_err(|e| self.error(context, &e))?;
+                self.kept_statements().insert(text, statement.clone());
+                statement
+            }
+        };
+        self.client
+            .query(&statement, &[])
+            .await
+            .map_err(|e| self.error(context, &e))
+    }
+
+    fn kept_statement(&self, text: &str) -> Option<Statement> {
+        self.kept_statements().get(text).cloned()
+    }
+
+    fn kept_statements(&self) -> std::sync::MutexGuard<'_, HashMap<String, Statement>> {
+        // A panic while the map was held leaves it whole: entries are only ever inserted.
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Runs statements with the simple protocol (no parameters, several statements allowed).
     pub async fn batch(&self, context: &str, sql: &str) -> Result<(), PgError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
@@ -709,6 +762,24 @@ impl Db {
     pub(crate) fn error(&self, context: &str, e: &tokio_postgres::Error) -> PgError {
         query_error(&self.target, context, e)
     }
+}
+
+/// `sql` with each `$1` replaced by `schema` as a [`literal`].
+fn with_schema_literal(sql: &str, schema: &str) -> String {
+    debug_assert!(
+        !sql.contains("$2")
+            && !sql
+                .match_indices("$1")
+                .any(|(at, _)| sql[at + 2..].starts_with(|c: char| c.is_ascii_digit())),
+        "a catalog statement takes the schema as its only parameter"
+    );
+    sql.replace("$1", &literal(schema))
+}
+
+/// `text` as an escape-string literal, which reads the same whatever
+/// `standard_conforming_strings` says.
+pub fn literal(text: &str) -> String {
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 pub(crate) fn query_error(target: &str, context: &str, e: &tokio_postgres::Error) -> PgError {

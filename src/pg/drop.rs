@@ -138,7 +138,7 @@ pub async fn inspect_with(db: &Db, walker: &Db, schema: &str) -> Result<SchemaSt
 /// What `pg_namespace` says of `schema`, or `None` when there is no such schema.
 async fn owner_and_privileges(db: &Db, schema: &str) -> Result<Option<SchemaState>, PgError> {
     let rows = db
-        .query(
+        .query_catalog(
             "read the schema's owner and privileges",
             "SELECT n.nspowner::regrole::text,
                     n.nspacl::text,
@@ -152,7 +152,7 @@ async fn owner_and_privileges(db: &Db, schema: &str) -> Result<Option<SchemaStat
                              '{}'::text[]),
                     current_setting('max_locks_per_transaction')
                FROM pg_namespace n WHERE n.nspname = $1",
-            &[&schema],
+            schema,
         )
         .await?;
     let Some(row) = rows.first() else {
@@ -213,7 +213,7 @@ async fn state_of_missing(db: &Db, schema: &str) -> Result<SchemaState, PgError>
 /// The schema's `pg_default_acl` entries, one per role, object type, grantee and grant option.
 async fn default_privileges(db: &Db, schema: &str) -> Result<Vec<DefaultPrivilege>, PgError> {
     let rows = db
-        .query(
+        .query_catalog(
             "read the schema's default privileges",
             "SELECT quote_ident(r.rolname),
                     d.defaclobjtype::text,
@@ -228,7 +228,7 @@ async fn default_privileges(db: &Db, schema: &str) -> Result<Vec<DefaultPrivileg
               WHERE n.nspname = $1
               GROUP BY 1, 2, 3, 4
               ORDER BY 1, 2, 3, 4",
-            &[&schema],
+            schema,
         )
         .await?;
     Ok(rows
@@ -262,11 +262,7 @@ async fn dependents(db: &Db, schema: &str) -> Result<Vec<Dependent>, PgError> {
     db.batch("read what depends on the schema", "SET jit = off")
         .await?;
     let rows = db
-        .query(
-            "read what depends on the schema",
-            DEPENDENTS_SQL,
-            &[&schema],
-        )
+        .query_catalog("read what depends on the schema", DEPENDENTS_SQL, schema)
         .await?;
     Ok(rows
         .iter()

@@ -329,12 +329,12 @@ async fn helper_in_snapshot(
     settings: &str,
 ) -> Result<Option<Db>, PgError> {
     let rows = db
-        .query(
+        .query_catalog(
             context,
             "SELECT pg_export_snapshot(),
                     (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                       WHERE n.nspname = $1)",
-            &[&schema],
+            schema,
         )
         .await?;
     let snapshot: String = rows.first().map(|r| r.get(0)).unwrap_or_default();
@@ -366,18 +366,18 @@ enum Side {
 
 /// The catalog queries of one introspection, all over the one schema (`$1`) but extensions,
 /// with the connection that runs each.
-fn catalog_queries() -> Vec<(&'static str, bool, Side)> {
+fn catalog_queries() -> Vec<(&'static str, Side)> {
     let mut queries = vec![
-        (SCHEMA_EXISTS, true, Side::Main),
-        (TABLES, true, Side::Helper),
-        (COLUMNS, true, Side::Main),
-        (CONSTRAINTS, true, Side::Main),
-        (INDEXES, true, Side::Helper),
-        (EXTENSIONS, false, Side::Main),
-        (VIEWS, true, Side::Main),
-        (SEQUENCES, true, Side::Main),
+        (SCHEMA_EXISTS, Side::Main),
+        (TABLES, Side::Helper),
+        (COLUMNS, Side::Main),
+        (CONSTRAINTS, Side::Main),
+        (INDEXES, Side::Helper),
+        (EXTENSIONS, Side::Main),
+        (VIEWS, Side::Main),
+        (SEQUENCES, Side::Main),
     ];
-    queries.extend(objects::QUERIES.iter().map(|q| (*q, true, Side::Helper)));
+    queries.extend(objects::QUERIES.iter().map(|q| (*q, Side::Helper)));
     queries
 }
 
@@ -440,14 +440,13 @@ async fn run_catalog_queries(
     context: &str,
     schema: &str,
 ) -> Result<Vec<Vec<tokio_postgres::Row>>, PgError> {
-    let by_schema: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&schema];
     let queries = catalog_queries();
-    let results = futures_util::future::join_all(queries.iter().map(|(sql, per_schema, side)| {
+    let results = futures_util::future::join_all(queries.iter().map(|(sql, side)| {
         let conn = match (side, helper) {
             (Side::Helper, Some(helper)) => helper,
             _ => db,
         };
-        conn.query(context, sql, if *per_schema { by_schema } else { &[] })
+        conn.query_catalog(context, sql, schema)
     }))
     .await;
     // The queries share a transaction: after the first failure the others only report

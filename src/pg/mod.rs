@@ -17,10 +17,10 @@ pub mod objects;
 pub mod snapshot;
 pub mod verify;
 
-pub use connect::{Db, SslMode, Target, redact_url};
+pub use connect::{Db, SslMode, Target, literal, redact_url};
 pub use expected::Expected;
 pub use introspect::Schema;
-pub use normalize::{Verified, verify_live};
+pub use normalize::{Verified, prepare_verify, verify_live};
 pub use objects::ObjectKind;
 pub use verify::{Drift, DriftKind, VerifyOptions, missing_tables, verify, verify_with};
 

@@ -22,7 +22,9 @@ use super::PgError;
 use super::connect::Db;
 use super::expected::Expected;
 use super::expected::Items;
-use super::introspect::{LOCK_TIMEOUT, Schema, index_definitions, introspect};
+use super::introspect::{
+    LOCK_TIMEOUT, Schema, index_definitions, introspect, introspect_with_lock_timeout,
+};
 use super::verify::{Drift, Render, VerifyOptions, same_sql, verify_with};
 
 /// Statements sent by [`normalize`] when some drift can be rendered by the server.
@@ -44,6 +46,16 @@ pub async fn verify_live(
 ) -> Result<Verified, PgError> {
     let schema = introspect(db, &expected.schema, &expected.probe()).await?;
     verify_read(db, expected, schema, options).await
+}
+
+/// Has `db`'s session prepare and plan the reads of [`verify_live`] by running them once, and
+/// forgets what they find: a later verify on the same connection then costs only their
+/// execution. For the time an app spends migrating; waiting at most a millisecond for any
+/// lock, so that it never waits behind the migration. Nothing it meets is an error: the
+/// verify that counts says what is wrong.
+pub async fn prepare_verify(db: &Db, expected: &Expected) {
+    let quick = std::time::Duration::from_millis(1);
+    let _ = introspect_with_lock_timeout(db, &expected.schema, &expected.probe(), quick).await;
 }
 
 /// [`verify_live`] of a schema already read from `db` (with the migration table the file

@@ -30,11 +30,12 @@ impl WatchDynos {
 }
 
 /// The first pause of the watch on the tables between two looks, how much longer each next
-/// one is, and the longest: one catalog query on a connection already open, sent often while
-/// a migration is likely to end (the end is seen within a tenth of the time waited so far),
-/// a few times a second at most once it takes long (after about two seconds).
-const TABLE_WATCH_FIRST: Duration = Duration::from_millis(10);
-const TABLE_WATCH_GROWTH: f64 = 1.1;
+/// one is, and the longest: one planned catalog query on a connection already open, sent
+/// often while a migration is likely to end (the end is seen within a twentieth of the time
+/// waited so far, plus 3 ms), a few times a second at most once it takes long (after about
+/// five seconds).
+const TABLE_WATCH_FIRST: Duration = Duration::from_millis(3);
+const TABLE_WATCH_GROWTH: f64 = 1.05;
 const TABLE_WATCH_LONGEST: Duration = Duration::from_millis(250);
 
 /// Checks the app's schema until it is ready or the wait runs out. An app that migrates at
@@ -57,6 +58,7 @@ pub async fn verify_until_ready(
     let polled = wait
         .bound("the schema", async {
             let mut deadline = wait.deadline();
+            let mut prepared = false;
             loop {
                 let (looked, states) = tokio::join!(
                     look_at_schema(api, app, expected, &mut kept, observer),
@@ -76,6 +78,13 @@ pub async fn verify_until_ready(
                     (Some(kept), Some(expected)) if tables_missing => Some((kept.db(), expected)),
                     _ => None,
                 };
+                if let Some((db, expected)) = watched.filter(|_| !prepared) {
+                    // The migration takes a while; the verify that follows it then finds its
+                    // reads planned (not inside the race below: a cancelled read could leave
+                    // its transaction open).
+                    pg::prepare_verify(db, expected).await;
+                    prepared = true;
+                }
                 let sooner = async {
                     match watched {
                         Some((db, expected)) => until_tables_are_there(db, expected).await,
@@ -110,7 +119,8 @@ pub async fn verify_until_ready(
 /// One look at the schema through the current `DATABASE_URL`, and whether expected tables
 /// are missing. The last look's connection (or the step's before) is used again while the URL
 /// is the same: no new session to authenticate, and its server process has the catalogs in
-/// its caches.
+/// its caches. That connection looks while the platform is asked for the URL; the look counts
+/// only if the URL is still the connection's.
 async fn look_at_schema(
     api: &ApiClient,
     app: &str,
@@ -118,7 +128,21 @@ async fn look_at_schema(
     kept: &mut Option<KeptConnection>,
     observer: &mut dyn Observer,
 ) -> Result<(SchemaCheck, bool), StepError> {
-    let url = database_url(api, app, observer).await?;
+    let url = match kept.as_mut().filter(|k| k.is_fresh()) {
+        Some(known) => {
+            let (url, checked) = tokio::join!(
+                database_url(api, app, observer),
+                check_while_migrating(known.db(), expected)
+            );
+            let url = url?;
+            if known.serves(&url) {
+                known.touch();
+                return checked;
+            }
+            url
+        }
+        None => database_url(api, app, observer).await?,
+    };
     let db = connect_reusing(kept, &url).await?;
     let checked = check_while_migrating(&db, expected).await;
     *kept = Some(KeptConnection::new(url, db));
@@ -162,16 +186,17 @@ pub async fn until_tables_are_there(db: &Db, expected: &Expected) {
     }
 }
 
-/// How many of `names` are tables of `schema`.
+/// How many of `names` are tables of `schema`: a statement the session keeps, since the watch
+/// sends it again and again.
 async fn tables_present(db: &Db, schema: &str, names: &[&str]) -> Result<usize, pg::PgError> {
-    let rows = db
-        .query(
-            "count the expected tables",
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname = ANY($2)",
-            &[&schema, &names],
-        )
-        .await?;
+    let listed: Vec<String> = names.iter().map(|name| pg::literal(name)).collect();
+    let text = format!(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = {} AND c.relkind IN ('r', 'p') AND c.relname = ANY(ARRAY[{}]::name[])",
+        pg::literal(schema),
+        listed.join(", ")
+    );
+    let rows = db.query_kept("count the expected tables", text).await?;
     Ok(usize::try_from(rows[0].get::<_, i64>(0)).unwrap_or(0))
 }
 
