@@ -195,19 +195,22 @@ pub async fn run<E: Executor>(
         dir: options.journal_dir.clone(),
         saved: None,
     };
-    // Nothing starts without a journal: a run that cannot be resumed must not begin.
-    if let Err(cause) = run.save() {
-        return Err(RunFailure {
-            report: Box::new(run.report()),
-            cause,
-        });
-    }
     let mut phases = Phases {
         executor,
         options,
         observer,
         interrupt,
     };
+    // Nothing starts without a journal: a run that cannot be resumed must not begin. Each
+    // step's start is saved before it acts; only the safety backup needs a save of its own.
+    if phases.needs_safety_backup(&run.journal)
+        && let Err(cause) = run.save()
+    {
+        return Err(RunFailure {
+            report: Box::new(run.report()),
+            cause,
+        });
+    }
     let mut stop = phases.take_safety_backup(&mut run).await;
     if stop.is_none() {
         stop = phases.run_steps(&mut run).await;
@@ -216,9 +219,12 @@ pub async fn run<E: Executor>(
         None => {
             run.journal.status = RunStatus::Succeeded;
             run.journal.finished_at = Some(journal::now_rfc3339());
-            // The work is done; a journal that could not record it only makes it look unfinished.
-            let _ = run.save();
-            Ok(run.report())
+            // This save also records the last step's end: a journal that cannot hold it would
+            // have a resume repeat that step, so the run fails as when any step's save fails.
+            match run.save() {
+                Ok(()) => Ok(run.report()),
+                Err(cause) => Err(phases.clean_up(run, (cause, RunStatus::Failed)).await),
+            }
         }
         Some(stop) => Err(phases.clean_up(run, stop).await),
     }
@@ -234,15 +240,19 @@ struct Phases<'a, E: Executor> {
 
 impl<E: Executor> Phases<'_, E> {
     /// The backup before the first step that destroys data, unless there is none or it was waived.
-    async fn take_safety_backup(&mut self, run: &mut Run) -> Option<Stop> {
-        let journal = &run.journal;
+    fn needs_safety_backup(&self, journal: &Journal) -> bool {
         let destroys_data = journal
             .steps
             .iter()
             .any(|s| s.step.is_destructive() && s.status != StepStatus::Done);
-        if !destroys_data || self.options.no_backup || journal.state.safety_backup.is_some() {
+        destroys_data && !self.options.no_backup && journal.state.safety_backup.is_none()
+    }
+
+    async fn take_safety_backup(&mut self, run: &mut Run) -> Option<Stop> {
+        if !self.needs_safety_backup(&run.journal) {
             return None;
         }
+        let journal = &run.journal;
         let (total, started, started_at) =
             (journal.steps.len(), Instant::now(), journal::now_rfc3339());
         let description = "safety backup before the destructive steps";
@@ -283,7 +293,9 @@ impl<E: Executor> Phases<'_, E> {
         }
     }
 
-    /// The steps not done yet, in order, until one fails or the run is interrupted.
+    /// The steps not done yet, in order, until one fails or the run is interrupted. A step's
+    /// end is saved with the next step's start (or the run's end): one write where two
+    /// followed each other with nothing done between them.
     async fn run_steps(&mut self, run: &mut Run) -> Option<Stop> {
         let total = run.journal.steps.len();
         let start = run.journal.resume_index().unwrap_or(total);
@@ -313,9 +325,6 @@ impl<E: Executor> Phases<'_, E> {
                     record.status = StepStatus::Done;
                     record.detail = Some(detail);
                     record.error = None;
-                    if let Err(e) = run.save() {
-                        return Some((e, RunStatus::Failed));
-                    }
                 }
                 Err((e, status)) => {
                     self.observer
