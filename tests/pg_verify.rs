@@ -249,18 +249,24 @@ async fn introspection_makes_the_same_number_of_queries_for_any_table_count() {
     );
 }
 
-#[tokio::test]
-async fn introspection_behind_an_exclusive_lock_gives_up_with_a_clear_error() {
-    // A migration holding locks is exactly when verify runs during a reset.
-    let db = loaded("tmi").await;
-    let blocker = db.connect().await;
-    blocker
+/// A session in a transaction holding `threat_models` as a migration altering it would.
+async fn migrating_threat_models(db: &TestDb) -> herokuops::pg::Db {
+    let migrator = db.connect().await;
+    migrator
         .batch(
             "test",
             "BEGIN; LOCK TABLE threat_models IN ACCESS EXCLUSIVE MODE",
         )
         .await
         .unwrap();
+    migrator
+}
+
+#[tokio::test]
+async fn introspection_behind_an_exclusive_lock_gives_up_with_a_clear_error() {
+    // A migration holding locks is exactly when verify runs during a reset.
+    let db = loaded("tmi").await;
+    let blocker = migrating_threat_models(&db).await;
     let conn = db.connect().await;
     let wait = std::time::Duration::from_millis(300);
     let err =
@@ -569,14 +575,7 @@ async fn a_verify_prepared_before_the_migration_reuses_its_plans_and_sees_the_re
 #[tokio::test]
 async fn preparing_the_verify_does_not_wait_behind_a_migrations_lock() {
     let db = loaded("tmi").await;
-    let migrator = db.connect().await;
-    migrator
-        .batch(
-            "test",
-            "BEGIN; LOCK TABLE threat_models IN ACCESS EXCLUSIVE MODE",
-        )
-        .await
-        .unwrap();
+    let migrator = migrating_threat_models(&db).await;
     let expected = Expected::load(&fixture_path("tmi", "expected.toml")).unwrap();
     let conn = db.connect().await;
     // Introspection's own bound on a lock wait is 30 s; this one gives up at once.
