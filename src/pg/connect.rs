@@ -712,24 +712,25 @@ impl Db {
         sql: &str,
         schema: &str,
     ) -> Result<Vec<Row>, PgError> {
-        self.query_kept(context, with_schema_literal(sql, schema))
+        self.query_kept(context, &with_schema_literal(sql, schema))
             .await
     }
 
     /// Runs a statement without parameters that this session prepares once and keeps, with
     /// its plan: for reads repeated on one connection (see [`Db::query_catalog`]).
-    pub async fn query_kept(&self, context: &str, text: String) -> Result<Vec<Row>, PgError> {
+    pub async fn query_kept(&self, context: &str, text: &str) -> Result<Vec<Row>, PgError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
-        let known = self.kept_statement(&text);
+        let known = self.kept_statement(text);
         let statement = match known {
             Some(statement) => statement,
             None => {
                 let statement = self
                     .client
-                    .prepare(&text)
+                    .prepare(text)
                     .await
                     .map_err(|e| self.error(context, &e))?;
-                self.kept_statements().insert(text, statement.clone());
+                self.kept_statements()
+                    .insert(text.to_string(), statement.clone());
                 statement
             }
         };

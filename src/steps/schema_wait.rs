@@ -169,16 +169,17 @@ async fn check_while_migrating(
     Ok((check(db, expected).await?, false))
 }
 
-/// Ends once every table `expected` lists is in the database: counted by one catalog query
-/// every few tens of milliseconds at first, less often as the wait goes on. A failing query
-/// ends nothing; the next look says what is wrong.
+/// Ends once every table `expected` lists is in the database: counted by one catalog query,
+/// every few milliseconds at first, less often as the wait goes on. A failing query ends
+/// nothing; the next look says what is wrong.
 pub async fn until_tables_are_there(db: &Db, expected: &Expected) {
-    let names: Vec<&str> = expected.tables.keys().map(String::as_str).collect();
+    let count = count_of_tables(&expected.schema, expected.tables.keys());
+    let listed = expected.tables.len();
     let mut pause = TABLE_WATCH_FIRST;
     loop {
         tokio::time::sleep(pause).await;
-        match tables_present(db, &expected.schema, &names).await {
-            Ok(present) if present == names.len() => return,
+        match db.query_kept("count the expected tables", &count).await {
+            Ok(rows) if usize::try_from(rows[0].get::<_, i64>(0)).ok() == Some(listed) => return,
             Ok(_) => {}
             Err(_) => return std::future::pending().await,
         }
@@ -186,18 +187,16 @@ pub async fn until_tables_are_there(db: &Db, expected: &Expected) {
     }
 }
 
-/// How many of `names` are tables of `schema`: a statement the session keeps, since the watch
-/// sends it again and again.
-async fn tables_present(db: &Db, schema: &str, names: &[&str]) -> Result<usize, pg::PgError> {
-    let listed: Vec<String> = names.iter().map(|name| pg::literal(name)).collect();
-    let text = format!(
+/// The statement counting which of `names` are tables of `schema`, the names written in: the
+/// session keeps it, since the watch sends it again and again.
+fn count_of_tables<'a>(schema: &str, names: impl Iterator<Item = &'a String>) -> String {
+    let listed: Vec<String> = names.map(|name| pg::literal(name)).collect();
+    format!(
         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = {} AND c.relkind IN ('r', 'p') AND c.relname = ANY(ARRAY[{}]::name[])",
         pg::literal(schema),
         listed.join(", ")
-    );
-    let rows = db.query_kept("count the expected tables", text).await?;
-    Ok(usize::try_from(rows[0].get::<_, i64>(0)).unwrap_or(0))
+    )
 }
 
 fn with_dynos(line: String, states: Option<DynoStates>) -> String {
