@@ -674,13 +674,13 @@ impl Db {
         self.queries.load(Ordering::Relaxed)
     }
 
-    /// A second connection to the same database, counted with this one: for work that a
-    /// second server process does at the same time.
     /// Whether the server has closed the connection (or it broke): a new one is needed.
     pub fn is_closed(&self) -> bool {
         self.client.is_closed()
     }
 
+    /// A second connection to the same database, counted with this one: for work that a
+    /// second server process does at the same time.
     pub async fn sibling(&self) -> Result<Db, PgError> {
         let mut db = self.origin.connect().await?;
         db.queries = Arc::clone(&self.queries);
