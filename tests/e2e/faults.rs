@@ -666,7 +666,10 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
             if cell.kind == Kind::InterruptLocalMigration {
                 let pid_file = e2e.home().join("migrate.pid");
                 let deadline = Instant::now() + Duration::from_secs(10);
-                while !pid_file.exists() {
+                // Whole, not just there: the shell creates the file before it writes to it.
+                let written =
+                    || std::fs::read_to_string(&pid_file).is_ok_and(|pid| pid.ends_with('\n'));
+                while !written() {
                     check!(Instant::now() < deadline, "the local command never started");
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
@@ -698,6 +701,10 @@ async fn cell_on(e2e: &E2e, cell: Cell) -> Outcome {
                 std::fs::write(e2e.home().join("go"), "").unwrap();
                 let shell = std::fs::read_to_string(e2e.home().join("migrate.pid"))
                     .map_err(|e| format!("the command never started: {e}"))?;
+                check!(
+                    shell.trim().parse::<u32>().is_ok(),
+                    "no process id in migrate.pid: {shell:?}"
+                );
                 let deadline = Instant::now() + Duration::from_secs(3);
                 while process_exists(shell.trim()) {
                     check!(
