@@ -491,6 +491,8 @@ mod tests {
         hang_on: Option<StepKind>,
         /// Steps whose POST answers 503, and how many times.
         post_503: HashMap<StepKind, u32>,
+        /// A step that, once done, leaves the journal's folder unwritable (a file in its place).
+        breaks_journal: Option<(StepKind, std::path::PathBuf)>,
     }
 
     fn http_failure(method: &str, status: u16) -> Error {
@@ -562,6 +564,10 @@ mod tests {
                 return Err(http_failure("POST", 503));
             }
             self.ran.push(step.name().into());
+            if let Some((_, dir)) = self.breaks_journal.as_ref().filter(|(s, _)| *s == step) {
+                std::fs::remove_dir_all(dir).unwrap();
+                std::fs::write(dir, "not a folder").unwrap();
+            }
             if step == StepKind::MaintenanceOn {
                 self.maintenance_on = true;
                 state.maintenance_on_by_run = true;
@@ -658,6 +664,36 @@ mod tests {
                 .iter()
                 .all(|s| s.status == StepStatus::Done && s.duration_ms.is_some())
         );
+    }
+
+    /// A step's end is saved only with the next step's start: when that save fails, the next
+    /// step must not run, and a run whose last save fails has not succeeded.
+    #[tokio::test]
+    async fn a_journal_that_cannot_be_saved_stops_the_run_before_the_next_step() {
+        for (breaker, ran) in [(StepKind::PgPromote, 3), (StepKind::DynosRestart, 5)] {
+            let top = tempfile::tempdir().unwrap();
+            let dir = top.path().join("runs");
+            let mut ex = Scripted {
+                breaks_journal: Some((breaker, dir.clone())),
+                ..Scripted::default()
+            };
+            let failed = run_swap(&mut ex, &dir).await.unwrap_err();
+            assert_eq!(failed.report.status, RunStatus::Failed, "{breaker}");
+            assert!(
+                failed.cause.to_string().contains("run journal"),
+                "{breaker}: {}",
+                failed.cause
+            );
+            let steps: Vec<&String> = ex
+                .ran
+                .iter()
+                .filter(|r| *r != "safety" && !r.starts_with("cleanup:"))
+                .collect();
+            assert_eq!(steps.len(), ran, "{breaker}: {:?}", ex.ran);
+            assert_eq!(steps.last().map(|s| s.as_str()), Some(breaker.name()));
+            // Clean-up still ran: maintenance, turned on by this run, is off again.
+            assert!(!ex.maintenance_on, "{breaker}: maintenance left on");
+        }
     }
 
     #[tokio::test]
