@@ -170,6 +170,34 @@ async fn item_01_a_drop_refuses_while_other_schemas_depend_on_public_and_names_e
     );
 }
 
+/// The reading a run's plan took stands in for the drop's own only as it was: what it found
+/// depending on the schema still makes the drop refuse, before any transaction begins.
+#[tokio::test]
+async fn item_01_a_drop_given_a_reading_with_dependents_refuses_and_begins_nothing() {
+    use herokuops::pg::PgError;
+    use herokuops::pg::drop::{DropOptions, drop_schema, inspect};
+    let db = tmi().await;
+    db.exec(DEPENDENTS).await;
+    let conn = db.connect().await;
+    let reading = inspect(&conn, "public").await.unwrap();
+    assert_eq!(reading.dependents.len(), LOST.len());
+
+    let sent = conn.queries();
+    let options = DropOptions {
+        read_before: Some(reading),
+        ..DropOptions::default()
+    };
+    let err = drop_schema(&conn, &options).await.unwrap_err();
+    assert!(matches!(err, PgError::OtherSchemasDepend { .. }), "{err}");
+    assert_eq!(conn.queries(), sent, "nothing was sent");
+    let tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'";
+    assert_eq!(count(&conn, tables).await, 25);
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM audit.on_a_view").await,
+        0
+    );
+}
+
 #[tokio::test]
 async fn item_01_db_drop_schema_exits_2_naming_the_dependents_unless_allowed() {
     let db = tmi().await;

@@ -102,6 +102,51 @@ async fn drop_schema_leaves_an_empty_public_with_the_same_owner_and_grants() {
     );
 }
 
+/// A drop that follows its reading at once (a run with no prompt or backup between its plan
+/// and its drop) is given that reading: it sends its transaction and nothing else, and puts
+/// back the owner, grants and comment the reading found. Without one it reads them itself.
+#[tokio::test]
+async fn a_drop_given_the_reading_just_taken_reads_nothing_more_and_restores_the_same() {
+    use herokuops::pg::drop::inspect;
+    let db = tmi_with_data().await;
+    let owner = format!("{}_owner", db.name);
+    db.exec(&format!(
+        r#"CREATE ROLE "{owner}";
+           ALTER SCHEMA public OWNER TO "{owner}";
+           REVOKE ALL ON SCHEMA public FROM PUBLIC;
+           COMMENT ON SCHEMA public IS 'read once';"#
+    ))
+    .await;
+    let conn = db.connect().await;
+    let before = public_schema_state(&conn).await;
+
+    let reading = inspect(&conn, "public").await.unwrap();
+    let sent = conn.queries();
+    let options = DropOptions {
+        read_before: Some(reading),
+        ..DropOptions::default()
+    };
+    let report = drop_schema(&conn, &options).await.unwrap();
+    assert_eq!(
+        conn.queries() - sent,
+        1,
+        "the drop, in one batch with its BEGIN"
+    );
+    assert_eq!(report.before.tables, 25);
+    assert_eq!(public_tables(&conn).await, 0);
+    assert_eq!(public_schema_state(&conn).await, before);
+
+    // Without a reading, the drop reads the schema inside its transaction first.
+    let sent = conn.queries();
+    drop_schema(&conn, &DropOptions::default()).await.unwrap();
+    assert!(
+        conn.queries() - sent > 2,
+        "{} statements",
+        conn.queries() - sent
+    );
+    assert_eq!(public_schema_state(&conn).await, before);
+}
+
 #[tokio::test]
 async fn drop_schema_keeps_a_custom_owner_explicit_grants_and_other_schemas() {
     let db = tmi_with_data().await;

@@ -716,6 +716,21 @@ impl Db {
             .await
     }
 
+    /// [`Db::query_catalog`] for a statement a session sends once: in one round trip (parse,
+    /// plan and run together), and not kept.
+    pub async fn query_catalog_once(
+        &self,
+        context: &str,
+        sql: &str,
+        schema: &str,
+    ) -> Result<Vec<Row>, PgError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.client
+            .query_typed(&with_schema_literal(sql, schema), &[])
+            .await
+            .map_err(|e| self.error(context, &e))
+    }
+
     /// Runs a statement without parameters that this session prepares once and keeps, with
     /// its plan: for reads repeated on one connection (see [`Db::query_catalog`]).
     pub async fn query_kept(&self, context: &str, text: &str) -> Result<Vec<Row>, PgError> {

@@ -23,6 +23,9 @@ pub struct DropOptions {
     /// Objects in other schemas that depend on this one may be dropped with it (see
     /// [`SchemaState::dependents`]); without this, the drop refuses and changes nothing.
     pub allow_dependents: bool,
+    /// The schema as [`inspect`] found it moments before, when the caller knows nothing came
+    /// between (no prompt, no backup); `None` reads it again inside the drop's transaction.
+    pub read_before: Option<SchemaState>,
 }
 
 impl Default for DropOptions {
@@ -31,6 +34,7 @@ impl Default for DropOptions {
             schema: "public".into(),
             lock_timeout: Duration::from_secs(30),
             allow_dependents: false,
+            read_before: None,
         }
     }
 }
@@ -75,7 +79,7 @@ pub struct Grant {
 }
 
 /// The schema as it is before the drop: what has to be put back afterwards.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SchemaState {
     pub schema: String,
     pub exists: bool,
@@ -93,6 +97,13 @@ pub struct SchemaState {
     pub dependents: Vec<Dependent>,
     #[serde(skip)]
     max_locks: String,
+}
+
+impl SchemaState {
+    /// The state with `dependents` read apart (see [`inspect_apart`]).
+    pub fn with_dependents(self, dependents: Vec<Dependent>) -> SchemaState {
+        SchemaState { dependents, ..self }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,15 +131,21 @@ pub async fn inspect(db: &Db, schema: &str) -> Result<SchemaState, PgError> {
 /// database when there is one: the walk through `pg_depend` is most of the work, and a second
 /// server process does it while the first reads the rest.
 pub async fn inspect_with(db: &Db, walker: &Db, schema: &str) -> Result<SchemaState, PgError> {
-    let (state, default_privileges, dependents) = tokio::try_join!(
+    let (state, dependents) =
+        tokio::try_join!(inspect_apart(db, schema), dependents(walker, schema))?;
+    Ok(state.with_dependents(dependents))
+}
+
+/// [`inspect`] but for what depends on the schema, which [`dependents`] reads: for a caller
+/// that starts that walk, most of the work, as soon as it has a session for it.
+pub async fn inspect_apart(db: &Db, schema: &str) -> Result<SchemaState, PgError> {
+    let (state, default_privileges) = tokio::try_join!(
         owner_and_privileges(db, schema),
         default_privileges(db, schema),
-        dependents(walker, schema),
     )?;
     Ok(match state {
         Some(state) => SchemaState {
             default_privileges,
-            dependents,
             ..state
         },
         None => state_of_missing(db, schema).await?,
@@ -257,13 +274,16 @@ async fn default_privileges(db: &Db, schema: &str) -> Result<Vec<DefaultPrivileg
 /// triggers, rules, policies, TOAST tables), then what depends on those in turn, each shown
 /// by the object it is part of (a view, not its rewrite rule; a foreign key, not its
 /// triggers). Default privileges are left out: the drop puts them back.
-async fn dependents(db: &Db, schema: &str) -> Result<Vec<Dependent>, PgError> {
-    // JIT would compile this query for longer than it runs.
-    db.batch("read what depends on the schema", "SET jit = off")
-        .await?;
-    let rows = db
-        .query_catalog("read what depends on the schema", DEPENDENTS_SQL, schema)
-        .await?;
+pub async fn dependents(db: &Db, schema: &str) -> Result<Vec<Dependent>, PgError> {
+    let context = "read what depends on the schema";
+    // JIT would compile this query for longer than it runs. Both go out together, the setting
+    // first; the walk is sent whole, since a session walks once (or once more, in the drop).
+    let (jit, rows) = tokio::join!(
+        db.batch(context, "SET jit = off"),
+        db.query_catalog_once(context, DEPENDENTS_SQL, schema)
+    );
+    jit?;
+    let rows = rows?;
     Ok(rows
         .iter()
         .map(|row| Dependent {
@@ -386,17 +406,25 @@ pub fn statements(state: &SchemaState) -> Vec<String> {
 pub async fn drop_schema(db: &Db, options: &DropOptions) -> Result<DropReport, PgError> {
     let started = Instant::now();
     let context = format!("drop schema {}", options.schema);
-    db.batch(
-        &context,
-        &format!(
-            "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = 0",
-            options.lock_timeout.as_millis().max(1)
-        ),
-    )
-    .await?;
+    let begin = format!(
+        "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = 0",
+        options.lock_timeout.as_millis().max(1)
+    );
+    // Looked at again under the transaction, unless it was just read: what the plan showed may
+    // have changed while a prompt or a backup ran. A reading just taken goes with the drop,
+    // transaction and all, in one batch.
+    let read_before = options
+        .read_before
+        .as_ref()
+        .filter(|state| state.schema == options.schema);
+    if read_before.is_none() {
+        db.batch(&context, &begin).await?;
+    }
     let result = async {
-        let before = inspect(db, &options.schema).await?;
-        // Looked at again here, under the transaction: what the plan showed may have changed.
+        let before = match read_before {
+            Some(state) => state.clone(),
+            None => inspect(db, &options.schema).await?,
+        };
         if !before.dependents.is_empty() && !options.allow_dependents {
             return Err(PgError::OtherSchemasDepend {
                 target: db.target().to_string(),
@@ -405,7 +433,11 @@ pub async fn drop_schema(db: &Db, options: &DropOptions) -> Result<DropReport, P
             });
         }
         let statements = statements(&before);
-        let mut script = statements.join(";\n");
+        let mut script = match read_before {
+            Some(_) => format!("{begin};\n"),
+            None => String::new(),
+        };
+        script.push_str(&statements.join(";\n"));
         script.push_str(";\nCOMMIT");
         db.batch(&context, &script)
             .await
@@ -420,7 +452,9 @@ pub async fn drop_schema(db: &Db, options: &DropOptions) -> Result<DropReport, P
             duration_ms: started.elapsed().as_millis(),
         }),
         Err(e) => {
-            if !matches!(e, PgError::ConnectionLost { .. }) {
+            // With a reading given, a refusal comes before any transaction began.
+            let began = read_before.is_none() || !matches!(e, PgError::OtherSchemasDepend { .. });
+            if began && !matches!(e, PgError::ConnectionLost { .. }) {
                 let _ = db.batch(&context, "ROLLBACK").await;
             }
             Err(e)

@@ -23,7 +23,7 @@ use crate::steps::local_tools::Password;
 use crate::steps::maintenance::Switch;
 use crate::steps::migrate::Migrate;
 use crate::steps::promote::PromoteOutcome;
-use crate::steps::schema::{KeptConnection, SchemaCheck};
+use crate::steps::schema::{KeptConnection, SchemaCheck, SchemaReading};
 use crate::steps::schema_wait::{self, WatchDynos};
 use crate::steps::{self, Observer, StepError, Wait, backup, database, pushpull, schema};
 
@@ -169,6 +169,8 @@ pub struct HerokuExecutor {
     db_lock: Option<pg::lock::DbLock>,
     /// The last step's connection to the database, for the next step on it.
     kept: Option<KeptConnection>,
+    /// The preflight's reading of schema `public`, which a drop right after it reuses.
+    schema_reading: Option<SchemaReading>,
 }
 
 impl HerokuExecutor {
@@ -211,6 +213,7 @@ impl HerokuExecutor {
             holder: None,
             db_lock: None,
             kept: None,
+            schema_reading: None,
         })
     }
 
@@ -348,7 +351,11 @@ impl HerokuExecutor {
 
     async fn drop_schema(&mut self, state: &mut RunState) -> Result<String, StepError> {
         let (url, db) = self.database().await?;
-        let report = schema::drop(&db, self.options.drop_dependents).await?;
+        let read_before = self
+            .schema_reading
+            .take()
+            .and_then(|reading| reading.fresh_for(&url).cloned());
+        let report = schema::drop(&db, self.options.drop_dependents, read_before.as_ref()).await?;
         self.keep(url, db);
         state.destroyed.push(format!(
             "schema public of {} was dropped with its {} tables and their data",
@@ -878,6 +885,16 @@ impl HerokuExecutor {
     }
 }
 
+/// The preflight's reads of schema `public` but the walk through what depends on it: its
+/// tables, about how many rows they hold, and what a drop would put back.
+async fn read_public(db: &pg::Db) -> Result<(Vec<String>, i64, pg::drop::SchemaState)> {
+    Ok(tokio::try_join!(
+        schema::table_names(db, "public"),
+        schema::estimated_rows(db, "public"),
+        async { Ok(pg::drop::inspect_apart(db, "public").await?) },
+    )?)
+}
+
 fn one_off_spec(command: &str) -> DynoCreate {
     DynoCreate {
         command: command.to_string(),
@@ -898,28 +915,37 @@ impl Executor for HerokuExecutor {
         let (account, app, db, (url, target)) = self.preflight_reads().await?;
         // The lock's session and the preflight's own, opened together, on two threads: most of
         // opening one is the client's share of the password exchange (SCRAM), work for a CPU.
-        let opening = tokio::spawn({
+        // The preflight's session starts at once on the walk through what depends on the
+        // schema, most of the preflight's work; it only reads, and a refused lock discards it.
+        let walking = tokio::spawn({
             let target = target.clone();
-            async move { target.connect().await }
+            async move {
+                let connection = target.connect().await?;
+                let dependents = pg::drop::dependents(&connection, "public").await;
+                Ok::<_, pg::PgError>((connection, dependents))
+            }
         });
-        let locked = self.lock_database(&target).await;
-        let connection = opening
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        locked?;
-        let connection = connection?;
-        // Read-only, all sent at once: the walk through what depends on the schema on the
-        // preflight's session, which the drop then uses (it walks again, with the catalogs
-        // in its caches), the rest beside it on the lock's session, idle once the lock is held.
-        let reader = self
-            .db_lock
-            .as_ref()
-            .map_or(&connection, |lock| lock.session());
-        let (tables, rows, schema) = tokio::try_join!(
-            schema::table_names(reader, "public"),
-            schema::estimated_rows(reader, "public"),
-            async { Ok(pg::drop::inspect_with(reader, &connection, "public").await?) },
-        )?;
+        if let Err(e) = self.lock_database(&target).await {
+            walking.abort();
+            return Err(e);
+        }
+        let walked = |joined: std::result::Result<_, tokio::task::JoinError>| {
+            joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        };
+        // The rest on the lock's session, idle once the lock is held, beside the walk.
+        let (connection, dependents, (tables, rows, schema)) = match &self.db_lock {
+            Some(lock) => {
+                let (walk, read) = tokio::join!(walking, read_public(lock.session()));
+                let (connection, dependents) = walked(walk)?;
+                (connection, dependents, read?)
+            }
+            None => {
+                let (connection, dependents) = walked(walking.await)?;
+                let read = read_public(&connection).await?;
+                (connection, dependents, read)
+            }
+        };
+        let schema = schema.with_dependents(dependents?);
         if self.drops && !schema.dependents.is_empty() && !self.options.drop_dependents {
             // Refused while planning: nothing is backed up, confirmed or dropped.
             return Err(pg::PgError::OtherSchemasDepend {
@@ -929,6 +955,7 @@ impl Executor for HerokuExecutor {
             }
             .into());
         }
+        self.schema_reading = Some(SchemaReading::new(url.clone(), schema.clone()));
         self.keep(url, connection);
         self.preflight = Preflight {
             account: account.email,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::api::ApiClient;
-use crate::pg::drop::{DropOptions, DropReport};
+use crate::pg::drop::{DropOptions, DropReport, SchemaState};
 use crate::pg::{self, Db, Expected, Target};
 
 use super::{Event, Observer, StepError};
@@ -93,6 +93,41 @@ pub async fn connect_reusing(
     }
 }
 
+/// How long a reading of the schema stands in for the drop's own. A drop that follows its plan
+/// at once (no prompt, no safety backup between) would only read the same again; and its own
+/// reading holds no lock either, since the drop takes its locks as it drops.
+const READING_FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// What a read of schema `public` found, of which database, and when.
+#[derive(Debug, Clone)]
+pub struct SchemaReading {
+    url: String,
+    state: SchemaState,
+    at: Instant,
+}
+
+impl SchemaReading {
+    /// A reading of the database at `url`, taken just now.
+    pub fn new(url: String, state: SchemaState) -> SchemaReading {
+        SchemaReading {
+            url,
+            state,
+            at: Instant::now(),
+        }
+    }
+
+    /// The reading, when it is of the database at `url` and recent enough to stand in for a
+    /// new one.
+    pub fn fresh_for(&self, url: &str) -> Option<&SchemaState> {
+        self.fresh_at(url, Instant::now())
+    }
+
+    fn fresh_at(&self, url: &str, now: Instant) -> Option<&SchemaState> {
+        let recent = now.saturating_duration_since(self.at) < READING_FRESH_FOR;
+        (recent && self.url == url).then_some(&self.state)
+    }
+}
+
 /// The tables (plain and partitioned) of a schema, by name.
 pub async fn table_names(db: &Db, schema: &str) -> Result<Vec<String>, StepError> {
     let rows = db
@@ -125,10 +160,16 @@ pub async fn estimated_rows(db: &Db, schema: &str) -> Result<i64, StepError> {
 }
 
 /// Drops schema `public` of the app's database and recreates it, in one transaction. Objects
-/// in other schemas that depend on it make it refuse, unless `allow_dependents`.
-pub async fn drop(db: &Db, allow_dependents: bool) -> Result<DropReport, StepError> {
+/// in other schemas that depend on it make it refuse, unless `allow_dependents`. `read_before`
+/// is a [`SchemaReading`] still fresh, which the drop then need not repeat.
+pub async fn drop(
+    db: &Db,
+    allow_dependents: bool,
+    read_before: Option<&SchemaState>,
+) -> Result<DropReport, StepError> {
     let options = DropOptions {
         allow_dependents,
+        read_before: read_before.cloned(),
         ..DropOptions::default()
     };
     Ok(pg::drop::drop_schema(db, &options).await?)
@@ -167,4 +208,30 @@ pub async fn check(db: &Db, expected: Option<&Expected>) -> Result<SchemaCheck, 
             first: first.to_string(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading() -> SchemaReading {
+        let mut state = SchemaState::default();
+        state.tables = 3;
+        SchemaReading::new("postgres://a@h/db".into(), state)
+    }
+
+    #[test]
+    fn a_reading_stands_in_only_for_its_own_database_and_only_briefly() {
+        let reading = reading();
+        let soon = reading.at + Duration::from_millis(5);
+        assert_eq!(
+            reading
+                .fresh_at("postgres://a@h/db", soon)
+                .map(|s| s.tables),
+            Some(3)
+        );
+        assert!(reading.fresh_at("postgres://a@h/other", soon).is_none());
+        let later = reading.at + READING_FRESH_FOR;
+        assert!(reading.fresh_at("postgres://a@h/db", later).is_none());
+    }
 }

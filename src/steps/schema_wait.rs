@@ -2,7 +2,7 @@
 //! dynos) on the wait's schedule, and between two looks a watch on the database alone, which
 //! asks the platform nothing, for the moment the last expected table appears.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::api::ApiClient;
 use crate::pg::{self, Db, Expected};
@@ -29,12 +29,13 @@ impl WatchDynos {
     }
 }
 
-/// The first pause of the watch on the tables between two looks, how much longer each next
-/// one is, and the longest: one planned catalog query on a connection already open, sent
-/// often while a migration is likely to end (the end is seen within a twentieth of the time
-/// waited so far, plus 3 ms), a few times a second at most once it takes long (after about
-/// five seconds).
+/// The watch on the tables between two looks: one planned catalog query on a connection already
+/// open. It looks every 3 ms for the first half second, while a small app's migration is
+/// likely to end; then each pause is a twentieth longer than the one before (the end is seen
+/// within a twentieth of the time waited since, plus 3 ms), up to a few looks a second once
+/// it takes long (after about five seconds more).
 const TABLE_WATCH_FIRST: Duration = Duration::from_millis(3);
+const TABLE_WATCH_STEADY_FOR: Duration = Duration::from_millis(500);
 const TABLE_WATCH_GROWTH: f64 = 1.05;
 const TABLE_WATCH_LONGEST: Duration = Duration::from_millis(250);
 
@@ -175,6 +176,7 @@ async fn check_while_migrating(
 pub async fn until_tables_are_there(db: &Db, expected: &Expected) {
     let count = count_of_tables(&expected.schema, expected.tables.keys());
     let listed = expected.tables.len();
+    let started = Instant::now();
     let mut pause = TABLE_WATCH_FIRST;
     loop {
         tokio::time::sleep(pause).await;
@@ -183,7 +185,9 @@ pub async fn until_tables_are_there(db: &Db, expected: &Expected) {
             Ok(_) => {}
             Err(_) => return std::future::pending().await,
         }
-        pause = pause.mul_f64(TABLE_WATCH_GROWTH).min(TABLE_WATCH_LONGEST);
+        if started.elapsed() >= TABLE_WATCH_STEADY_FOR {
+            pause = pause.mul_f64(TABLE_WATCH_GROWTH).min(TABLE_WATCH_LONGEST);
+        }
     }
 }
 
