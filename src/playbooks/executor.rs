@@ -354,8 +354,8 @@ impl HerokuExecutor {
         let read_before = self
             .schema_reading
             .take()
-            .and_then(|reading| reading.fresh_for(&url).cloned());
-        let report = schema::drop(&db, self.options.drop_dependents, read_before.as_ref()).await?;
+            .and_then(|reading| reading.fresh_for(&url));
+        let report = schema::drop(&db, self.options.drop_dependents, read_before).await?;
         self.keep(url, db);
         state.destroyed.push(format!(
             "schema public of {} was dropped with its {} tables and their data",

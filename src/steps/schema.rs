@@ -99,7 +99,7 @@ pub async fn connect_reusing(
 const READING_FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// What a read of schema `public` found, of which database, and when.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SchemaReading {
     url: String,
     state: SchemaState,
@@ -118,13 +118,12 @@ impl SchemaReading {
 
     /// The reading, when it is of the database at `url` and recent enough to stand in for a
     /// new one.
-    pub fn fresh_for(&self, url: &str) -> Option<&SchemaState> {
-        self.fresh_at(url, Instant::now())
+    pub fn fresh_for(self, url: &str) -> Option<SchemaState> {
+        self.is_fresh_at(url, Instant::now()).then_some(self.state)
     }
 
-    fn fresh_at(&self, url: &str, now: Instant) -> Option<&SchemaState> {
-        let recent = now.saturating_duration_since(self.at) < READING_FRESH_FOR;
-        (recent && self.url == url).then_some(&self.state)
+    fn is_fresh_at(&self, url: &str, now: Instant) -> bool {
+        now.saturating_duration_since(self.at) < READING_FRESH_FOR && self.url == url
     }
 }
 
@@ -165,11 +164,11 @@ pub async fn estimated_rows(db: &Db, schema: &str) -> Result<i64, StepError> {
 pub async fn drop(
     db: &Db,
     allow_dependents: bool,
-    read_before: Option<&SchemaState>,
+    read_before: Option<SchemaState>,
 ) -> Result<DropReport, StepError> {
     let options = DropOptions {
         allow_dependents,
-        read_before: read_before.cloned(),
+        read_before,
         ..DropOptions::default()
     };
     Ok(pg::drop::drop_schema(db, &options).await?)
@@ -224,14 +223,12 @@ mod tests {
     fn a_reading_stands_in_only_for_its_own_database_and_only_briefly() {
         let reading = reading();
         let soon = reading.at + Duration::from_millis(5);
-        assert_eq!(
-            reading
-                .fresh_at("postgres://a@h/db", soon)
-                .map(|s| s.tables),
-            Some(3)
-        );
-        assert!(reading.fresh_at("postgres://a@h/other", soon).is_none());
+        assert!(reading.is_fresh_at("postgres://a@h/db", soon));
+        assert!(!reading.is_fresh_at("postgres://a@h/other", soon));
         let later = reading.at + READING_FRESH_FOR;
-        assert!(reading.fresh_at("postgres://a@h/db", later).is_none());
+        assert!(!reading.is_fresh_at("postgres://a@h/db", later));
+        // Just taken, it hands over what it read.
+        let state = reading.fresh_for("postgres://a@h/db").unwrap();
+        assert_eq!(state.tables, 3);
     }
 }
